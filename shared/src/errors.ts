@@ -1,0 +1,64 @@
+/**
+ * The error catalogue of Tributary. Every error a user can meet has a stable code
+ * (`TRIB_ERR_…`) and may carry a `cause`; messages may change between versions, codes do not.
+ * Programmer mistakes (wrong argument types in the API) are plain TypeErrors instead.
+ * test/errors.test.ts checks that every code is documented in docs/errors.md.
+ */
+export const ErrorCodes = {
+  /** A wire frame could not be decoded: truncated, garbage, wrong version, bad fields. */
+  FRAME_INVALID: 'TRIB_ERR_FRAME_INVALID',
+  /** A wire frame is larger than the configured limit. */
+  FRAME_TOO_LARGE: 'TRIB_ERR_FRAME_TOO_LARGE',
+  /** A wire frame has a version this node does not speak. */
+  FRAME_VERSION: 'TRIB_ERR_FRAME_VERSION',
+  /** The DAG or DSL pipeline is malformed (cycle, unknown processor, no source, …). */
+  GRAPH_INVALID: 'TRIB_ERR_GRAPH_INVALID',
+  /** Configuration failed validation. */
+  CONFIG_INVALID: 'TRIB_ERR_CONFIG_INVALID',
+  /** An application module could not be loaded or does not export a pipeline. */
+  APP_INVALID: 'TRIB_ERR_APP_INVALID',
+  /** A required application parameter is missing or malformed. */
+  PARAM_INVALID: 'TRIB_ERR_PARAM_INVALID',
+  /** User code in a task threw; the cause is attached. */
+  TASK_FAILED: 'TRIB_ERR_TASK_FAILED',
+  /** A source failed to open or read. */
+  SOURCE_FAILED: 'TRIB_ERR_SOURCE_FAILED',
+  /** A sink failed to open or write. */
+  SINK_FAILED: 'TRIB_ERR_SINK_FAILED',
+  /** A source produced a record whose timestamp is not an integer epoch-ms value. */
+  BAD_TIMESTAMP: 'TRIB_ERR_BAD_TIMESTAMP',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class TributaryError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A frame that failed validation. Decoding never throws anything else. */
+export class FrameError extends TributaryError {}
+
+export class GraphError extends TributaryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.GRAPH_INVALID, message, options);
+  }
+}
+
+export class ConfigError extends TributaryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.CONFIG_INVALID, message, options);
+  }
+}
+
+export class AppError extends TributaryError {}
+
+export class TaskError extends TributaryError {}
+
+export function isTributaryError(err: unknown): err is TributaryError {
+  return err instanceof TributaryError;
+}

@@ -1,0 +1,20 @@
+import type { Message } from '../message.js';
+import type { TaskContext } from '../task/task.js';
+
+/** Hands a message to the next operator of a fused chain (or to the task's output at its end). */
+export type Emit = (msg: Message) => void;
+
+/**
+ * One step of a fused chain. Operators are plain objects built per task; the chain calls
+ * push() per message, then onClock() when the task's input clock advances, onBatchEnd() after each
+ * input batch, and close() once at the end. Only push() is required.
+ */
+export interface Operator {
+  open?(): void | Promise<void>;
+  push(msg: Message): void;
+  onClock?(clock: number): void;
+  onBatchEnd?(): void | Promise<void>;
+  close?(): void | Promise<void>;
+}
+
+export type OperatorFactory = (emit: Emit, ctx: TaskContext) => Operator;

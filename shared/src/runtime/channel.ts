@@ -1,0 +1,28 @@
+import type { Message } from '../message.js';
+
+/**
+ * A batch as a receiving task sees it: messages from one sender task, followed by that sender's
+ * output clock. release() returns the channel's credit once the batch is fully processed.
+ */
+export interface InboundBatch {
+  readonly channel: number;
+  readonly messages: readonly Message[];
+  readonly clock: number;
+  release(): void;
+}
+
+export interface BatchReceiver {
+  enqueue(batch: InboundBatch): void;
+}
+
+/**
+ * The sending end of one sender-task -> receiver-task channel. In-process it is a queue hand-off;
+ * across processes it is a frame on the wire. Either way it is credit-based: a sender that sees
+ * whenWritable() return a promise waits for it before taking more input, so a slow receiver
+ * slows its producers instead of growing memory.
+ */
+export interface OutChannel {
+  send(messages: Message[], clock: number): void;
+  /** null while the channel has credit; otherwise a promise that resolves when it has again. */
+  whenWritable(): Promise<void> | null;
+}

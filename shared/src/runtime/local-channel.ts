@@ -1,0 +1,43 @@
+import type { Message } from '../message.js';
+import type { BatchReceiver, OutChannel } from './channel.js';
+
+/**
+ * Default credit per in-process channel, in batches. With batches of up to 1,024 messages, 16
+ * batches in flight keep the receiver busy while the sender works, and bound a slow consumer's
+ * queue to ~16k messages per channel.
+ */
+export const DEFAULT_LOCAL_CREDITS = 16;
+
+/** An in-process channel: batches are handed over as arrays of the same message objects. */
+export class LocalChannel implements OutChannel {
+  private credits: number;
+  private waiter: { promise: Promise<void>; resolve: () => void } | null = null;
+
+  constructor(private readonly target: BatchReceiver, private readonly channel: number, credits = DEFAULT_LOCAL_CREDITS) {
+    this.credits = credits;
+  }
+
+  send(messages: Message[], clock: number): void {
+    this.credits--;
+    this.target.enqueue({ channel: this.channel, messages, clock, release: this.release });
+  }
+
+  whenWritable(): Promise<void> | null {
+    if (this.credits > 0) return null;
+    if (!this.waiter) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.waiter = { promise, resolve };
+    }
+    return this.waiter.promise;
+  }
+
+  private readonly release = (): void => {
+    this.credits++;
+    if (this.waiter && this.credits > 0) {
+      const { resolve } = this.waiter;
+      this.waiter = null;
+      resolve();
+    }
+  };
+}

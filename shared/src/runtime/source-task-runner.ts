@@ -1,0 +1,113 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { ProcessorSpec } from '../dag/graph.js';
+import type { Logger } from '../log.js';
+import { isEventTime } from '../message.js';
+import { createWatermark, type WatermarkStrategy } from '../clock/watermark.js';
+import type { Source } from '../source/source.js';
+import type { Router } from './router.js';
+import { DEFAULT_BATCH_SIZE } from './router.js';
+import { TaskHost, type HostEvents } from './task-host.js';
+
+export interface SourceRunnerOptions {
+  batchSize?: number;
+  nodeId?: string;
+  nodeLabels?: Record<string, string>;
+}
+
+/** Rejections logged one by one before only the count goes on. */
+const REJECT_LOG_LIMIT = 10;
+
+/**
+ * Hosts a source processor's task: reads the source a batch at a time and feeds the task. The
+ * source's clock (its watermark) is this task's input clock. A record older than that clock
+ * breaks the source's promise and goes to the late output; the check is per record, so which
+ * records are late does not depend on how reads happen to be batched.
+ */
+export class SourceTaskRunner extends TaskHost {
+  private readonly source: Source;
+  private readonly watermark: WatermarkStrategy;
+  private readonly batchSize: number;
+  private stopRequested = false;
+
+  constructor(spec: ProcessorSpec, index: number, router: Router, log: Logger, events: HostEvents, private readonly options: SourceRunnerOptions = {}) {
+    super(spec, index, router, log, events);
+    if (!spec.source) throw new TypeError(`processor ${spec.name} has no source`);
+    this.source = spec.source.create();
+    this.watermark = createWatermark(spec.source.watermark);
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  }
+
+  override async start(): Promise<void> {
+    const ok = await this.guard(async () => {
+      await this.source.open({
+        taskIndex: this.id.index,
+        parallelism: this.spec.parallelism,
+        log: this.log,
+        nodeId: this.options.nodeId ?? 'local',
+        nodeLabels: this.options.nodeLabels ?? {},
+        reject: (reason, detail) => this.reject(reason, detail),
+      });
+      await this.task.onStart(this.inputClock);
+    });
+    if (ok) void this.run();
+  }
+
+  /** Ends reading at the next batch boundary; the input then counts as ended (clock +Infinity). */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  private async run(): Promise<void> {
+    let batches = 0;
+    try {
+      while (!this.stopRequested && !this.stopped) {
+        await this.awaitCredit();
+        const records = await this.source.read(this.batchSize);
+        if (records === null || this.stopped) break;
+        const io = this.process(records);
+        if (io) await io;
+        // Reads that never touch the disk resolve as microtasks; yield now and then so timers,
+        // signals and sockets are served.
+        if (++batches % 16 === 0) await yieldToEventLoop();
+      }
+      await this.finish();
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      await this.closeSource();
+    }
+  }
+
+  private process(records: readonly { ts: number; key?: unknown; value: unknown }[]): void | Promise<void> {
+    const wm = this.watermark;
+    const task = this.task;
+    this.metrics.in += records.length;
+    for (let i = 0; i < records.length; i++) {
+      const msg = records[i];
+      if (!isEventTime(msg.ts)) {
+        this.reject('record without a valid integer timestamp', msg.ts);
+      } else if (msg.ts < wm.current()) {
+        this.divertLate(msg);
+      } else {
+        wm.observe(msg.ts);
+        task.onNext(msg);
+      }
+    }
+    this.advanceClock(wm.current());
+    return this.endBatch();
+  }
+
+  private reject(reason: string, detail: unknown): void {
+    const n = ++this.metrics.rejected;
+    if (n <= REJECT_LOG_LIMIT) this.log.warn({ source: this.spec.source!.name, detail }, `rejected input record: ${reason}`);
+    if (n === REJECT_LOG_LIMIT) this.log.warn({ source: this.spec.source!.name }, 'further rejected records are only counted');
+  }
+
+  private async closeSource(): Promise<void> {
+    try {
+      await this.source.close();
+    } catch (err) {
+      this.log.warn({ err }, `closing source ${this.spec.source!.name} failed`);
+    }
+  }
+}
