@@ -23,3 +23,5 @@ export { Params } from './app/params.js';
 export { loadApp, resolveApp, type AppDefinition, type AppFactory } from './app/app-module.js';
 export { LocalRuntime, type LocalRuntimeOptions, type RunSummary, type ProcessorSummary } from './runtime/local-runtime.js';
 export type { TaskMetrics } from './runtime/task-metrics.js';
+export { collectionSource, type CollectionSourceOptions } from './source/collection-source.js';
+export { memorySink, type MemorySinkSpec } from './sink/memory-sink.js';

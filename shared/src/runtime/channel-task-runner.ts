@@ -27,7 +27,8 @@ export class ChannelTaskRunner extends TaskHost implements BatchReceiver {
   }
 
   enqueue(batch: InboundBatch): void {
-    this.inbox.push(batch);
+    const depth = this.inbox.push(batch) - this.head;
+    if (depth > this.metrics.maxQueued) this.metrics.maxQueued = depth;
     this.kick();
   }
 

@@ -82,9 +82,10 @@ export class LocalRuntime {
 
   summary(): RunSummary {
     const processors = this.graph.processors.map((p) => {
-      const sum: ProcessorSummary = { id: p.id, name: p.name, parallelism: p.parallelism, in: 0, out: 0, late: 0, rejected: 0, batches: 0 };
+      const sum: ProcessorSummary = { id: p.id, name: p.name, parallelism: p.parallelism, in: 0, out: 0, late: 0, rejected: 0, batches: 0, maxQueued: 0 };
       for (const h of this.hosts[p.id]) {
         for (const k of ['in', 'out', 'late', 'rejected', 'batches'] as const) sum[k] += h.metrics[k];
+        sum.maxQueued = Math.max(sum.maxQueued, h.metrics.maxQueued);
       }
       return sum;
     });

@@ -10,8 +10,10 @@ export interface TaskMetrics {
   rejected: number;
   /** Input batches processed. */
   batches: number;
+  /** Deepest the task's inbox has been, in batches: bounded by credits when flow control works. */
+  maxQueued: number;
 }
 
 export function newTaskMetrics(): TaskMetrics {
-  return { in: 0, out: 0, late: 0, rejected: 0, batches: 0 };
+  return { in: 0, out: 0, late: 0, rejected: 0, batches: 0, maxQueued: 0 };
 }

@@ -1,0 +1,71 @@
+/**
+ * Straightforward reference computations for the examples, written without any Tributary code,
+ * so the tests compare the engine against an independent answer.
+ */
+import { readFile } from 'node:fs/promises';
+
+export async function referenceWordCount(path: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const line of (await readFile(path, 'utf8')).split('\n')) {
+    for (const word of line.split(/\s+/)) {
+      if (word.length > 0) counts.set(word, (counts.get(word) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+export interface WindowRow {
+  device: string;
+  windowStart: number;
+  windowEnd: number;
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+}
+
+export interface SensorReference {
+  windows: Map<string, WindowRow>;
+  late: { ts: number; device: string; value: number }[];
+}
+
+/**
+ * Sensor windows by definition: a reading is late when its ts is older than (newest ts seen
+ * before it) - maxDelayMs; the others are grouped by device and [k*windowMs, (k+1)*windowMs).
+ */
+export async function referenceSensorWindows(path: string, windowMs: number, maxDelayMs: number): Promise<SensorReference> {
+  const windows = new Map<string, WindowRow & { sum: number }>();
+  const late: SensorReference['late'] = [];
+  let maxSeen = -Infinity;
+  for (const line of (await readFile(path, 'utf8')).split('\n')) {
+    if (line.trim() === '') continue;
+    const r = JSON.parse(line) as { ts: number; device: string; value: number };
+    if (r.ts < maxSeen - maxDelayMs) {
+      late.push(r);
+      continue;
+    }
+    maxSeen = Math.max(maxSeen, r.ts);
+    const start = Math.floor(r.ts / windowMs) * windowMs;
+    const key = windowKey(r.device, start);
+    const w = windows.get(key) ?? { device: r.device, windowStart: start, windowEnd: start + windowMs, count: 0, sum: 0, min: Infinity, max: -Infinity, avg: 0 };
+    w.count++;
+    w.sum += r.value;
+    w.min = Math.min(w.min, r.value);
+    w.max = Math.max(w.max, r.value);
+    windows.set(key, w);
+  }
+  const out = new Map<string, WindowRow>();
+  for (const [k, w] of windows) {
+    out.set(k, { device: w.device, windowStart: w.windowStart, windowEnd: w.windowEnd, count: w.count, min: w.min, max: w.max, avg: w.sum / w.count });
+  }
+  return { windows: out, late };
+}
+
+export function windowKey(device: string, start: number): string {
+  return `${device}@${start}`;
+}
+
+export async function readJsonLines<T>(path: string): Promise<T[]> {
+  const text = await readFile(path, 'utf8');
+  return text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as T);
+}
