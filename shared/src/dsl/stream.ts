@@ -117,9 +117,11 @@ export class Stream<T> {
     return s;
   }
 
-  sink(spec: SinkSpec<T>): void {
+  /** Ends the stream in a sink. Returns the pipeline, so `export default pipeline(…)….sink(…)` works. */
+  sink(spec: SinkSpec<T>): Pipeline {
     if (spec?.kind !== 'sink') throw new TypeError('sink(spec): expected a sink spec such as jsonLinesSink(path)');
     this.pipeline.add({ kind: 'sink', label: spec.name, inputs: [this.node], operator: sinkOperator(spec as SinkSpec), sink: spec as SinkSpec });
+    return this.pipeline;
   }
 
   /** How many parallel tasks run this operator. */
