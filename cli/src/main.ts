@@ -3,6 +3,8 @@ import { isTributaryError } from '@tributary/shared';
 import { registerRun } from './commands/run.js';
 import { registerPlan } from './commands/plan.js';
 import { registerDemo } from './commands/demo.js';
+import { registerCluster } from './commands/cluster.js';
+import { registerApps } from './commands/apps.js';
 
 /**
  * The `tributary` command. Composition root only: each subcommand lives in commands/ and owns its
@@ -18,6 +20,8 @@ const program = new Command()
 registerRun(program);
 registerPlan(program);
 registerDemo(program);
+registerCluster(program);
+registerApps(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -27,6 +27,14 @@ export const ErrorCodes = {
   SINK_FAILED: 'TRIB_ERR_SINK_FAILED',
   /** A source produced a record whose timestamp is not an integer epoch-ms value. */
   BAD_TIMESTAMP: 'TRIB_ERR_BAD_TIMESTAMP',
+  /** The MQTT broker could not be reached within the connect timeout. */
+  BROKER_UNREACHABLE: 'TRIB_ERR_BROKER_UNREACHABLE',
+  /** The MQTT broker refused the connection (CONNACK: not authorized, bad credentials, …). */
+  BROKER_REFUSED: 'TRIB_ERR_BROKER_REFUSED',
+  /** The MQTT broker refused a subscription (SUBACK failure), typically its topic ACL. */
+  SUBSCRIBE_REFUSED: 'TRIB_ERR_SUBSCRIBE_REFUSED',
+  /** The transport was closed before the operation (e.g. an unacknowledged publish) completed. */
+  TRANSPORT_CLOSED: 'TRIB_ERR_TRANSPORT_CLOSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

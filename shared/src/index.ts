@@ -25,3 +25,11 @@ export { LocalRuntime, type LocalRuntimeOptions, type RunSummary, type Processor
 export type { TaskMetrics } from './runtime/task-metrics.js';
 export { collectionSource, type CollectionSourceOptions } from './source/collection-source.js';
 export { memorySink, type MemorySinkSpec } from './sink/memory-sink.js';
+export * from './config/index.js';
+export * from './cluster/index.js';
+export * from './codec/index.js';
+export * from './transport/index.js';
+export * from './node/index.js';
+export { AppRuntime, type AppRuntimeOptions, type WireStats } from './runtime/app-runtime.js';
+export { mulberry32 } from './util/prng.js';
+export { simulatedSensors, type SimulatedSensorsOptions, type SensorReading } from './source/simulated-sensor-source.js';

@@ -13,8 +13,10 @@ export type AppFactory = (params: Params) => AppDefinition | Promise<AppDefiniti
 export async function resolveApp(exported: unknown, params: Params, origin = 'application'): Promise<Graph> {
   let def: unknown = exported;
   if (typeof def === 'function') def = await (def as AppFactory)(params);
-  if (def instanceof Pipeline) return def.compile();
-  if (def instanceof Graph) return def;
+  // Duck-typed on purpose: an application bundle carries its own copy of the DSL, so its
+  // Pipeline and Graph are not the host's classes; only their shape is the contract.
+  if (def instanceof Pipeline || isPipelineLike(def)) return def.compile();
+  if (def instanceof Graph || isGraphLike(def)) return def;
   throw new AppError(
     ErrorCodes.APP_INVALID,
     `${origin}: the default export must be a pipeline, a graph, or a function of the params returning one`,
@@ -32,4 +34,12 @@ export async function loadApp(path: string, params: Params): Promise<Graph> {
   }
   if (mod.default === undefined) throw new AppError(ErrorCodes.APP_INVALID, `${path} has no default export (export default pipeline(...) or a function of params)`);
   return resolveApp(mod.default, params, path);
+}
+
+function isPipelineLike(v: unknown): v is { compile(): Graph } {
+  return typeof v === 'object' && v !== null && typeof (v as { compile?: unknown }).compile === 'function' && Array.isArray((v as { nodes?: unknown }).nodes);
+}
+
+function isGraphLike(v: unknown): v is Graph {
+  return typeof v === 'object' && v !== null && Array.isArray((v as Graph).processors) && Array.isArray((v as Graph).edges) && typeof (v as Graph).inputs === 'function';
 }

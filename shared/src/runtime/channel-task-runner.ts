@@ -71,7 +71,8 @@ export class ChannelTaskRunner extends TaskHost implements BatchReceiver {
     }
     const clocks = this.channelClocks;
     if (batch.clock > clocks[batch.channel]) clocks[batch.channel] = batch.clock;
-    let min = Infinity;
+    // No inputs wired yet (an upstream with no tasks placed) means no promise about the clock yet.
+    let min = clocks.length > 0 ? Infinity : -Infinity;
     for (let i = 0; i < clocks.length; i++) if (clocks[i] < min) min = clocks[i];
     this.advanceClock(min);
     return this.endBatch();

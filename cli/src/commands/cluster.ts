@@ -1,0 +1,62 @@
+import { Option, type Command } from 'commander';
+import type { ConfigSources } from '@tributary/shared';
+import { runMaster, runWorker } from '@tributary/cloud-core';
+import { runAgent } from '@tributary/edge-agent';
+import { paramOption } from './params-option.js';
+
+const config = () => new Option('-c, --config <file>', 'JSON configuration file (flags and TRIBUTARY_* environment variables override it)');
+const logLevel = () => new Option('--log-level <level>', 'trace|debug|info|warn|error|silent (env TRIBUTARY_LOG_LEVEL)');
+
+function sources(opts: Record<string, unknown> & { config?: string }, flags: Record<string, unknown>): ConfigSources {
+  return { file: opts.config, flags };
+}
+
+/** The long-running processes: master, worker, agent. Their settings are documented schemas in shared/src/config. */
+export function registerCluster(program: Command): void {
+  program
+    .command('master')
+    .description('run the control plane: embedded MQTT broker (or --broker), registry, applications, REST API')
+    .option('--data <dir>', 'where the registry and applications are kept (LevelDB); default .data/master')
+    .option('--mqtt-port <port>', 'embedded broker port on 127.0.0.1; default 1883')
+    .option('--http-port <port>', 'REST API port; default 8080')
+    .option('--http-host <host>', 'REST API interface; default 127.0.0.1')
+    .option('--broker <url>', 'use an external MQTT broker instead of the embedded one, e.g. mqtt://10.0.0.5:1883')
+    .option('--public-url <url>', 'URL nodes use to reach this master over HTTP (bundles); default http://<http-host>:<http-port>')
+    .addOption(config())
+    .addOption(logLevel())
+    .action(async (o) => {
+      await runMaster(sources(o, { data: o.data, mqttPort: o.mqttPort, httpPort: o.httpPort, httpHost: o.httpHost, broker: o.broker, publicUrl: o.publicUrl, logLevel: o.logLevel }));
+    });
+
+  program
+    .command('worker')
+    .description('run a cloud worker that hosts tasks')
+    .option('--master <url>', "the master's MQTT broker; default mqtt://127.0.0.1:1883")
+    .option('--id <id>', 'node id; default worker-<hostname>-<pid>')
+    .option('--slots <n>', 'how many tasks this worker accepts; default 8')
+    .addOption(new Option('--label <key=value>', 'a label for placement (repeatable)').argParser(collect))
+    .option('--data <dir>', 'bundle cache; default .data/worker')
+    .addOption(config())
+    .addOption(logLevel())
+    .action(async (o) => {
+      await runWorker(sources(o, { master: o.master, id: o.id, slots: o.slots, labels: o.label, data: o.data, logLevel: o.logLevel }));
+    });
+
+  program
+    .command('agent')
+    .description('run an edge agent on a device; it hosts the edge part of applications')
+    .requiredOption('--id <device-id>', 'device id (unique in the fleet)')
+    .option('--master <url>', "the master's MQTT broker; default mqtt://127.0.0.1:1883")
+    .addOption(new Option('--label <key=value>', 'a label for placement selectors, e.g. site=plant-1 (repeatable)').argParser(collect))
+    .option('--slots <n>', 'how many tasks this agent accepts; default 4')
+    .option('--data <dir>', 'local data (bundle cache); default .data/agent')
+    .addOption(config())
+    .addOption(logLevel())
+    .action(async (o) => {
+      await runAgent(sources(o, { id: o.id, master: o.master, labels: o.label, slots: o.slots, data: o.data, logLevel: o.logLevel }));
+    });
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

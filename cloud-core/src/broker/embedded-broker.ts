@@ -1,0 +1,132 @@
+import { Buffer } from 'node:buffer';
+import { createServer, type Server, type Socket } from 'node:net';
+import { Aedes, type AedesOptions, type Client } from 'aedes';
+import { createLogger, type Logger } from '@tributary/shared';
+// TODO: import from '@tributary/shared' once shared/src/index.ts re-exports './transport/index.js'.
+import { canPublish, canSubscribe, type AclPrincipal } from '../../../shared/src/transport/index.js';
+
+export interface EmbeddedBrokerOptions {
+  /** Interface to listen on. Default loopback: the embedded broker is for one machine. */
+  host?: string;
+  /** TCP port; 0 picks an ephemeral one (read it back from `port`). Default 1883. */
+  port?: number;
+  /**
+   * Enforce Tributary's per-node topic policy (topics.ts `ACL_RULES`, the same policy as the
+   * generated Mosquitto ACL): a client publishes only under `trib/<its id>/` and subscribes only
+   * to topics addressed to it; username `master` reads everything. Default false.
+   */
+  enforceTopicAcl?: boolean;
+  log?: Logger;
+}
+
+export interface EmbeddedBroker {
+  /** `mqtt://host:port`, for `TransportOptions.url`. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** Closes every client connection, the listener and the broker. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Where a denied publish goes. MQTT 3.1.1 has no way to tell a publisher it was refused: Mosquitto
+ * acknowledges and drops. aedes instead closes the connection when `authorizePublish` fails, which
+ * fires the client's last will (a false "offline") and makes mqtt.js resend the stored QoS 1
+ * packet on reconnect, forever. So a denied message is acknowledged and diverted here; the ACL
+ * lets nobody subscribe to it and it is never retained.
+ */
+const DENIED_TOPIC = '$TRIB/denied';
+
+/** Hooks enforcing the topic ACL; called by aedes for every PUBLISH (and last will) and SUBSCRIBE. */
+function aclHooks(log: Logger): Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
+  // The username is only seen at CONNECT; remember it for the authorize hooks.
+  const usernames = new WeakMap<Client, string>();
+  const principal = (client: Client | null, fallbackId?: string): AclPrincipal => ({
+    clientId: client?.id ?? fallbackId ?? '',
+    username: client ? usernames.get(client) : undefined,
+  });
+  return {
+    // No credentials are checked (like Mosquitto's `allow_anonymous true`): the ACL prevents
+    // mistakes; preventing impersonation needs authentication in front of it.
+    authenticate(client, username, _password, done) {
+      if (username !== undefined) usernames.set(client, username);
+      done(null, true);
+    },
+    authorizePublish(client, packet, done) {
+      const who = principal(client, (packet as { clientId?: string }).clientId);
+      if (canPublish(who, packet.topic)) return done(null);
+      log.warn({ clientId: who.clientId, topic: packet.topic }, 'publish denied by topic ACL, dropped');
+      packet.topic = DENIED_TOPIC;
+      packet.retain = false;
+      packet.payload = Buffer.alloc(0);
+      done(null);
+    },
+    authorizeSubscribe(client, sub, done) {
+      const who = principal(client);
+      if (canSubscribe(who, sub.topic)) return done(null, sub);
+      log.warn({ clientId: who.clientId, filter: sub.topic }, 'subscription denied by topic ACL');
+      done(null, null); // SUBACK 0x80 for this filter
+    },
+  };
+}
+
+/**
+ * Starts the default broker of a one-machine deployment: aedes over plain TCP. Called by the
+ * master's composition root (and by tests); several masters or external clients at scale use an
+ * external broker instead (DESIGN.md "Beyond one machine").
+ */
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
+  const host = options.host ?? '127.0.0.1';
+  const requestedPort = options.port ?? 1883;
+  if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
+    throw new TypeError(`Invalid port ${String(options.port)}`);
+  }
+  const log = (options.log ?? createLogger()).child({ component: 'embedded-broker' });
+  const broker = await Aedes.createBroker(options.enforceTopicAcl ? aclHooks(log) : {});
+  broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err }, 'client error'));
+  broker.on('connectionError', (client, err) => log.debug({ clientId: client?.id, err }, 'connection error'));
+
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    // Nagle adds ~40 ms to small frames; neither aedes nor Node turns it off (FACTS.md).
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+
+  const closeBroker = () => new Promise<void>((resolve) => broker.close(() => resolve()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(requestedPort, host, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await closeBroker();
+    throw err;
+  }
+  server.on('error', (err) => log.error({ err }, 'broker listener error'));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : requestedPort;
+  const url = `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info({ url, enforceTopicAcl: options.enforceTopicAcl === true }, 'embedded MQTT broker listening');
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      // Stop accepting first, then let aedes close its clients (publishing their wills), then
+      // drop whatever socket is left (one that connected but never sent CONNECT).
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeBroker();
+      for (const socket of sockets) socket.destroy();
+      await serverClosed;
+      log.info({ url }, 'embedded MQTT broker closed');
+    })();
+    return closing;
+  };
+
+  return { url, host, port, close };
+}

@@ -1,0 +1,79 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { isTributaryError, type Logger } from '@tributary/shared';
+import type { AppManager } from './app-manager.js';
+import type { Registry } from './registry.js';
+import type { MasterStore } from './master-store.js';
+
+const placement = z.object({ where: z.enum(['edge', 'cloud', 'any']), selector: z.record(z.string(), z.string()).optional() });
+const submissionSchema = z.object({
+  plan: z.object({
+    app: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'application names are 1-64 letters, digits, _ . -'),
+    processors: z.array(z.object({
+      id: z.number().int().min(0), name: z.string(), parallelism: z.number().int().min(1).max(65_535), placement,
+      source: z.string().nullable(), chain: z.array(z.string()), lateSink: z.boolean(),
+    })).min(1),
+    edges: z.array(z.object({ from: z.number().int(), to: z.number().int(), partitioner: z.string(), kind: z.enum(['data', 'late']) })),
+  }),
+  params: z.record(z.string(), z.string()).default({}),
+  /** The esbuild bundle of the application, base64. */
+  bundle: z.string().min(1),
+});
+
+/**
+ * The master's REST API: submit, list, inspect and kill applications; the node registry; bundle
+ * downloads for workers and agents. Errors are JSON `{ error, code?, details? }` with a status
+ * that says whose fault it was.
+ */
+export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger }): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
+
+  app.get('/health', async () => ({ ok: true }));
+
+  app.get('/apps', async () => deps.apps.list().map(summary));
+
+  app.get<{ Params: { id: string } }>('/apps/:id', async (req, reply) => {
+    const a = deps.apps.get(req.params.id);
+    if (!a) return reply.code(404).send({ error: `no application named ${req.params.id}` });
+    return { ...a, tasks: a.tasks.map((t) => ({ ...t, kind: deps.registry.get(t.node)?.kind ?? 'unknown' })) };
+  });
+
+  app.post('/apps', async (req, reply) => {
+    const parsed = submissionSchema.safeParse(req.body);
+    if (!parsed.success) {
+      return reply.code(400).send({ error: 'bad submission', details: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+    }
+    const { plan, params, bundle } = parsed.data;
+    try {
+      const view = await deps.apps.submit({ plan, params, bundle: Buffer.from(bundle, 'base64') });
+      return reply.code(201).send(summary(view));
+    } catch (err) {
+      if (isTributaryError(err)) return reply.code(409).send({ error: err.message, code: err.code });
+      throw err;
+    }
+  });
+
+  app.delete<{ Params: { id: string } }>('/apps/:id', async (req, reply) => {
+    const a = await deps.apps.kill(req.params.id);
+    if (!a) return reply.code(404).send({ error: `no application named ${req.params.id}` });
+    return summary(a);
+  });
+
+  app.get('/nodes', async () => deps.registry.list());
+
+  app.get<{ Params: { sha: string } }>('/bundles/:sha', async (req, reply) => {
+    const bytes = /^[0-9a-f]{64}$/.test(req.params.sha) ? await deps.store.getBundle(req.params.sha) : undefined;
+    if (!bytes) return reply.code(404).send({ error: `no bundle ${req.params.sha}` });
+    return reply.type('text/javascript').send(Buffer.from(bytes));
+  });
+
+  return app;
+}
+
+function summary(a: ReturnType<AppManager['list']>[number]) {
+  return {
+    id: a.id, state: a.state, epoch: a.epoch, version: a.version, submittedAt: a.submittedAt,
+    tasks: a.tasks, pending: a.pending, nodes: a.nodes, processors: a.plan.processors.map((p) => ({ id: p.id, name: p.name, placement: p.placement })),
+    ...(a.error ? { error: a.error } : {}),
+  };
+}

@@ -1,0 +1,49 @@
+import { Level } from 'level';
+import type { AppRecord, MasterStore, NodeRecord } from './master-store.js';
+
+/** MasterStore on LevelDB: one sublevel per kind of record, JSON values, bundles as bytes. */
+export class LevelMasterStore implements MasterStore {
+  private readonly db: Level<string, string>;
+  private readonly apps;
+  private readonly nodes;
+  private readonly bundles;
+
+  constructor(path: string) {
+    this.db = new Level<string, string>(path);
+    this.apps = this.db.sublevel<string, AppRecord>('apps', { valueEncoding: 'json' });
+    this.nodes = this.db.sublevel<string, NodeRecord>('nodes', { valueEncoding: 'json' });
+    this.bundles = this.db.sublevel<string, Uint8Array>('bundles', { valueEncoding: 'view' });
+  }
+
+  async open(): Promise<void> {
+    await this.db.open();
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  async listApps(): Promise<AppRecord[]> {
+    return this.apps.values().all();
+  }
+
+  async putApp(app: AppRecord): Promise<void> {
+    await this.apps.put(app.id, app);
+  }
+
+  async putBundle(sha256: string, bytes: Uint8Array): Promise<void> {
+    await this.bundles.put(sha256, bytes);
+  }
+
+  async getBundle(sha256: string): Promise<Uint8Array | undefined> {
+    return this.bundles.get(sha256);
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    return this.nodes.values().all();
+  }
+
+  async putNode(node: NodeRecord): Promise<void> {
+    await this.nodes.put(node.id, node);
+  }
+}

@@ -1,0 +1,106 @@
+import { EventEmitter } from 'node:events';
+import { MASTER_ID, cborDecoder, type Logger, type NodeHeartbeat, type NodeHello } from '@tributary/shared';
+import type { MasterStore, NodeRecord } from './master-store.js';
+
+export interface NodeView extends NodeRecord {
+  online: boolean;
+  /** What the node last said about each application it runs. */
+  apps: NodeHeartbeat['apps'];
+}
+
+/**
+ * Which nodes exist and which are alive. A node is online from its hello or `online` status until
+ * its last will (`offline`, published by the broker within 1.5 keep-alives of a lost connection)
+ * or `timeoutMs` without a heartbeat, whichever comes first. Emits 'change' when the set of
+ * online nodes or their labels change, and 'heartbeat' for every heartbeat.
+ */
+export class Registry extends EventEmitter {
+  private readonly nodes = new Map<string, NodeView>();
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(private readonly store: MasterStore, private readonly timeoutMs: number, private readonly log: Logger) {
+    super();
+  }
+
+  async load(): Promise<void> {
+    for (const n of await this.store.listNodes()) this.nodes.set(n.id, { ...n, online: false, apps: {} });
+    this.sweeper = setInterval(() => this.sweep(), Math.min(500, this.timeoutMs / 2));
+  }
+
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  list(): NodeView[] {
+    return [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  get(id: string): NodeView | undefined {
+    return this.nodes.get(id);
+  }
+
+  onHello(id: string, payload: Buffer): void {
+    if (id === MASTER_ID) return;
+    let hello: NodeHello;
+    try {
+      hello = cborDecoder.decode(payload) as NodeHello;
+      if (hello.kind !== 'worker' && hello.kind !== 'agent') throw new Error(`unknown kind ${String(hello.kind)}`);
+    } catch (err) {
+      this.log.warn({ node: id, err: (err as Error).message }, 'ignoring malformed hello');
+      return;
+    }
+    const now = Date.now();
+    const prev = this.nodes.get(id);
+    const node: NodeView = {
+      id, kind: hello.kind, labels: { ...hello.labels }, slots: hello.slots, version: hello.version,
+      firstSeen: prev?.firstSeen ?? now, lastSeen: now, clockOffsetMs: Number.isFinite(hello.now) ? hello.now - now : 0,
+      online: prev?.online ?? false, apps: prev?.apps ?? {},
+    };
+    this.nodes.set(id, node);
+    void this.store.putNode(stripView(node)).catch((err: Error) => this.log.error({ err }, 'cannot persist node'));
+    const labelsChanged = prev && JSON.stringify(prev.labels) !== JSON.stringify(node.labels);
+    if (!prev) this.log.info({ node: id, kind: node.kind, labels: node.labels }, 'node registered');
+    if (!prev || labelsChanged) this.emit('change');
+  }
+
+  onStatus(id: string, payload: Buffer): void {
+    const online = payload.toString() === 'online';
+    const node = this.nodes.get(id);
+    if (!node) return;
+    if (online) node.lastSeen = Date.now();
+    this.setOnline(node, online, online ? 'connected' : 'last will / clean leave');
+  }
+
+  onHeartbeat(id: string, payload: Buffer): void {
+    const node = this.nodes.get(id);
+    if (!node) return;
+    try {
+      const hb = cborDecoder.decode(payload) as NodeHeartbeat;
+      node.apps = hb.apps ?? {};
+    } catch {
+      return;
+    }
+    node.lastSeen = Date.now();
+    this.setOnline(node, true, 'heartbeat');
+    this.emit('heartbeat', node);
+  }
+
+  private setOnline(node: NodeView, online: boolean, why: string): void {
+    if (node.online === online) return;
+    node.online = online;
+    this.log.info({ node: node.id, why }, `node ${online ? 'online' : 'offline'}`);
+    this.emit('change');
+  }
+
+  private sweep(): void {
+    const deadline = Date.now() - this.timeoutMs;
+    for (const node of this.nodes.values()) {
+      if (node.online && node.lastSeen < deadline) this.setOnline(node, false, `no heartbeat for ${this.timeoutMs} ms`);
+    }
+  }
+}
+
+function stripView(n: NodeView): NodeRecord {
+  const { online: _o, apps: _a, ...record } = n;
+  return record;
+}

@@ -1,0 +1,63 @@
+/**
+ * The contract between the master and the nodes that host an application's tasks. The master
+ * publishes each node's desired state (retained, so a node that reconnects gets it at once); a
+ * node reconciles what it runs with it. Everything here is plain data, CBOR on the wire.
+ */
+
+/** Where one task runs. */
+export interface TaskPlacement {
+  readonly processor: number;
+  readonly index: number;
+  readonly node: string;
+}
+
+export interface BundleRef {
+  /** Hex sha256 of the bundle: its identity, verified after download. */
+  readonly sha256: string;
+  readonly url: string;
+}
+
+export interface AppAssignment {
+  readonly app: string;
+  /** Session id: bumped on recovery; frames from other epochs are fenced off. */
+  readonly epoch: number;
+  /** Bumped on every change of `tasks`, so nodes can tell an update from a repeat. */
+  readonly version: number;
+  readonly bundle: BundleRef;
+  readonly params: Readonly<Record<string, string>>;
+  /** Every task of the application (not only this node's), so a node can route to the others. */
+  readonly tasks: readonly TaskPlacement[];
+}
+
+export interface NodeDesiredState {
+  readonly node: string;
+  readonly apps: readonly AppAssignment[];
+}
+
+/** What a node says about itself when it connects (topic hello). */
+export interface NodeHello {
+  readonly kind: 'worker' | 'agent';
+  readonly labels: Readonly<Record<string, string>>;
+  readonly slots: number;
+  readonly version: string;
+  /** The node's wall clock when it sent this, for the master to estimate clock offset. */
+  readonly now: number;
+}
+
+/** What a node reports with each heartbeat. */
+export interface NodeHeartbeat {
+  readonly now: number;
+  /** Per application: the task addresses running here and their counters. */
+  readonly apps: Readonly<Record<string, { state: AppState; tasks: number; in: number; out: number; error?: string }>>;
+}
+
+export type AppState = 'starting' | 'running' | 'finished' | 'failed';
+
+/** Short task address on the wire: processor id and task index in one integer (Gearpump: 400 -> 20 bytes). */
+export function taskAddress(processor: number, index: number): number {
+  return processor * 65_536 + index;
+}
+
+export function fromTaskAddress(addr: number): { processor: number; index: number } {
+  return { processor: Math.floor(addr / 65_536), index: addr % 65_536 };
+}

@@ -1,0 +1,12 @@
+export { MAX_CBOR_ITEMS, cborDecoder, cborEncoder } from './cbor.js';
+export {
+  DEFAULT_FRAME_LIMITS,
+  FRAME_VERSION,
+  MAX_APP_LENGTH,
+  decodeFrame,
+  encodeFrame,
+  peekFrameHeader,
+  type Frame,
+  type FrameHeader,
+  type FrameLimits,
+} from './frame.js';

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { labelsSchema } from './load-config.js';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
+const nodeId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'ids are 1-64 letters, digits, _ . -');
+const brokerUrl = z.string().regex(/^mqtts?:\/\/[^/]+$/, 'expected mqtt://host:port');
+
+/** `tributary master`: the control plane. */
+export const masterConfigSchema = z.object({
+  /** Where the registry and applications are kept (LevelDB); a restart resumes from here. */
+  data: z.string().min(1).default('.data/master'),
+  /** Port of the embedded MQTT broker (loopback only). Ignored with `broker`. */
+  mqttPort: port.default(1883),
+  /** An external MQTT broker instead of the embedded one, e.g. mqtt://broker.example:1883. */
+  broker: brokerUrl.optional(),
+  /** REST API and bundle downloads. */
+  httpPort: port.default(8080),
+  /** Loopback by default; set 0.0.0.0 to serve other machines. */
+  httpHost: z.string().default('127.0.0.1'),
+  /** The URL nodes use to download bundles; defaults to http://<httpHost>:<httpPort>. */
+  publicUrl: z.string().url().optional(),
+  /**
+   * A node is offline after this long without a heartbeat. Heartbeats come every second and the
+   * broker's last-will fires within 1.5 keep-alives, so 3 s notices a loss within a few seconds
+   * without flapping on a busy 2-core box.
+   */
+  nodeTimeoutMs: z.coerce.number().int().min(500).default(3000),
+  logLevel,
+});
+export type MasterConfig = z.infer<typeof masterConfigSchema>;
+
+const nodeCommon = {
+  /** The master's broker. */
+  master: brokerUrl.default('mqtt://127.0.0.1:1883'),
+  labels: labelsSchema.default({}),
+  /** Heartbeat period. One a second keeps failure detection in the low seconds at tiny cost. */
+  heartbeatMs: z.coerce.number().int().min(100).default(1000),
+  logLevel,
+};
+
+/** `tributary worker`: a cloud node hosting tasks. */
+export const workerConfigSchema = z.object({
+  id: nodeId.optional(),
+  /** How many tasks this worker accepts. */
+  slots: z.coerce.number().int().min(1).default(8),
+  data: z.string().min(1).default('.data/worker'),
+  ...nodeCommon,
+});
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+
+/** `tributary agent`: an edge agent on a device. */
+export const agentConfigSchema = z.object({
+  id: nodeId,
+  slots: z.coerce.number().int().min(1).default(4),
+  data: z.string().min(1).default('.data/agent'),
+  ...nodeCommon,
+});
+export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -1,0 +1,3 @@
+export { NodeAgent, TRIBUTARY_VERSION, type NodeAgentOptions } from './node-agent.js';
+export { BundleCache, sha256 } from './bundle-cache.js';
+export { exitOnSignal } from './shutdown.js';

@@ -1,0 +1,169 @@
+import { join } from 'node:path';
+import { cborDecoder, cborEncoder } from '../codec/cbor.js';
+import type { AppAssignment, NodeDesiredState, NodeHeartbeat, NodeHello } from '../cluster/assignment.js';
+import type { Logger } from '../log.js';
+import { connectMqttTransport } from '../transport/mqtt-transport.js';
+import { parseTopic, topics } from '../transport/topics.js';
+import type { Transport } from '../transport/transport.js';
+import { AppProcess } from './app-process.js';
+import { BundleCache } from './bundle-cache.js';
+
+export const TRIBUTARY_VERSION = '0.1.0';
+
+export interface NodeAgentOptions {
+  id: string;
+  kind: 'worker' | 'agent';
+  labels: Record<string, string>;
+  slots: number;
+  brokerUrl: string;
+  heartbeatMs: number;
+  dataDir: string;
+  logLevel: string;
+  log: Logger;
+}
+
+/**
+ * A node of the fabric (cloud worker or edge agent): registers with the master over MQTT, sends
+ * heartbeats, and runs the applications the master assigns to it, each in its own worker thread.
+ * Desired state comes on the node's retained control topic, so a (re)connecting node converges
+ * on what it should run without asking.
+ */
+export class NodeAgent {
+  private transport: Transport | null = null;
+  private readonly apps = new Map<string, AppProcess>();
+  private readonly bundles: BundleCache;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private reconciling: Promise<void> = Promise.resolve();
+  private stopping = false;
+
+  constructor(private readonly options: NodeAgentOptions) {
+    this.bundles = new BundleCache(join(options.dataDir, 'bundles'));
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  async start(): Promise<void> {
+    const { id, brokerUrl, log } = this.options;
+    const status = topics.status(id);
+    this.transport = await connectMqttTransport({
+      url: brokerUrl,
+      clientId: id,
+      log,
+      keepaliveSeconds: 2,
+      will: { topic: status, payload: 'offline', qos: 1, retain: true },
+      birth: { topic: status, payload: 'online', qos: 1, retain: true },
+    });
+    this.transport.onMessage((topic, payload) => this.onMessage(topic, payload));
+    this.transport.onStatus((s) => {
+      if (s === 'connected') void this.sayHello();
+    });
+    await this.transport.subscribe(topics.nodeSubscriptions(id), 1);
+    await this.sayHello();
+    this.heartbeat = setInterval(() => this.sendHeartbeat(), this.options.heartbeatMs);
+    log.info({ id, kind: this.options.kind, labels: this.options.labels, broker: brokerUrl }, `${this.options.kind} started`);
+  }
+
+  /** Stops every application and leaves the fabric cleanly (status offline, then disconnect). */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.reconciling.catch(() => {});
+    await Promise.all([...this.apps.values()].map((a) => a.stop()));
+    this.apps.clear();
+    const t = this.transport;
+    if (t) {
+      await t.publish(topics.status(this.id), 'offline', { qos: 1, retain: true }).catch(() => {});
+      await t.close();
+    }
+    this.options.log.info({ id: this.id }, `${this.options.kind} stopped`);
+  }
+
+  appStatus(app: string) {
+    return this.apps.get(app)?.status;
+  }
+
+  private async sayHello(): Promise<void> {
+    const { kind, labels, slots } = this.options;
+    const hello: NodeHello = { kind, labels, slots, version: TRIBUTARY_VERSION, now: Date.now() };
+    await this.transport?.publish(topics.hello(this.id), cborEncoder.encode(hello), { qos: 1, retain: true }).catch(() => {});
+  }
+
+  private sendHeartbeat(): void {
+    const apps: Record<string, NodeHeartbeat['apps'][string]> = {};
+    for (const [id, a] of this.apps) apps[id] = { state: a.status.state, tasks: a.status.tasks, in: a.status.in, out: a.status.out, ...(a.status.error ? { error: a.status.error } : {}) };
+    const hb: NodeHeartbeat = { now: Date.now(), apps };
+    this.transport?.publish(topics.heartbeat(this.id), cborEncoder.encode(hb), { qos: 0 }).catch(() => {});
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const t = parseTopic(topic);
+    if (!t) return;
+    if (t.kind === 'data' || t.kind === 'credit') {
+      this.apps.get(t.appId)?.deliver(topic, payload);
+    } else if (t.kind === 'control' && t.nodeId === this.id) {
+      let desired: NodeDesiredState;
+      try {
+        desired = cborDecoder.decode(payload) as NodeDesiredState;
+        if (!desired || !Array.isArray(desired.apps)) throw new Error('no apps list');
+      } catch (err) {
+        this.options.log.warn({ err: (err as Error).message }, 'ignoring malformed control message');
+        return;
+      }
+      // Serialised: a burst of control messages is applied in order, one at a time.
+      this.reconciling = this.reconciling.then(() => this.reconcile(desired)).catch((err) => {
+        this.options.log.error({ err }, 'reconciling desired state failed');
+      });
+    }
+  }
+
+  private async reconcile(desired: NodeDesiredState): Promise<void> {
+    if (this.stopping) return;
+    const wanted = new Map(desired.apps.map((a) => [a.app, a]));
+    for (const [id, proc] of this.apps) {
+      if (!wanted.has(id)) {
+        this.options.log.info({ app: id }, 'application no longer assigned here: stopping it');
+        this.apps.delete(id);
+        await proc.stop();
+      }
+    }
+    for (const a of wanted.values()) {
+      const running = this.apps.get(a.app);
+      if (!running) {
+        await this.startApp(a);
+      } else if (running.assignment.version !== a.version || running.assignment.epoch !== a.epoch) {
+        if (!(await running.update(a))) {
+          this.options.log.info({ app: a.app, version: a.version }, 'assignment changed: restarting the application here');
+          this.apps.delete(a.app);
+          await running.stop();
+          await this.startApp(a);
+        }
+      }
+    }
+    this.sendHeartbeat();
+  }
+
+  private async startApp(a: AppAssignment): Promise<void> {
+    const { log } = this.options;
+    let bundlePath: string;
+    try {
+      bundlePath = await this.bundles.get(a.bundle);
+    } catch (err) {
+      log.error({ app: a.app, err: (err as Error).message }, 'cannot fetch application bundle');
+      return;
+    }
+    const proc = new AppProcess(
+      a,
+      bundlePath,
+      { nodeId: this.id, labels: this.options.labels, logLevel: this.options.logLevel },
+      (topic, payload, qos, retain) => {
+        this.transport?.publish(topic, payload, { qos, retain }).catch((err: Error) => log.warn({ err: err.message, topic }, 'publish failed'));
+      },
+      log,
+      () => this.sendHeartbeat(),
+    );
+    this.apps.set(a.app, proc);
+  }
+}

@@ -1,0 +1,271 @@
+import { cborDecoder } from '../codec/cbor.js';
+import { decodeFrame } from '../codec/frame.js';
+import type { AppAssignment, TaskPlacement } from '../cluster/assignment.js';
+import { taskAddress } from '../cluster/assignment.js';
+import type { Graph, ProcessorSpec } from '../dag/graph.js';
+import type { TaskError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createPartitioner } from '../partitioner/index.js';
+import { parseTopic, topics } from '../transport/topics.js';
+import type { Transport } from '../transport/transport.js';
+import { ChannelTaskRunner } from './channel-task-runner.js';
+import { CreditBatcher } from './credit-batcher.js';
+import { DEFAULT_LOCAL_CREDITS, LocalChannel } from './local-channel.js';
+import { DEFAULT_REMOTE_CREDITS, RemoteChannel } from './remote-channel.js';
+import { DEFAULT_BATCH_SIZE, Router } from './router.js';
+import { SourceTaskRunner } from './source-task-runner.js';
+import type { HostEvents, TaskHost } from './task-host.js';
+
+export interface AppRuntimeOptions {
+  graph: Graph;
+  assignment: AppAssignment;
+  nodeId: string;
+  nodeLabels: Readonly<Record<string, string>>;
+  transport: Transport;
+  log: Logger;
+  batchSize?: number;
+}
+
+/** Counters of the wire side, for heartbeats, the API and /metrics. */
+export interface WireStats {
+  framesIn: number;
+  framesOut: number;
+  /** Frames that failed to decode or named an unknown channel: dropped, counted, logged. */
+  framesRejected: number;
+  /** Frames from another epoch (zombie tasks after a recovery): dropped and counted. */
+  framesFenced: number;
+  /** QoS 1 redeliveries recognised by sequence number and dropped. */
+  duplicates: number;
+  /** Frames whose first sequence number skipped ahead: messages were lost in between. */
+  gaps: number;
+  lateUndelivered: number;
+}
+
+interface Inbound {
+  host: ChannelTaskRunner;
+  channel: number;
+  expectedSeq: number;
+  creditKey: string;
+  receiver: number;
+}
+
+/**
+ * The part of one application that runs on one node (worker or agent): its local tasks, wired to
+ * each other with in-memory channels and to tasks on other nodes with CBOR frames over the
+ * transport. The same task hosts as local mode; only the channels differ.
+ */
+export class AppRuntime {
+  readonly app: string;
+  readonly hosts = new Map<number, TaskHost>();
+  readonly stats: WireStats = { framesIn: 0, framesOut: 0, framesRejected: 0, framesFenced: 0, duplicates: 0, gaps: 0, lateUndelivered: 0 };
+  failure: TaskError | null = null;
+  private readonly sources: SourceTaskRunner[] = [];
+  private readonly inbound = new Map<string, Inbound>();
+  private readonly outbound = new Map<string, RemoteChannel>();
+  private readonly credits: CreditBatcher;
+  private assignment: AppAssignment;
+  private readonly log: Logger;
+  private unsubscribe: (() => void) | null = null;
+  private failureListeners: ((err: TaskError) => void)[] = [];
+
+  constructor(private readonly options: AppRuntimeOptions) {
+    this.assignment = options.assignment;
+    this.app = options.assignment.app;
+    this.log = options.log;
+    this.credits = new CreditBatcher((key, payload) => {
+      const [node, addr] = key.split('|');
+      this.publish(topics.credit(options.nodeId, node, this.app, addr), payload);
+    });
+    this.build();
+  }
+
+  get epoch(): number {
+    return this.assignment.epoch;
+  }
+
+  /** Resolves when every local task has finished (bounded inputs) or failed. */
+  get finished(): Promise<void> {
+    return Promise.all([...this.hosts.values()].map((h) => h.finished)).then(() => undefined);
+  }
+
+  onFailure(listener: (err: TaskError) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = this.options.transport.onMessage((topic, payload) => this.onMessage(topic, payload));
+    const channelHosts = [...this.hosts.values()].filter((h): h is ChannelTaskRunner => h instanceof ChannelTaskRunner);
+    await Promise.all(channelHosts.map((h) => h.start()));
+    await Promise.all(this.sources.map((s) => s.start()));
+  }
+
+  /** Graceful: sources stop reading and everything downstream drains. */
+  stopSources(): void {
+    for (const s of this.sources) s.requestStop();
+  }
+
+  /** Immediate: tasks are abandoned (the node is stopping or the app was killed). */
+  abort(): void {
+    for (const h of this.hosts.values()) h.abort();
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  /**
+   * Applies a new assignment in place when only remote senders were added (an agent joined):
+   * their channels are added to the local receivers. Returns false when the change needs a
+   * restart of this node's part (local tasks or receivers moved).
+   */
+  update(next: AppAssignment): boolean {
+    if (next.epoch !== this.assignment.epoch) return false;
+    const me = this.options.nodeId;
+    const key = (t: TaskPlacement) => `${t.processor}.${t.index}@${t.node}`;
+    const before = new Set(this.assignment.tasks.map(key));
+    const removed = this.assignment.tasks.some((t) => !next.tasks.some((n) => key(n) === key(t)));
+    const added = next.tasks.filter((t) => !before.has(key(t)));
+    if (removed || added.some((t) => t.node === me)) return false;
+    // New receivers of processors we send to would need new routes: restart for that.
+    const receiversOfMine = new Set(this.options.graph.edges.filter((e) => this.tasksOf(e.from).some((t) => t.node === me)).map((e) => e.to));
+    if (added.some((t) => receiversOfMine.has(t.processor))) return false;
+    const old = this.assignment;
+    this.assignment = next;
+    for (const e of this.options.graph.edges) {
+      for (const r of this.tasksOf(e.to).filter((t) => t.node === me)) {
+        for (const s of added.filter((t) => t.processor === e.from)) this.addInbound(r, s);
+      }
+    }
+    this.log.info({ app: this.app, from: old.version, to: next.version, added: added.length }, 'assignment updated in place');
+    return true;
+  }
+
+  private tasksOf(processor: number, assignment = this.assignment): TaskPlacement[] {
+    return assignment.tasks.filter((t) => t.processor === processor).sort((a, b) => a.index - b.index);
+  }
+
+  private readonly events: HostEvents = {
+    lateDropped: () => {
+      this.stats.lateUndelivered++;
+    },
+    failed: (host, err) => {
+      if (this.failure) return;
+      this.failure = err;
+      this.log.error({ task: host.name, err }, err.message);
+      for (const l of this.failureListeners) l(err);
+    },
+  };
+
+  private build(): void {
+    const { graph, nodeId: me, nodeLabels } = this.options;
+    const batchSize = this.options.batchSize ?? DEFAULT_BATCH_SIZE;
+    for (const p of graph.processors) {
+      const tasks = this.tasksOf(p.id);
+      const spec: ProcessorSpec = { ...p, parallelism: Math.max(1, tasks.length) };
+      tasks.forEach((t, position) => {
+        if (t.node !== me) return;
+        const log = this.log.child({ task: `${p.name}#${t.index}` });
+        const router = new Router(batchSize);
+        const host = p.source
+          ? new SourceTaskRunner(spec, position, router, log, this.events, { batchSize, nodeId: me, nodeLabels: { ...nodeLabels } })
+          : new ChannelTaskRunner(spec, position, router, log, this.events);
+        if (host instanceof SourceTaskRunner) this.sources.push(host);
+        this.hosts.set(taskAddress(p.id, t.index), host);
+      });
+    }
+    for (const e of graph.edges) {
+      const senders = this.tasksOf(e.from);
+      const receivers = this.tasksOf(e.to);
+      senders.forEach((s, position) => {
+        const host = this.hosts.get(taskAddress(s.processor, s.index));
+        if (!host) return;
+        const channels = receivers.map((r) => {
+          const local = r.node === me ? (this.hosts.get(taskAddress(r.processor, r.index)) as ChannelTaskRunner) : null;
+          return local ? new LocalChannel(local, local.addChannel(), DEFAULT_LOCAL_CREDITS) : this.remoteChannel(s, r);
+        });
+        const route = { partitioner: createPartitioner(e.partitioner, position), channels };
+        if (e.kind === 'late') host.router.setLateRoute(route);
+        else host.router.addRoute(route);
+      });
+      for (const r of receivers.filter((t) => t.node === me)) {
+        for (const s of senders.filter((t) => t.node !== me)) this.addInbound(r, s);
+      }
+    }
+  }
+
+  private addInbound(receiver: TaskPlacement, sender: TaskPlacement): void {
+    const rAddr = taskAddress(receiver.processor, receiver.index);
+    const sAddr = taskAddress(sender.processor, sender.index);
+    const host = this.hosts.get(rAddr) as ChannelTaskRunner;
+    this.inbound.set(`${rAddr}<${sAddr}`, { host, channel: host.addChannel(), expectedSeq: 0, creditKey: `${sender.node}|${sAddr}`, receiver: rAddr });
+  }
+
+  private remoteChannel(sender: TaskPlacement, receiver: TaskPlacement): RemoteChannel {
+    const sAddr = taskAddress(sender.processor, sender.index);
+    const rAddr = taskAddress(receiver.processor, receiver.index);
+    const topic = topics.data(this.options.nodeId, receiver.node, this.app, String(rAddr));
+    const channel = new RemoteChannel({ app: this.app, epoch: this.epoch, sender: sAddr }, (bytes) => {
+      this.stats.framesOut++;
+      this.publish(topic, bytes);
+    }, DEFAULT_REMOTE_CREDITS);
+    this.outbound.set(`${sAddr}>${rAddr}`, channel);
+    return channel;
+  }
+
+  private publish(topic: string, payload: Uint8Array): void {
+    this.options.transport.publish(topic, payload, { qos: 1 }).catch((err: Error) => {
+      this.log.warn({ err: err.message, topic }, 'publish failed');
+    });
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const t = parseTopic(topic);
+    if (!t || (t.kind !== 'data' && t.kind !== 'credit') || t.appId !== this.app || t.to !== this.options.nodeId) return;
+    if (t.kind === 'data') this.onFrame(Number(t.taskAddr), payload);
+    else this.onCredit(Number(t.taskAddr), payload);
+  }
+
+  private onFrame(receiver: number, payload: Buffer): void {
+    this.stats.framesIn++;
+    let frame;
+    try {
+      frame = decodeFrame(payload);
+    } catch (err) {
+      return this.rejectFrame((err as Error).message);
+    }
+    if (frame.app !== this.app) return this.rejectFrame(`frame for app ${frame.app} on ${this.app}'s topic`);
+    if (frame.epoch !== this.epoch) {
+      this.stats.framesFenced++;
+      return;
+    }
+    const inb = this.inbound.get(`${receiver}<${frame.sender}`);
+    if (!inb) return this.rejectFrame(`no channel from task ${frame.sender} to task ${receiver}`);
+    const n = frame.messages.length;
+    if (n > 0 && frame.firstSeq < inb.expectedSeq) {
+      this.stats.duplicates++;
+      return;
+    }
+    if (frame.firstSeq > inb.expectedSeq) {
+      this.stats.gaps++;
+      this.log.warn({ sender: frame.sender, receiver, expected: inb.expectedSeq, got: frame.firstSeq }, 'sequence gap: messages lost on the wire');
+    }
+    inb.expectedSeq = frame.firstSeq + n;
+    inb.host.enqueue({ channel: inb.channel, messages: frame.messages, clock: frame.clock, release: () => this.credits.grant(inb.creditKey, inb.receiver) });
+  }
+
+  private onCredit(sender: number, payload: Buffer): void {
+    let grants: [number, number][];
+    try {
+      grants = cborDecoder.decode(payload) as [number, number][];
+      if (!Array.isArray(grants)) throw new Error('not an array');
+    } catch (err) {
+      return this.rejectFrame(`bad credit message: ${(err as Error).message}`);
+    }
+    for (const g of grants) {
+      if (Array.isArray(g)) this.outbound.get(`${sender}>${g[0]}`)?.grant(Number(g[1]) || 0);
+    }
+  }
+
+  private rejectFrame(reason: string): void {
+    const n = ++this.stats.framesRejected;
+    if (n <= 10 || n % 1000 === 0) this.log.warn({ app: this.app, rejected: n }, `frame rejected: ${reason}`);
+  }
+}
