@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { AppError, ErrorCodes, Params, loadApp, planToJSON } from '@tributary/shared';
-import { bundleApp } from '../bundle.js';
+import { Params } from '@tributary/shared';
+import { callMaster, submitApp } from '../submit.js';
 import { paramOption } from './params-option.js';
 
 const masterOption = ['--master <url>', "the master's REST API", process.env.TRIBUTARY_MASTER_URL ?? 'http://127.0.0.1:8080'] as const;
@@ -14,10 +14,7 @@ export function registerApps(program: Command): void {
     .addOption(paramOption())
     .option(...masterOption)
     .action(async (app: string, o: { param: string[]; master: string }) => {
-      const params = Params.parse(o.param);
-      const plan = planToJSON(await loadApp(app, params));
-      const bundle = await bundleApp(app);
-      const res = await call(o.master, 'POST', '/apps', { plan, params: params.toJSON(), bundle: Buffer.from(bundle).toString('base64') });
+      const res = await submitApp(o.master, app, Params.parse(o.param));
       process.stdout.write(`submitted ${res.id} (epoch ${res.epoch}): ${res.tasks.length} task(s) placed${res.pending.length ? `, waiting: ${res.pending.map((p: { reason: string }) => p.reason).join('; ')}` : ''}\n`);
     });
 
@@ -27,7 +24,7 @@ export function registerApps(program: Command): void {
     .option(...masterOption)
     .option('--json', 'print JSON')
     .action(async (o: { master: string; json?: boolean }) => {
-      const apps = await call(o.master, 'GET', '/apps');
+      const apps = await callMaster(o.master, 'GET', '/apps');
       if (o.json) return void process.stdout.write(JSON.stringify(apps, null, 2) + '\n');
       if (apps.length === 0) return void process.stdout.write('no applications\n');
       for (const a of apps) {
@@ -45,23 +42,7 @@ export function registerApps(program: Command): void {
     .argument('<app>', 'application id')
     .option(...masterOption)
     .action(async (app: string, o: { master: string }) => {
-      const res = await call(o.master, 'DELETE', `/apps/${encodeURIComponent(app)}`);
+      const res = await callMaster(o.master, 'DELETE', `/apps/${encodeURIComponent(app)}`);
       process.stdout.write(`${res.id}: ${res.state}\n`);
     });
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function call(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, base), { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-  } catch (cause) {
-    throw new AppError(ErrorCodes.APP_INVALID, `cannot reach the master at ${base}: ${(cause as Error).message}`, { cause });
-  }
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    const details = Array.isArray(data.details) ? `: ${data.details.join('; ')}` : '';
-    throw new AppError(ErrorCodes.APP_INVALID, `master answered ${res.status}: ${data.error ?? res.statusText}${details}`);
-  }
-  return data;
 }

@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
 import { Params } from '@tributary/shared';
 import { writeReadingsFile } from '@tributary/simulators';
+import { launchMaster, launchNode, type ChildNode } from '../launcher.js';
+import { submitApp } from '../submit.js';
 import { runLocal } from './run.js';
 
 const examples = join(dirname(fileURLToPath(import.meta.url)), '../../../examples');
@@ -12,26 +15,89 @@ const examples = join(dirname(fileURLToPath(import.meta.url)), '../../../example
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('run the sensor-windows example on generated data (local mode) and show what it did')
-    .option('--readings <n>', 'number of generated readings', (v) => Number(v), 200_000)
-    .action(async (opts: { readings: number }) => {
-      const dir = await mkdtemp(join(tmpdir(), 'tributary-demo-'));
-      const input = join(dir, 'readings.jsonl');
-      const output = join(dir, 'windows.jsonl');
-      const n = await writeReadingsFile(input, { count: opts.readings, devices: 20, intervalMs: 5, maxDelayMs: 5_000, lateFraction: 0.001, seed: 42 });
-      say(`generated ${n} out-of-order sensor readings from 20 devices -> ${input}`);
-      say(`running examples/sensor-windows.ts: 10 s tumbling windows per device, maxDelayMs=5000`);
-      const params = new Params({ input, output, windowMs: '10000', maxDelayMs: '5000' });
-      const summary = await runLocal(join(examples, 'sensor-windows.ts'), params, 1024);
-      const windows = (await readFile(output, 'utf8')).trim().split('\n');
-      const late = (await readFile(`${output}.late`, 'utf8')).trim().split('\n').filter(Boolean);
-      const rate = Math.round(n / (summary.durationMs / 1000));
-      say(`done in ${summary.durationMs} ms (${rate.toLocaleString('en')} readings/s)`);
-      say(`${windows.length} window results -> ${output}; first three:`);
-      for (const w of windows.slice(0, 3)) say(`  ${w}`);
-      say(`${late.length} readings arrived behind the clock -> ${output}.late`);
-      say('next: `npx tributary plan examples/sensor-windows.ts` shows the fused plan; see README.md for more.');
+    .description('start a local cluster (master, worker, 3 agents as separate processes) running examples/plant-monitor.ts')
+    .option('--mqtt-port <port>', 'embedded broker port', '1883')
+    .option('--http-port <port>', 'REST API port', '8080')
+    .option('--local', 'instead: run examples/sensor-windows.ts on generated data in this process (local mode)')
+    .option('--readings <n>', 'with --local: number of generated readings', (v) => Number(v), 200_000)
+    .action(async (opts: { mqttPort: string; httpPort: string; local?: boolean; readings: number }) => {
+      if (opts.local) return localDemo(opts.readings);
+      await clusterDemo(opts.mqttPort, opts.httpPort);
     });
+}
+
+async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'tributary-demo-'));
+  const quiet = { TRIBUTARY_LOG_LEVEL: process.env.TRIBUTARY_LOG_LEVEL ?? 'warn' };
+  const nodes: ChildNode[] = [];
+  const stopAll = async () => {
+    await Promise.all(nodes.slice(1).map((n) => n.stop()));
+    await nodes[0]?.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    say('\nstopping the agents, the worker and the master...');
+    void stopAll().then(() => {
+      say('all processes stopped cleanly.');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+
+  say('starting a master with its embedded MQTT broker...');
+  const master = await launchMaster(['--data', join(dir, 'master'), '--mqtt-port', mqttPort, '--http-port', httpPort], quiet);
+  nodes.push(master.node);
+  const broker = master.brokerUrl;
+  say(`  broker ${broker}, REST API ${master.httpUrl}`);
+  say('starting 1 cloud worker and 3 edge agents (dev-1, dev-2 on site plant-1; dev-3 on plant-2)...');
+  const agents: [string, string][] = [['dev-1', 'plant-1'], ['dev-2', 'plant-1'], ['dev-3', 'plant-2']];
+  nodes.push(...(await Promise.all([
+    launchNode('worker', 'worker-1', ['--master', broker, '--data', join(dir, 'worker-1')], quiet),
+    ...agents.map(([id, site]) => launchNode('agent', id, ['--master', broker, '--label', `site=${site}`, '--data', join(dir, id)], quiet)),
+  ])));
+
+  const topic = 'plant/windows';
+  const consumer = await mqtt.connectAsync(broker, { protocolVersion: 4 });
+  let shown = 0;
+  consumer.on('message', (_t, payload) => {
+    if (shown++ < 12) say(`  result: ${payload.toString()}`);
+    else if (shown === 13) say('  (…and more every 5 s: follow them with an MQTT client, see below)');
+  });
+  await consumer.subscribeAsync(topic, { qos: 1 });
+
+  const params = new Params({ broker, topic, windowMs: '5000', intervalMs: '100' });
+  const res = await submitApp(master.httpUrl, join(examples, 'plant-monitor.ts'), params);
+  say(`submitted plant-monitor: ${res.tasks.length} tasks — simulated sensors + filter on each agent, 5 s window statistics on the worker`);
+  say('');
+  say('what to look at:');
+  say(`  npx tributary apps --master ${master.httpUrl}        # which task runs on which node`);
+  say(`  curl ${master.httpUrl}/apps/plant-monitor            # the application, as JSON`);
+  say(`  curl ${master.httpUrl}/nodes                         # the fleet: workers and agents`);
+  say(`  mosquitto_sub -h 127.0.0.1 -p ${new URL(broker).port} -t ${topic}   # the results, with any MQTT client`);
+  say('press Ctrl-C to stop everything.');
+  say('');
+}
+
+async function localDemo(readings: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'tributary-demo-'));
+  const input = join(dir, 'readings.jsonl');
+  const output = join(dir, 'windows.jsonl');
+  const n = await writeReadingsFile(input, { count: readings, devices: 20, intervalMs: 5, maxDelayMs: 5_000, lateFraction: 0.001, seed: 42 });
+  say(`generated ${n} out-of-order sensor readings from 20 devices -> ${input}`);
+  say('running examples/sensor-windows.ts: 10 s tumbling windows per device, maxDelayMs=5000');
+  const params = new Params({ input, output, windowMs: '10000', maxDelayMs: '5000' });
+  const summary = await runLocal(join(examples, 'sensor-windows.ts'), params, 1024);
+  const windows = (await readFile(output, 'utf8')).trim().split('\n');
+  const late = (await readFile(`${output}.late`, 'utf8')).trim().split('\n').filter(Boolean);
+  const rate = Math.round(n / (summary.durationMs / 1000));
+  say(`done in ${summary.durationMs} ms (${rate.toLocaleString('en')} readings/s)`);
+  say(`${windows.length} window results -> ${output}; first three:`);
+  for (const w of windows.slice(0, 3)) say(`  ${w}`);
+  say(`${late.length} readings arrived behind the clock -> ${output}.late`);
+  say('next: `npx tributary plan examples/sensor-windows.ts` shows the fused plan; see README.md for more.');
 }
 
 function say(line: string): void {

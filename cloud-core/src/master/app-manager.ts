@@ -15,7 +15,7 @@ export interface AppView extends AppRecord {
   /** Processors that are waiting for a node to host them, and why. */
   pending: { processor: number; reason: string }[];
   /** Per node hosting it: what that node reports. */
-  nodes: Record<string, { state: string; tasks: number; in: number; out: number; online: boolean; error?: string }>;
+  nodes: Record<string, { state: string; tasks: number; in: number; out: number; maxQueued: number; wire: Record<string, number>; online: boolean; error?: string }>;
 }
 
 /**
@@ -154,7 +154,7 @@ export class AppManager {
     for (const n of new Set(app.tasks.map((t) => t.node))) {
       const reg = this.registry.get(n);
       const r = reg?.apps[app.id];
-      nodes[n] = { state: r?.state ?? 'starting', tasks: r?.tasks ?? 0, in: r?.in ?? 0, out: r?.out ?? 0, online: reg?.online ?? false, ...(r?.error ? { error: r.error } : {}) };
+      nodes[n] = { state: r?.state ?? 'starting', tasks: r?.tasks ?? 0, in: r?.in ?? 0, out: r?.out ?? 0, maxQueued: r?.maxQueued ?? 0, wire: r?.wire ?? {}, online: reg?.online ?? false, ...(r?.error ? { error: r.error } : {}) };
     }
     return { ...app, pending: this.pending.get(app.id) ?? [], nodes };
   }

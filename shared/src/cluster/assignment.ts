@@ -48,7 +48,7 @@ export interface NodeHello {
 export interface NodeHeartbeat {
   readonly now: number;
   /** Per application: the task addresses running here and their counters. */
-  readonly apps: Readonly<Record<string, { state: AppState; tasks: number; in: number; out: number; error?: string }>>;
+  readonly apps: Readonly<Record<string, { state: AppState; tasks: number; in: number; out: number; maxQueued: number; wire: Record<string, number>; error?: string }>>;
 }
 
 export type AppState = 'starting' | 'running' | 'finished' | 'failed';

@@ -13,6 +13,8 @@ export interface AppStatus {
   in: number;
   out: number;
   late: number;
+  /** Deepest any task's inbox got, in batches: bounded by the credits when flow control works. */
+  maxQueued: number;
   wire: Record<string, number>;
   error?: string;
 }
@@ -23,7 +25,7 @@ export interface AppStatus {
  * failed on this node; the node itself goes on.
  */
 export class AppProcess {
-  readonly status: AppStatus = { state: 'starting', tasks: 0, in: 0, out: 0, late: 0, wire: {} };
+  readonly status: AppStatus = { state: 'starting', tasks: 0, in: 0, out: 0, late: 0, maxQueued: 0, wire: {} };
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
   private updateWaiter: ((ok: boolean) => void) | null = null;
@@ -79,7 +81,7 @@ export class AppProcess {
       case 'state':
         return this.setState(m.state, m.error ? `[${m.error.code}] ${m.error.message}` : undefined);
       case 'stats':
-        Object.assign(this.status, { tasks: m.tasks, in: m.in, out: m.out, late: m.late, wire: m.wire });
+        Object.assign(this.status, { tasks: m.tasks, in: m.in, out: m.out, late: m.late, maxQueued: m.maxQueued, wire: m.wire });
         return;
       case 'updated':
         this.updateWaiter?.(m.ok);

@@ -59,10 +59,12 @@ function statsOf(rt: AppRuntime): FromAppThread {
   let inn = 0;
   let out = 0;
   let late = 0;
+  let maxQueued = 0;
   for (const h of rt.hosts.values()) {
     inn += h.metrics.in;
     out += h.metrics.out;
     late += h.metrics.late;
+    maxQueued = Math.max(maxQueued, h.metrics.maxQueued);
   }
-  return { type: 'stats', tasks: rt.hosts.size, in: inn, out, late, wire: { ...rt.stats } };
+  return { type: 'stats', tasks: rt.hosts.size, in: inn, out, late, maxQueued, wire: { ...rt.stats } };
 }

@@ -93,7 +93,10 @@ export class NodeAgent {
 
   private sendHeartbeat(): void {
     const apps: Record<string, NodeHeartbeat['apps'][string]> = {};
-    for (const [id, a] of this.apps) apps[id] = { state: a.status.state, tasks: a.status.tasks, in: a.status.in, out: a.status.out, ...(a.status.error ? { error: a.status.error } : {}) };
+    for (const [id, a] of this.apps) {
+      const s = a.status;
+      apps[id] = { state: s.state, tasks: s.tasks, in: s.in, out: s.out, maxQueued: s.maxQueued, wire: s.wire, ...(s.error ? { error: s.error } : {}) };
+    }
     const hb: NodeHeartbeat = { now: Date.now(), apps };
     this.transport?.publish(topics.heartbeat(this.id), cborEncoder.encode(hb), { qos: 0 }).catch(() => {});
   }

@@ -10,7 +10,7 @@ export type ToAppThread =
 export type FromAppThread =
   | { type: 'publish'; topic: string; payload: Uint8Array; qos: QoS; retain: boolean }
   | { type: 'state'; state: 'running' | 'finished' | 'failed'; error?: { code: string; message: string } }
-  | { type: 'stats'; tasks: number; in: number; out: number; late: number; wire: Record<string, number> }
+  | { type: 'stats'; tasks: number; in: number; out: number; late: number; maxQueued: number; wire: Record<string, number> }
   | { type: 'updated'; ok: boolean };
 
 /**

@@ -47,7 +47,17 @@ interface Inbound {
   expectedSeq: number;
   creditKey: string;
   receiver: number;
+  /** Frames fully processed: the credit total announced is this plus the window. */
+  processed: number;
+  /** Whether a frame arrived since the last credit refresh. */
+  active: boolean;
 }
+
+/**
+ * Credit totals are re-announced this often on channels that carried no frame since the last
+ * time: that is how a sender that started after our first announcement (and missed it) gets going.
+ */
+const CREDIT_REFRESH_MS = 500;
 
 /**
  * The part of one application that runs on one node (worker or agent): its local tasks, wired to
@@ -66,6 +76,7 @@ export class AppRuntime {
   private assignment: AppAssignment;
   private readonly log: Logger;
   private unsubscribe: (() => void) | null = null;
+  private refresh: NodeJS.Timeout | null = null;
   private failureListeners: ((err: TaskError) => void)[] = [];
 
   constructor(private readonly options: AppRuntimeOptions) {
@@ -96,7 +107,27 @@ export class AppRuntime {
     this.unsubscribe = this.options.transport.onMessage((topic, payload) => this.onMessage(topic, payload));
     const channelHosts = [...this.hosts.values()].filter((h): h is ChannelTaskRunner => h instanceof ChannelTaskRunner);
     await Promise.all(channelHosts.map((h) => h.start()));
+    // Listening and started: now let the senders send.
+    for (const inb of this.inbound.values()) this.announceCredit(inb);
+    this.refresh = setInterval(() => this.refreshCredits(), CREDIT_REFRESH_MS);
+    void this.finished.then(() => this.stopRefresh());
     await Promise.all(this.sources.map((s) => s.start()));
+  }
+
+  private announceCredit(inb: Inbound): void {
+    this.credits.announce(inb.creditKey, inb.receiver, inb.processed + DEFAULT_REMOTE_CREDITS);
+  }
+
+  private refreshCredits(): void {
+    for (const inb of this.inbound.values()) {
+      if (!inb.active && inb.host.inputClock !== Infinity) this.announceCredit(inb);
+      inb.active = false;
+    }
+  }
+
+  private stopRefresh(): void {
+    if (this.refresh) clearInterval(this.refresh);
+    this.refresh = null;
   }
 
   /** Graceful: sources stop reading and everything downstream drains. */
@@ -106,6 +137,7 @@ export class AppRuntime {
 
   /** Immediate: tasks are abandoned (the node is stopping or the app was killed). */
   abort(): void {
+    this.stopRefresh();
     for (const h of this.hosts.values()) h.abort();
     this.unsubscribe?.();
     this.unsubscribe = null;
@@ -195,7 +227,9 @@ export class AppRuntime {
     const rAddr = taskAddress(receiver.processor, receiver.index);
     const sAddr = taskAddress(sender.processor, sender.index);
     const host = this.hosts.get(rAddr) as ChannelTaskRunner;
-    this.inbound.set(`${rAddr}<${sAddr}`, { host, channel: host.addChannel(), expectedSeq: 0, creditKey: `${sender.node}|${sAddr}`, receiver: rAddr });
+    const inb: Inbound = { host, channel: host.addChannel(), expectedSeq: 0, creditKey: `${sender.node}|${sAddr}`, receiver: rAddr, processed: 0, active: false };
+    this.inbound.set(`${rAddr}<${sAddr}`, inb);
+    if (this.refresh) this.announceCredit(inb);
   }
 
   private remoteChannel(sender: TaskPlacement, receiver: TaskPlacement): RemoteChannel {
@@ -205,7 +239,7 @@ export class AppRuntime {
     const channel = new RemoteChannel({ app: this.app, epoch: this.epoch, sender: sAddr }, (bytes) => {
       this.stats.framesOut++;
       this.publish(topic, bytes);
-    }, DEFAULT_REMOTE_CREDITS);
+    });
     this.outbound.set(`${sAddr}>${rAddr}`, channel);
     return channel;
   }
@@ -248,7 +282,11 @@ export class AppRuntime {
       this.log.warn({ sender: frame.sender, receiver, expected: inb.expectedSeq, got: frame.firstSeq }, 'sequence gap: messages lost on the wire');
     }
     inb.expectedSeq = frame.firstSeq + n;
-    inb.host.enqueue({ channel: inb.channel, messages: frame.messages, clock: frame.clock, release: () => this.credits.grant(inb.creditKey, inb.receiver) });
+    inb.active = true;
+    inb.host.enqueue({ channel: inb.channel, messages: frame.messages, clock: frame.clock, release: () => {
+      inb.processed++;
+      this.announceCredit(inb);
+    } });
   }
 
   private onCredit(sender: number, payload: Buffer): void {

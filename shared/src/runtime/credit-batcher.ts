@@ -1,8 +1,9 @@
 import { cborEncoder } from '../codec/cbor.js';
 
 /**
- * Coalesces credit grants: many frames processed in one turn of the event loop cost one credit
- * message per sending task, not one per frame. Payload: CBOR array of [receiverAddr, frames].
+ * Coalesces credit announcements: many frames processed in one turn of the event loop cost one
+ * credit message per sending task, not one per frame. Payload: CBOR array of
+ * [receiverAddr, totalFramesAllowed]; totals only grow, so the latest one is all that matters.
  */
 export class CreditBatcher {
   private pending = new Map<string, Map<number, number>>();
@@ -11,10 +12,10 @@ export class CreditBatcher {
   constructor(private readonly send: (topicKey: string, payload: Uint8Array) => void) {}
 
   /** `topicKey` identifies the sending task (its node and address); `receiver` is ours. */
-  grant(topicKey: string, receiver: number): void {
+  announce(topicKey: string, receiver: number, total: number): void {
     let byReceiver = this.pending.get(topicKey);
     if (!byReceiver) this.pending.set(topicKey, (byReceiver = new Map()));
-    byReceiver.set(receiver, (byReceiver.get(receiver) ?? 0) + 1);
+    if (total > (byReceiver.get(receiver) ?? 0)) byReceiver.set(receiver, total);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);

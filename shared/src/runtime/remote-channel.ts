@@ -19,11 +19,16 @@ export interface RemoteChannelHeader {
 
 /**
  * The sending end of a channel to a task in another process: each batch becomes one CBOR frame
- * published at QoS 1 with the channel's next sequence number. Credits come back from the
- * receiver (grant()) once it has processed a frame.
+ * published at QoS 1 with the channel's next sequence number.
+ *
+ * Credits are cumulative: the receiver announces the total number of frames it allows (frames
+ * processed + its window), and the sender may have sent up to that total. A channel starts with
+ * none, so nothing is sent before the receiving task is running and listening; a lost or early
+ * announcement is healed by any later one, since totals only grow.
  */
 export class RemoteChannel implements OutChannel {
-  private credits: number;
+  private granted = 0;
+  private sent = 0;
   private seq = 0;
   private waiter: { promise: Promise<void>; resolve: () => void } | null = null;
   framesSent = 0;
@@ -31,16 +36,17 @@ export class RemoteChannel implements OutChannel {
   constructor(
     private readonly header: RemoteChannelHeader,
     private readonly publish: (frame: Uint8Array) => void,
-    credits = DEFAULT_REMOTE_CREDITS,
-  ) {
-    this.credits = credits;
+  ) {}
+
+  private get credits(): number {
+    return this.granted - this.sent;
   }
 
   send(messages: Message[], clock: number): void {
     const { app, epoch, sender } = this.header;
     const bytes = encodeFrame({ app, epoch, sender, firstSeq: this.seq, clock, messages });
     this.seq += messages.length;
-    this.credits--;
+    this.sent++;
     this.framesSent++;
     this.publish(bytes);
   }
@@ -55,9 +61,9 @@ export class RemoteChannel implements OutChannel {
     return this.waiter.promise;
   }
 
-  /** The receiver processed `n` frames. */
-  grant(n: number): void {
-    this.credits += n;
+  /** The receiver allows `total` frames in all on this channel. */
+  grant(total: number): void {
+    if (total > this.granted) this.granted = total;
     if (this.waiter && this.credits > 0) {
       const { resolve } = this.waiter;
       this.waiter = null;

@@ -63,6 +63,8 @@ export class MqttTransport implements Transport {
   #generation = 0;
   /** What the transport is subscribed to, restored on every reconnect. */
   readonly #subs = new Map<string, QoS>();
+  /** Filters the broker has granted on the current session. */
+  readonly #confirmed = new Set<string>();
   /** Filters the broker refused while restoring them; reported to subscribe() calls waiting. */
   readonly #refusedOnRestore = new Set<string>();
   readonly #messageHandlers = new Set<MessageHandler>();
@@ -91,11 +93,16 @@ export class MqttTransport implements Transport {
       resubscribe: false, // done by #onConnect
       reconnectOnConnackError: true,
       will: this.#opts.will ? willOption(this.#opts.will) : undefined,
-      manualConnect: true, // connect() below, once the listeners are in place
+      // Not `manualConnect`: with it, mqtt.js re-arms its reconnect timer after end() when the
+      // socket's 'close' comes late, and a closed transport reconnects forever.
     });
+    // Every (re)connect opens a new socket; Nagle adds ~40 ms to small QoS 0 frames (FACTS.md).
+    // The first socket exists already (Node applies the flag once it connects); later ones are
+    // created just before their CONNECT packet is sent.
+    const noDelay = () => (this.#client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+    noDelay();
     this.#client.on('packetsend', (packet: Packet) => {
-      // Every (re)connect opens a new socket; Nagle adds ~40 ms to small QoS 0 frames (FACTS.md).
-      if (packet.cmd === 'connect') (this.#client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+      if (packet.cmd === 'connect') noDelay();
     });
     this.#client.on('connect', (connack) => void this.#onConnect(connack.sessionPresent === true));
     this.#client.on('close', () => {
@@ -113,7 +120,6 @@ export class MqttTransport implements Transport {
         }
       }
     });
-    this.#client.connect();
   }
 
   /** Connects, resolving on the first CONNACK; see `connectMqttTransport`. */
@@ -194,7 +200,10 @@ export class MqttTransport implements Transport {
   async unsubscribe(filters: string | string[]): Promise<void> {
     const list = filterList(filters);
     if (this.#closing) throw this.#closedError();
-    for (const f of list) this.#subs.delete(f);
+    for (const f of list) {
+      this.#subs.delete(f);
+      this.#confirmed.delete(f);
+    }
     // Offline with a clean session the broker has forgotten them already; otherwise mqtt.js
     // queues the UNSUBSCRIBE for the next connection.
     if (!this.#client.connected && this.#opts.cleanSession) return;
@@ -252,14 +261,20 @@ export class MqttTransport implements Transport {
         this.#log.warn({ err }, 'birth message not published'),
       );
     }
-    if (!sessionPresent) {
+    if (!sessionPresent) this.#confirmed.clear();
+    // Loop: subscribe() calls made while this round is in flight add filters to restore too.
+    for (;;) {
       const byQos = new Map<QoS, string[]>();
-      for (const [filter, qos] of this.#subs) byQos.set(qos, [...(byQos.get(qos) ?? []), filter]);
-      try {
-        await Promise.all([...byQos].map(([qos, list]) => this.#sendSubscribe(list, qos)));
-      } catch (err) {
-        if (!isTributaryError(err) || err.code !== ErrorCodes.SUBSCRIBE_REFUSED) return; // dropped again
-        this.#log.error({ err }, 'broker refused to restore subscriptions');
+      for (const [filter, qos] of this.#subs) {
+        if (!this.#confirmed.has(filter)) byQos.set(qos, [...(byQos.get(qos) ?? []), filter]);
+      }
+      if (byQos.size === 0) break;
+      const results = await Promise.allSettled([...byQos].map(([qos, list]) => this.#sendSubscribe(list, qos)));
+      if (generation !== this.#generation) return; // the connection dropped again
+      for (const r of results) {
+        if (r.status === 'fulfilled') continue;
+        if (!isTributaryError(r.reason) || r.reason.code !== ErrorCodes.SUBSCRIBE_REFUSED) return;
+        this.#log.error({ err: r.reason }, 'broker refused to restore subscriptions');
       }
     }
     if (generation !== this.#generation || this.#closing) return;
@@ -272,11 +287,18 @@ export class MqttTransport implements Transport {
   #sendSubscribe(list: string[], qos: QoS): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#client.subscribe(list, { qos }, (err, _grants, packet) => {
-        if (!err) return resolve();
+        if (!err) {
+          for (const f of list) if (this.#subs.has(f)) this.#confirmed.add(f);
+          return resolve();
+        }
         const granted = (packet as { granted?: number[] } | undefined)?.granted;
         if (!granted) return reject(err); // not an answer from the broker: connection lost
         const refusedList = granted.length === list.length ? list.filter((_, i) => (granted[i] & 0x80) !== 0) : list;
-        for (const f of refusedList) {
+        for (const f of list) {
+          if (!refusedList.includes(f)) {
+            if (this.#subs.has(f)) this.#confirmed.add(f);
+            continue;
+          }
           this.#subs.delete(f);
           this.#refusedOnRestore.add(f);
         }

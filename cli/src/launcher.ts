@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../bin/tributary.js', import.meta.url));
+
+export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
+
+/**
+ * A `tributary` child process whose structured log lines (stderr) can be awaited: how the demo,
+ * tests and benchmarks know a process reached a state without sleeping.
+ */
+export class ChildNode {
+  readonly lines: LogLine[] = [];
+  readonly output: string[] = [];
+  private waiters: { test: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  private lineListeners: ((l: LogLine) => void)[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly name: string, readonly child: ChildProcess) {
+    let buf = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        this.onLine(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+    });
+    child.stdout!.on('data', (c: Buffer) => this.output.push(c.toString()));
+    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+  }
+
+  private onLine(raw: string): void {
+    this.output.push(raw);
+    if (this.output.length > 500) this.output.splice(0, 100);
+    if (!raw.startsWith('{')) return;
+    let line: LogLine;
+    try {
+      line = JSON.parse(raw) as LogLine;
+    } catch {
+      return;
+    }
+    this.lines.push(line);
+    if (this.lines.length > 2000) this.lines.splice(0, 500);
+    for (const l of this.lineListeners) l(line);
+    this.waiters = this.waiters.filter((w) => (w.test(line) ? (w.resolve(line), false) : true));
+  }
+
+  onLog(listener: (l: LogLine) => void): void {
+    this.lineListeners.push(listener);
+  }
+
+  /** The first log line (past or future) that matches; rejects if the process exits first. */
+  waitFor(test: (l: LogLine) => boolean, what: string): Promise<LogLine> {
+    const seen = this.lines.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ test, resolve });
+      void this.exited.then((code) => reject(new Error(`${this.name} exited (${code}) before: ${what}\n${this.output.slice(-20).join('\n')}`)));
+    });
+  }
+
+  /** SIGTERM (graceful) by default; resolves with the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+export function spawnNode(name: string, args: string[], env: Record<string, string> = {}): ChildNode {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, TRIBUTARY_LOG_LEVEL: process.env.TRIBUTARY_LOG_LEVEL ?? 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new ChildNode(name, child);
+}
+
+export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; httpUrl: string }> {
+  const node = spawnNode('master', ['master', ...args], env);
+  const started = await node.waitFor((l) => l.msg === 'master started', 'master started');
+  return { node, brokerUrl: String(started.broker), httpUrl: String(started.http) };
+}
+
+export async function launchNode(kind: 'worker' | 'agent', id: string, args: string[], env?: Record<string, string>): Promise<ChildNode> {
+  const node = spawnNode(id, [kind, '--id', id, ...args], env);
+  await node.waitFor((l) => l.msg === `${kind} started`, `${kind} started`);
+  return node;
+}

@@ -1,0 +1,49 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { join } from 'node:path';
+import { launchMaster, launchNode, type ChildNode } from '../../cli/src/launcher.js';
+
+export type Proc = ChildNode;
+
+export interface RunningMaster {
+  proc: Proc;
+  brokerUrl: string;
+  httpUrl: string;
+}
+
+/** A master on ephemeral ports (embedded broker unless `extra` names one). */
+export async function startMaster(data: string, extra: string[] = []): Promise<RunningMaster> {
+  const m = await launchMaster(['--data', data, '--mqtt-port', '0', '--http-port', '0', ...extra]);
+  return { proc: m.node, brokerUrl: m.brokerUrl, httpUrl: m.httpUrl };
+}
+
+export function startNode(kind: 'worker' | 'agent', id: string, brokerUrl: string, data: string, labels: Record<string, string> = {}): Promise<Proc> {
+  const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+  return launchNode(kind, id, ['--master', brokerUrl, '--data', join(data, id), ...labelArgs]);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function api(httpUrl: string, path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+  const res = await fetch(new URL(path, httpUrl), init);
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+/**
+ * Retries `check` until it returns a value (not undefined), up to `attempts` times: for state only
+ * the master's API can tell (the registry, an app's state), where no event reaches the test.
+ */
+export async function until<T>(what: string, check: () => Promise<T | undefined>, attempts = 300, everyMs = 100): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const v = await check();
+    if (v !== undefined) return v;
+    await delay(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export async function waitForNodesOnline(httpUrl: string, ids: string[]): Promise<void> {
+  await until(`nodes ${ids.join(', ')} online`, async () => {
+    const { body } = await api(httpUrl, '/nodes');
+    const online = new Set((body as { id: string; online: boolean }[]).filter((n) => n.online).map((n) => n.id));
+    return ids.every((id) => online.has(id)) ? true : undefined;
+  });
+}
