@@ -1,6 +1,7 @@
 import test from 'ava';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULT_REMOTE_CREDITS } from '@tributary/shared';
 import { api, startMaster, startNode, until, waitForNodesOnline } from './helpers/cluster.js';
 import { repoRoot, tributary } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
@@ -24,7 +25,7 @@ const slowFile: SinkSpec<{ device: string; ts: number }> = {
 };
 
 export default pipeline('slow-sink')
-  .source(simulatedSensors({ count: 20000, intervalMs: 1, startTs: 1700000000000, seed: 3 })).at('edge')
+  .source(simulatedSensors({ count: 100000, intervalMs: 1, startTs: 1700000000000, seed: 3 })).at('edge')
   .map((r) => ({ device: r.device, ts: r.ts }))
   .rebalance()
   .at('cloud')
@@ -62,13 +63,12 @@ test('a slow cloud sink throttles fast edge sources through the broker: queues b
   }, 1200);
 
   const lines = (await readFile(output, 'utf8')).trim().split('\n');
-  t.is(lines.length, 40_000, 'every reading of both devices reached the sink');
-  t.is(new Set(lines).size, 40_000, 'no duplicates');
+  t.is(lines.length, 200_000, 'every reading of both devices reached the sink');
+  t.is(new Set(lines).size, 200_000, 'no duplicates');
   const worker = done.nodes['w-1'];
-  // Two upstream channels (one per agent), 8 remote credits each: a queue beyond that would mean
-  // the producers did not wait. The source emits ~20 batches per agent, so without credits the
-  // queue would hold all of them.
-  t.true(worker.maxQueued <= 2 * 8 + 2, `the slow sink's queue reached ${worker.maxQueued} batches`);
+  // Two upstream channels (one per agent), DEFAULT_REMOTE_CREDITS each: a queue beyond that would
+  // mean the producers did not wait.
+  t.true(worker.maxQueued <= 2 * DEFAULT_REMOTE_CREDITS + 2, `the slow sink's queue reached ${worker.maxQueued} batches`);
   t.true(worker.maxQueued >= 2, 'the sink really was the bottleneck');
   t.is(worker.wire.gaps, 0);
   t.is(worker.wire.framesRejected, 0);

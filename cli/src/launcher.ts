@@ -67,9 +67,15 @@ export class ChildNode {
   }
 }
 
+/**
+ * Children log at info at least: their output is captured, not shown, and readiness is read from
+ * their info-level lines ("master started", "worker started", …).
+ */
 export function spawnNode(name: string, args: string[], env: Record<string, string> = {}): ChildNode {
+  const wanted = env.TRIBUTARY_LOG_LEVEL ?? process.env.TRIBUTARY_LOG_LEVEL;
+  const level = wanted === 'debug' || wanted === 'trace' ? wanted : 'info';
   const child = spawn(process.execPath, [bin, ...args], {
-    env: { ...process.env, TRIBUTARY_LOG_LEVEL: process.env.TRIBUTARY_LOG_LEVEL ?? 'info', ...env },
+    env: { ...process.env, ...env, TRIBUTARY_LOG_LEVEL: level },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new ChildNode(name, child);

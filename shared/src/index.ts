@@ -31,5 +31,6 @@ export * from './codec/index.js';
 export * from './transport/index.js';
 export * from './node/index.js';
 export { AppRuntime, type AppRuntimeOptions, type WireStats } from './runtime/app-runtime.js';
+export { DEFAULT_REMOTE_CREDITS } from './runtime/remote-channel.js';
 export { mulberry32 } from './util/prng.js';
 export { simulatedSensors, type SimulatedSensorsOptions, type SensorReading } from './source/simulated-sensor-source.js';

@@ -28,7 +28,6 @@ export function registerDemo(program: Command): void {
 
 async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'tributary-demo-'));
-  const quiet = { TRIBUTARY_LOG_LEVEL: process.env.TRIBUTARY_LOG_LEVEL ?? 'warn' };
   const nodes: ChildNode[] = [];
   const stopAll = async () => {
     await Promise.all(nodes.slice(1).map((n) => n.stop()));
@@ -48,15 +47,15 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
 
   say('starting a master with its embedded MQTT broker...');
-  const master = await launchMaster(['--data', join(dir, 'master'), '--mqtt-port', mqttPort, '--http-port', httpPort], quiet);
+  const master = await launchMaster(['--data', join(dir, 'master'), '--mqtt-port', mqttPort, '--http-port', httpPort]);
   nodes.push(master.node);
   const broker = master.brokerUrl;
   say(`  broker ${broker}, REST API ${master.httpUrl}`);
   say('starting 1 cloud worker and 3 edge agents (dev-1, dev-2 on site plant-1; dev-3 on plant-2)...');
   const agents: [string, string][] = [['dev-1', 'plant-1'], ['dev-2', 'plant-1'], ['dev-3', 'plant-2']];
   nodes.push(...(await Promise.all([
-    launchNode('worker', 'worker-1', ['--master', broker, '--data', join(dir, 'worker-1')], quiet),
-    ...agents.map(([id, site]) => launchNode('agent', id, ['--master', broker, '--label', `site=${site}`, '--data', join(dir, id)], quiet)),
+    launchNode('worker', 'worker-1', ['--master', broker, '--data', join(dir, 'worker-1')]),
+    ...agents.map(([id, site]) => launchNode('agent', id, ['--master', broker, '--label', `site=${site}`, '--data', join(dir, id)])),
   ])));
 
   const topic = 'plant/windows';

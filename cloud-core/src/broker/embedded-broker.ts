@@ -1,9 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AedesOptions, type Client } from 'aedes';
-import { createLogger, type Logger } from '@tributary/shared';
-// TODO: import from '@tributary/shared' once shared/src/index.ts re-exports './transport/index.js'.
-import { canPublish, canSubscribe, type AclPrincipal } from '../../../shared/src/transport/index.js';
+import { canPublish, canSubscribe, createLogger, type AclPrincipal, type Logger } from '@tributary/shared';
 
 export interface EmbeddedBrokerOptions {
   /** Interface to listen on. Default loopback: the embedded broker is for one machine. */

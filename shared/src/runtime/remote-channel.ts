@@ -3,12 +3,13 @@ import type { Message } from '../message.js';
 import type { OutChannel } from './channel.js';
 
 /**
- * Frames in flight per remote channel. 8 frames of up to 1,024 messages keep a broker round trip
- * (~1 ms on loopback) covered at millions of messages/s, and bound what one slow receiver can
- * make the broker and the sender hold: 8 frames per channel. The broker is never trusted to do
+ * Frames in flight per remote channel. A credit makes a round trip receiver -> broker -> sender,
+ * crossing each node's app thread and main thread: ~10-30 ms on a busy 2-core box. 32 frames of up
+ * to 1,024 messages (~2 MB of ~70-byte records) keep that pipe full at ~1 M messages/s, and bound
+ * what one slow receiver can make the broker and the sender hold. The broker is never trusted to do
  * flow control (Mosquitto drops QoS 1 to slow subscribers at its defaults).
  */
-export const DEFAULT_REMOTE_CREDITS = 8;
+export const DEFAULT_REMOTE_CREDITS = 32;
 
 export interface RemoteChannelHeader {
   readonly app: string;
