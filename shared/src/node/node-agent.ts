@@ -75,7 +75,9 @@ export class NodeAgent {
     this.apps.clear();
     const t = this.transport;
     if (t) {
-      await t.publish(topics.status(this.id), 'offline', { qos: 1, retain: true }).catch(() => {});
+      // Not awaited: with the broker gone the acknowledgement never comes. close() flushes pending
+      // QoS 1 publishes within its own time limit, so stopping is bounded either way.
+      t.publish(topics.status(this.id), 'offline', { qos: 1, retain: true }).catch(() => {});
       await t.close();
     }
     this.options.log.info({ id: this.id }, `${this.options.kind} stopped`);

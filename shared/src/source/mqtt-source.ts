@@ -65,8 +65,8 @@ export interface MqttSourceOptions<T> {
 export interface MqttSourceStats {
   /** Accepted records waiting for read(). */
   buffered: number;
-  /** The most records ever buffered at once (never above `maxBuffered`). */
-  maxBuffered: number;
+  /** The most records ever buffered at once (never above the `maxBuffered` option). */
+  peakBuffered: number;
   /** Accepted records so far. */
   accepted: number;
   /** Times the source stopped reading the connection because its buffer was full. */
@@ -96,15 +96,20 @@ const DEFAULT_RECONNECT_MS = 1000;
  * timestamp is rejected through `ctx.reject` (counted in `rejected`, logged rate-limited); the
  * source goes on. Retained messages are delivered like any other on subscribe.
  *
- * Back-pressure: accepted records wait in a buffer for read(). When it holds `maxBuffered`
- * records, the source does not return control to mqtt.js for the message just received
- * (mqtt.js `handleMessage`), so mqtt.js stops parsing and its socket pipe stops reading; TCP
- * flow control then makes the broker stop sending (aedes in turn stops acknowledging the
- * publishers). Reading resumes when the buffer is down to half. With QoS 1, the PUBACK for a
- * message is sent only once it is in the buffer, and the message that filled it is acknowledged
- * only on resume; an acknowledged message is in memory, not yet processed: records buffered when
- * the source is stopped or crashes are lost. While paused, the source sends PINGREQs itself, so
- * that neither side declares the connection dead however long the pipeline stalls.
+ * Back-pressure: accepted records wait in a buffer for read(), at most `maxBuffered` of them. A
+ * message that arrives when the buffer is full is held undecoded in mqtt.js's `handleMessage`
+ * hook; until the source lets it go, mqtt.js processes no further packet, its socket pipe stops
+ * reading, and TCP flow control makes the broker stop sending (aedes in turn stops acknowledging
+ * the publishers). It is let go, and reading resumes, when read() has brought the buffer down to
+ * half. (Pausing `client.stream` does not work: mqtt.js pipes the socket, and the pipe resumes it
+ * on its next 'drain'.) Memory is bounded by `maxBuffered` records plus what mqtt.js has parsed
+ * of one socket read and the stream buffers (tens of KB).
+ *
+ * QoS 1: a message is acknowledged (PUBACK) only once it is in the buffer, so a held message is
+ * not acknowledged until the source resumes. Acknowledged means in memory, not processed: the
+ * records still buffered when the source is stopped, or the process dies, are lost. While paused
+ * the source sends PINGREQs itself: mqtt.js cannot read the PINGRESPs then and would otherwise
+ * drop the connection after 1.5 × keepalive, losing what the broker had in flight.
  *
  * QoS 1 and reconnects: the client reconnects on its own (every second). With the default clean
  * session, messages published while it is disconnected are lost, and so are those the broker had
@@ -201,7 +206,7 @@ export class MqttSource<T> implements Source<T> {
   private accepted = 0;
   private highWater = 0;
   private pauses = 0;
-  /** mqtt.js callbacks not yet called: each one holds a connection's packet processing. */
+  /** Messages that found the buffer full; until resumed, mqtt.js processes no further packet. */
   private held: Array<() => void> = [];
   private pingTimer: NodeJS.Timeout | null = null;
   private wake: (() => void) | null = null;
@@ -233,9 +238,11 @@ export class MqttSource<T> implements Source<T> {
     // Every PUBLISH passes here before mqtt.js acknowledges it and parses the next packet.
     client.handleMessage = (packet, done) => this.onPublish(packet, done);
     client.on('close', () => {
-      // The held callbacks belong to the dead connection's packet pump: mqtt.js discards that
-      // pump's queued packets, and a PUBACK sent later on the new connection is harmless.
-      this.releaseHeld();
+      // Held messages belong to the lost connection: never acknowledged, so with clean: false
+      // the broker sends them again on the next one (with a clean session they are gone anyway).
+      // Acknowledging them later would send stale packet ids on the new connection.
+      this.stopPinging();
+      this.held = [];
     });
     try {
       const grants = await withTimeout(client.subscribeAsync(topics, { qos }), this.o.connectTimeoutMs, `no SUBACK within ${this.o.connectTimeoutMs} ms`);
@@ -294,7 +301,7 @@ export class MqttSource<T> implements Source<T> {
   }
 
   stats(): MqttSourceStats {
-    return { buffered: this.available(), maxBuffered: this.highWater, accepted: this.accepted, pauses: this.pauses, paused: this.held.length > 0 };
+    return { buffered: this.available(), peakBuffered: this.highWater, accepted: this.accepted, pauses: this.pauses, paused: this.held.length > 0 };
   }
 
   private available(): number {
@@ -305,18 +312,31 @@ export class MqttSource<T> implements Source<T> {
     return this.closed || (this.o.count !== undefined && this.accepted >= this.o.count);
   }
 
+  /**
+   * mqtt.js calls this for every PUBLISH and processes no further packet (nor sends the PUBACK)
+   * until `done` is called. A message that finds the buffer full is held there, undecoded.
+   */
   private onPublish(packet: IPublishPacket, done: () => void): void {
-    if (this.closed || this.ended()) return done(); // past `count`: acknowledged and ignored
-    const msg = this.toMessage(packet.topic, packet.payload as Buffer);
-    if (msg) {
-      this.buffer.push(msg);
-      this.accepted++;
-      const n = this.available();
-      if (n > this.highWater) this.highWater = n;
-      this.wake?.();
-      if (n >= this.o.maxBuffered && !this.ended()) return this.hold(done);
+    if (this.available() >= this.o.maxBuffered && !this.closed && !this.ended()) {
+      return this.hold(() => {
+        this.accept(packet);
+        done();
+      });
     }
+    this.accept(packet);
     done();
+  }
+
+  private accept(packet: IPublishPacket): void {
+    if (this.closed || this.ended()) return; // past `count`: acknowledged and ignored
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const msg = this.toMessage(packet.topic, payload);
+    if (!msg) return;
+    this.buffer.push(msg);
+    this.accepted++;
+    const n = this.available();
+    if (n > this.highWater) this.highWater = n;
+    this.wake?.();
   }
 
   private toMessage(topic: string, payload: Buffer): Message<T> | null {
@@ -355,9 +375,9 @@ export class MqttSource<T> implements Source<T> {
   }
 
   /** Keeps mqtt.js from processing further packets until the buffer has room again. */
-  private hold(done: () => void): void {
+  private hold(resume: () => void): void {
     if (this.held.length === 0) this.pauses++;
-    this.held.push(done);
+    this.held.push(resume);
     this.startPinging();
   }
 
@@ -365,7 +385,7 @@ export class MqttSource<T> implements Source<T> {
     this.stopPinging();
     const held = this.held;
     this.held = [];
-    for (const done of held) done();
+    for (const resume of held) resume();
   }
 
   /**
@@ -433,6 +453,8 @@ export async function connectMqttClient(o: ConnectMqttClientOptions): Promise<Mq
   } catch (cause) {
     throw fail((cause as Error).message, cause);
   }
+  // Always a listener: an 'error' event without one would crash the process.
+  client.on('error', (err) => o.log.debug({ err }, `${o.what}: MQTT client error`));
   // Nagle adds ~40 ms to small packets (FACTS.md); every reconnect opens a new socket.
   const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
   noDelay();
@@ -447,12 +469,11 @@ export async function connectMqttClient(o: ConnectMqttClientOptions): Promise<Mq
       onError = (err) => reject(fail(err.message, err));
       onClose = () => reject(fail('the connection closed before the broker accepted it'));
       client.once('connect', () => resolve());
-      client.once('error', onError);
-      client.once('close', onClose);
+      client.on('error', onError);
+      client.on('close', onClose);
       timer = setTimeout(() => reject(fail(`no CONNACK within ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
     });
   } catch (err) {
-    client.on('error', () => {}); // late errors of a client being torn down
     await endMqttClient(client, o.log, true);
     throw err;
   } finally {
@@ -461,7 +482,6 @@ export async function connectMqttClient(o: ConnectMqttClientOptions): Promise<Mq
     client.removeListener('close', onClose);
   }
   let online = true;
-  client.on('error', (err) => o.log.debug({ err }, `${o.what}: MQTT client error`));
   client.on('close', () => {
     if (online && !client.disconnecting) o.log.warn({ url: o.url }, `${o.what}: lost the MQTT connection, reconnecting`);
     online = false;
