@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execSync } from 'node:child_process';
 import { Params } from '@tributary/shared';
-import { launchMaster, launchNode } from '../cli/src/launcher.js';
+import { launchMaster, launchNode, waitForNodesOnline } from '../cli/src/launcher.js';
 import { submitApp } from '../cli/src/submit.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, broker: { type: 'string' } } });
@@ -37,7 +37,7 @@ async function runOnce(dir: string, name: string, raw: Record<string, string>): 
   const agent = await launchNode('agent', `a-${name}`, ['--master', master.brokerUrl, '--data', join(dir, 'a')]);
   const output = join(dir, `${name}.json`);
   try {
-    await waitOnline(master.httpUrl, [`w-${name}`, `a-${name}`]);
+    await waitForNodesOnline(master.httpUrl, [`w-${name}`, `a-${name}`]);
     process.stderr.write(`  ${name}: cluster up, submitting ${JSON.stringify(raw)}\n`);
     await submitApp(master.httpUrl, join(root, 'bench/apps/edge-to-cloud.ts'), new Params({ ...raw, output }));
     for (let i = 0; i < 1200; i++) {
@@ -54,14 +54,6 @@ async function runOnce(dir: string, name: string, raw: Record<string, string>): 
   }
 }
 
-async function waitOnline(httpUrl: string, ids: string[]): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const nodes = (await fetch(`${httpUrl}/nodes`).then((r) => r.json())) as { id: string; online: boolean }[];
-    if (ids.every((id) => nodes.some((n) => n.id === id && n.online))) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('nodes did not come online');
-}
 
 const dir = await mkdtemp(join(tmpdir(), 'trib-bench-e2c-'));
 const rows: Record<string, unknown>[] = [];

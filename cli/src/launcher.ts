@@ -4,6 +4,15 @@ import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../bin/tributary.js', import.meta.url));
 
+/**
+ * Children still running when this process exits (a test timed out, a bench crashed) are killed
+ * with it, so a failed run never leaves nodes behind that retry a dead broker forever.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 
 /**
@@ -78,7 +87,19 @@ export function spawnNode(name: string, args: string[], env: Record<string, stri
     env: { ...process.env, ...env, TRIBUTARY_LOG_LEVEL: level },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   return new ChildNode(name, child);
+}
+
+/** Polls the master's registry until every id is online (no event reaches a client for this). */
+export async function waitForNodesOnline(httpUrl: string, ids: readonly string[], attempts = 300): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    const nodes = (await fetch(new URL('/nodes', httpUrl)).then((r) => r.json())) as { id: string; online: boolean }[];
+    if (ids.every((id) => nodes.some((n) => n.id === id && n.online))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nodes ${ids.join(', ')} did not come online`);
 }
 
 export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; httpUrl: string }> {

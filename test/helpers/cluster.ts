@@ -40,10 +40,4 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
   throw new Error(`timed out waiting for ${what}`);
 }
 
-export async function waitForNodesOnline(httpUrl: string, ids: string[]): Promise<void> {
-  await until(`nodes ${ids.join(', ')} online`, async () => {
-    const { body } = await api(httpUrl, '/nodes');
-    const online = new Set((body as { id: string; online: boolean }[]).filter((n) => n.online).map((n) => n.id));
-    return ids.every((id) => online.has(id)) ? true : undefined;
-  });
-}
+export { waitForNodesOnline } from '../../cli/src/launcher.js';

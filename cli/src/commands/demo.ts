@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { Params } from '@tributary/shared';
 import { writeReadingsFile } from '@tributary/simulators';
-import { launchMaster, launchNode, type ChildNode } from '../launcher.js';
+import { launchMaster, launchNode, waitForNodesOnline, type ChildNode } from '../launcher.js';
 import { submitApp } from '../submit.js';
 import { runLocal } from './run.js';
 
@@ -58,6 +58,7 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
     ...agents.map(([id, site]) => launchNode('agent', id, ['--master', broker, '--label', `site=${site}`, '--data', join(dir, id)])),
   ])));
 
+  await waitForNodesOnline(master.httpUrl, ['worker-1', ...agents.map(([id]) => id)]);
   const topic = 'plant/windows';
   const consumer = await mqtt.connectAsync(broker, { protocolVersion: 4 });
   let shown = 0;
