@@ -90,6 +90,10 @@ test.serial('plant-monitor across 1 master, 2 workers and 3 agents (embedded aed
   const app = await submitAndCheck(t, c, 'plant/windows');
   t.deepEqual(placementOf(app, 0), ['agent:dev-1', 'agent:dev-2', 'agent:dev-3'], 'sensors and the edge filter run on every agent');
   t.true(placementOf(app, 1).every((p) => p.startsWith('worker:')), 'windows run on workers');
+  const clock = await api(c.master.httpUrl, '/apps/plant-monitor/clock');
+  t.is(clock.body.minClock, 'end', 'every source ended: the application clock is at its end');
+  const seen = clock.body.history.map((h: [number, number | string]) => (h[1] === 'start' ? -Infinity : h[1] === 'end' ? Infinity : h[1])) as number[];
+  t.true(seen.every((x, i) => i === 0 || x >= seen[i - 1]), 'the clock never moved backwards');
 
   const cli = await tributary(['apps', '--json', '--master', c.master.httpUrl]);
   t.is(cli.code, 0, cli.stderr);

@@ -28,7 +28,8 @@ export function registerApps(program: Command): void {
       if (o.json) return void process.stdout.write(JSON.stringify(apps, null, 2) + '\n');
       if (apps.length === 0) return void process.stdout.write('no applications\n');
       for (const a of apps) {
-        process.stdout.write(`${a.id}  ${a.state}  epoch ${a.epoch}  ${a.tasks.length} task(s)${a.error ? `  error: ${a.error}` : ''}\n`);
+        const clock = typeof a.minClock === 'number' ? new Date(a.minClock).toISOString() : String(a.minClock);
+        process.stdout.write(`${a.id}  ${a.state}  epoch ${a.epoch}  ${a.tasks.length} task(s)  min-clock ${clock}${a.error ? `  error: ${a.error}` : ''}\n`);
         for (const p of a.processors) {
           const where = a.tasks.filter((t: { processor: number }) => t.processor === p.id).map((t: { index: number; node: string }) => `#${t.index}@${t.node}`);
           process.stdout.write(`  [${p.id}] ${p.name}  (${p.placement.where})  ${where.join(' ') || '(not placed)'}\n`);

@@ -1,9 +1,10 @@
 import {
   AppError, ErrorCodes, cborEncoder, schedule, sha256, topics,
-  type AppAssignment, type Logger, type NodeDesiredState, type TaskPlacement, type Transport,
+  type AppAssignment, type Logger, type NodeDesiredState, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
 import type { AppRecord, MasterStore, PlanJson } from './master-store.js';
 import type { NodeView, Registry } from './registry.js';
+import { ClockService, type AppClock } from './clock-service.js';
 
 export interface Submission {
   plan: PlanJson;
@@ -28,6 +29,7 @@ export class AppManager {
   private readonly pending = new Map<string, { processor: number; reason: string }[]>();
   /** Nodes we have told to run something, so a node that loses its last app is told too. */
   private readonly told = new Set<string>();
+  private readonly clocks: ClockService;
 
   constructor(
     private readonly store: MasterStore,
@@ -36,6 +38,7 @@ export class AppManager {
     private readonly bundleUrl: (sha: string) => string,
     private readonly log: Logger,
   ) {
+    this.clocks = new ClockService(transport, log.child({ component: 'clock' }));
     registry.on('change', () => void this.rescheduleAll());
     registry.on('heartbeat', (node: NodeView) => this.onHeartbeat(node));
   }
@@ -58,6 +61,20 @@ export class AppManager {
     return a && this.view(a);
   }
 
+  clock(id: string): AppClock | undefined {
+    return this.apps.has(id) ? (this.clocks.get(id) ?? { minClock: -Infinity, at: Date.now(), history: [] }) : undefined;
+  }
+
+  /** The latest report of every task of an application, by `processor.index`. */
+  taskReports(id: string): Map<string, TaskReport & { node: string }> {
+    const out = new Map<string, TaskReport & { node: string }>();
+    const app = this.apps.get(id);
+    for (const node of new Set(app?.tasks.map((t) => t.node) ?? [])) {
+      for (const t of this.registry.get(node)?.apps[id]?.tasks ?? []) out.set(`${t.processor}.${t.index}`, { ...t, node });
+    }
+    return out;
+  }
+
   async submit(s: Submission): Promise<AppView> {
     const id = s.plan.app;
     const existing = this.apps.get(id);
@@ -66,6 +83,7 @@ export class AppManager {
     }
     const sha = sha256(s.bundle);
     await this.store.putBundle(sha, s.bundle);
+    this.clocks.forget(id);
     const app: AppRecord = {
       id, params: s.params, plan: s.plan, bundleSha256: sha, state: 'running',
       epoch: (existing?.epoch ?? 0) + 1, version: 0, tasks: [], submittedAt: Date.now(),
@@ -135,6 +153,7 @@ export class AppManager {
     for (const [id, report] of Object.entries(node.apps)) {
       const app = this.apps.get(id);
       if (!app || app.state !== 'running') continue;
+      this.clocks.onReport(id, app.tasks, report.tasks ?? []);
       if (report.state === 'failed' && report.error && app.error !== report.error) {
         app.error = report.error;
         this.log.error({ app: id, node: node.id, error: report.error }, 'application failed on a node');
@@ -154,10 +173,19 @@ export class AppManager {
     for (const n of new Set(app.tasks.map((t) => t.node))) {
       const reg = this.registry.get(n);
       const r = reg?.apps[app.id];
-      nodes[n] = { state: r?.state ?? 'starting', tasks: r?.tasks ?? 0, in: r?.in ?? 0, out: r?.out ?? 0, maxQueued: r?.maxQueued ?? 0, wire: r?.wire ?? {}, online: reg?.online ?? false, ...(r?.error ? { error: r.error } : {}) };
+      const tasks = r?.tasks ?? [];
+      nodes[n] = {
+        state: r?.state ?? 'starting', tasks: tasks.length, in: sum(tasks, 'in'), out: sum(tasks, 'out'),
+        maxQueued: Math.max(0, ...tasks.map((x) => x.maxQueued)), wire: { ...(r?.wire ?? {}) }, online: reg?.online ?? false,
+        ...(r?.error ? { error: r.error } : {}),
+      };
     }
     return { ...app, pending: this.pending.get(app.id) ?? [], nodes };
   }
+}
+
+function sum(tasks: readonly TaskReport[], key: 'in' | 'out'): number {
+  return tasks.reduce((n, t) => n + t[key], 0);
 }
 
 export type { TaskPlacement };

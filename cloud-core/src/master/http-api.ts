@@ -30,12 +30,27 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
 
   app.get('/health', async () => ({ ok: true }));
 
-  app.get('/apps', async () => deps.apps.list().map(summary));
+  app.get('/apps', async () => deps.apps.list().map((a) => summary(a, deps.apps)));
 
   app.get<{ Params: { id: string } }>('/apps/:id', async (req, reply) => {
     const a = deps.apps.get(req.params.id);
     if (!a) return reply.code(404).send({ error: `no application named ${req.params.id}` });
-    return { ...a, tasks: a.tasks.map((t) => ({ ...t, kind: deps.registry.get(t.node)?.kind ?? 'unknown' })) };
+    const reports = deps.apps.taskReports(a.id);
+    const clock = deps.apps.clock(a.id)!;
+    return {
+      ...a,
+      minClock: clockJson(clock.minClock),
+      tasks: a.tasks.map((t) => {
+        const r = reports.get(`${t.processor}.${t.index}`);
+        return { ...t, kind: deps.registry.get(t.node)?.kind ?? 'unknown', metrics: r ? { in: r.in, out: r.out, late: r.late, rejected: r.rejected, queued: r.queued, maxQueued: r.maxQueued, inputClock: clockJson(r.inputClock) } : null };
+      }),
+    };
+  });
+
+  app.get<{ Params: { id: string } }>('/apps/:id/clock', async (req, reply) => {
+    const clock = deps.apps.clock(req.params.id);
+    if (!clock) return reply.code(404).send({ error: `no application named ${req.params.id}` });
+    return { app: req.params.id, minClock: clockJson(clock.minClock), lagMs: Number.isFinite(clock.minClock) ? Date.now() - clock.minClock : null, at: clock.at, history: clock.history.map(([at, c]) => [at, clockJson(c)]) };
   });
 
   app.post('/apps', async (req, reply) => {
@@ -70,9 +85,15 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
   return app;
 }
 
-function summary(a: ReturnType<AppManager['list']>[number]) {
+/** Clocks in JSON: epoch ms, or "start" before any input (-Infinity), "end" after the last (+Infinity). */
+export function clockJson(c: number | undefined): number | 'start' | 'end' {
+  if (c === undefined || c === -Infinity) return 'start';
+  return c === Infinity ? 'end' : c;
+}
+
+function summary(a: ReturnType<AppManager['list']>[number], apps?: AppManager) {
   return {
-    id: a.id, state: a.state, epoch: a.epoch, version: a.version, submittedAt: a.submittedAt,
+    id: a.id, state: a.state, minClock: clockJson(apps?.clock(a.id)?.minClock), epoch: a.epoch, version: a.version, submittedAt: a.submittedAt,
     tasks: a.tasks, pending: a.pending, nodes: a.nodes, processors: a.plan.processors.map((p) => ({ id: p.id, name: p.name, placement: p.placement })),
     ...(a.error ? { error: a.error } : {}),
   };

@@ -44,11 +44,34 @@ export interface NodeHello {
   readonly now: number;
 }
 
+/** One task's counters and clock, as its node reports them. */
+export interface TaskReport {
+  readonly processor: number;
+  readonly index: number;
+  readonly in: number;
+  readonly out: number;
+  readonly late: number;
+  readonly rejected: number;
+  /** Batches waiting in the task's inbox now, and the most there ever were. */
+  readonly queued: number;
+  readonly maxQueued: number;
+  /** The task's input min-clock (ms; ±Infinity before the first input / after the last). */
+  readonly inputClock: number;
+}
+
+/** What a node says about one application it runs. */
+export interface AppReport {
+  readonly state: AppState;
+  readonly tasks: readonly TaskReport[];
+  /** Wire counters of the node's part: frames in/out, rejected, fenced, duplicates, gaps. */
+  readonly wire: Readonly<Record<string, number>>;
+  readonly error?: string;
+}
+
 /** What a node reports with each heartbeat. */
 export interface NodeHeartbeat {
   readonly now: number;
-  /** Per application: the task addresses running here and their counters. */
-  readonly apps: Readonly<Record<string, { state: AppState; tasks: number; in: number; out: number; maxQueued: number; wire: Record<string, number>; error?: string }>>;
+  readonly apps: Readonly<Record<string, AppReport>>;
 }
 
 export type AppState = 'starting' | 'running' | 'finished' | 'failed';

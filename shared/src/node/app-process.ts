@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { AppAssignment, AppState } from '../cluster/assignment.js';
+import type { AppAssignment, AppState, TaskReport } from '../cluster/assignment.js';
 import type { Logger } from '../log.js';
 import type { FromAppThread, ToAppThread } from './port-transport.js';
 import type { AppThreadData } from './app-thread.js';
@@ -9,12 +9,7 @@ const threadEntry = new URL('./app-thread-entry.mjs', import.meta.url);
 
 export interface AppStatus {
   state: AppState;
-  tasks: number;
-  in: number;
-  out: number;
-  late: number;
-  /** Deepest any task's inbox got, in batches: bounded by the credits when flow control works. */
-  maxQueued: number;
+  tasks: TaskReport[];
   wire: Record<string, number>;
   error?: string;
 }
@@ -25,7 +20,7 @@ export interface AppStatus {
  * failed on this node; the node itself goes on.
  */
 export class AppProcess {
-  readonly status: AppStatus = { state: 'starting', tasks: 0, in: 0, out: 0, late: 0, maxQueued: 0, wire: {} };
+  readonly status: AppStatus = { state: 'starting', tasks: [], wire: {} };
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
   private updateWaiter: ((ok: boolean) => void) | null = null;
@@ -81,7 +76,7 @@ export class AppProcess {
       case 'state':
         return this.setState(m.state, m.error ? `[${m.error.code}] ${m.error.message}` : undefined);
       case 'stats':
-        Object.assign(this.status, { tasks: m.tasks, in: m.in, out: m.out, late: m.late, maxQueued: m.maxQueued, wire: m.wire });
+        Object.assign(this.status, { tasks: m.tasks, wire: m.wire });
         return;
       case 'updated':
         this.updateWaiter?.(m.ok);

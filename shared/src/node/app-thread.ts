@@ -56,15 +56,16 @@ try {
 }
 
 function statsOf(rt: AppRuntime): FromAppThread {
-  let inn = 0;
-  let out = 0;
-  let late = 0;
-  let maxQueued = 0;
-  for (const h of rt.hosts.values()) {
-    inn += h.metrics.in;
-    out += h.metrics.out;
-    late += h.metrics.late;
-    maxQueued = Math.max(maxQueued, h.metrics.maxQueued);
-  }
-  return { type: 'stats', tasks: rt.hosts.size, in: inn, out, late, maxQueued, wire: { ...rt.stats } };
+  const tasks = [...rt.hosts.values()].map((h) => ({
+    processor: h.id.processor,
+    index: rt.taskIndexOf(h),
+    in: h.metrics.in,
+    out: h.metrics.out,
+    late: h.metrics.late,
+    rejected: h.metrics.rejected,
+    queued: h.queued(),
+    maxQueued: h.metrics.maxQueued,
+    inputClock: h.inputClock,
+  }));
+  return { type: 'stats', tasks, wire: { ...rt.stats } };
 }

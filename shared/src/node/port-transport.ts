@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { TaskReport } from '../cluster/assignment.js';
 import type { MessageHandler, PublishOptions, QoS, Transport } from '../transport/transport.js';
 
 /** Messages between a node's main thread and an application's worker thread. */
@@ -10,7 +11,7 @@ export type ToAppThread =
 export type FromAppThread =
   | { type: 'publish'; topic: string; payload: Uint8Array; qos: QoS; retain: boolean }
   | { type: 'state'; state: 'running' | 'finished' | 'failed'; error?: { code: string; message: string } }
-  | { type: 'stats'; tasks: number; in: number; out: number; late: number; maxQueued: number; wire: Record<string, number> }
+  | { type: 'stats'; tasks: TaskReport[]; wire: Record<string, number> }
   | { type: 'updated'; ok: boolean };
 
 /**

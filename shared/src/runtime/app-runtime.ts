@@ -99,6 +99,12 @@ export class AppRuntime {
     return Promise.all([...this.hosts.values()].map((h) => h.finished)).then(() => undefined);
   }
 
+  /** The task's index in the assignment (its address), which may differ from its position. */
+  taskIndexOf(host: TaskHost): number {
+    for (const [addr, h] of this.hosts) if (h === host) return addr % 65_536;
+    return host.id.index;
+  }
+
   onFailure(listener: (err: TaskError) => void): void {
     this.failureListeners.push(listener);
   }

@@ -14,6 +14,10 @@ export class ChannelTaskRunner extends TaskHost implements BatchReceiver {
   private started = false;
   private readonly channelClocks: number[] = [];
 
+  override queued(): number {
+    return this.inbox.length - this.head;
+  }
+
   /** Registers one more inbound channel; returns its index. Called while wiring, before start. */
   addChannel(): number {
     this.channelClocks.push(-Infinity);

@@ -54,6 +54,11 @@ export abstract class TaskHost {
     this.task = spec.taskFactory(this.ctx);
   }
 
+  /** Batches waiting to be processed (a channel-fed task's inbox). */
+  queued(): number {
+    return 0;
+  }
+
   get name(): string {
     return `${this.spec.name}#${this.id.index}`;
   }
