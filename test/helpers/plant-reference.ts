@@ -1,5 +1,6 @@
 import { Params, simulatedSensors, type SensorReading } from '@tributary/shared';
 import { keepOnEdge, settings } from '../../examples/plant-monitor.js';
+import { WindowAccumulator } from './reference.js';
 
 export interface PlantWindow {
   device: string;
@@ -20,7 +21,7 @@ export interface PlantWindow {
 export async function expectedPlantWindows(devices: string[], raw: Record<string, string>): Promise<Map<string, PlantWindow>> {
   const params = new Params(raw);
   const s = settings(params);
-  const out = new Map<string, PlantWindow & { sum: number }>();
+  const windows = new WindowAccumulator<{ device: string; sensor: string; windowStart: number; windowEnd: number }>();
   for (const device of devices) {
     const source = simulatedSensors({ sensors: s.sensors, intervalMs: s.intervalMs, count: s.count, startTs: s.startTs, seed: s.seed, spikes: 0.01, paced: false }).create();
     await source.open({ taskIndex: 0, parallelism: 1, log: undefined as never, nodeId: device, nodeLabels: {}, reject: () => {} });
@@ -28,19 +29,11 @@ export async function expectedPlantWindows(devices: string[], raw: Record<string
       for (const { value: r } of batch as { value: SensorReading }[]) {
         if (!keepOnEdge(s, r)) continue;
         const start = Math.floor(r.ts / s.windowMs) * s.windowMs;
-        const key = `${r.device}/${r.sensor}@${start}`;
-        const w = out.get(key) ?? { device: r.device, sensor: r.sensor, windowStart: start, windowEnd: start + s.windowMs, count: 0, sum: 0, min: Infinity, max: -Infinity, avg: 0 };
-        w.count++;
-        w.sum += r.value;
-        w.min = Math.min(w.min, r.value);
-        w.max = Math.max(w.max, r.value);
-        out.set(key, w);
+        windows.add(`${r.device}/${r.sensor}@${start}`, () => ({ device: r.device, sensor: r.sensor, windowStart: start, windowEnd: start + s.windowMs }), r.value);
       }
     }
   }
-  const result = new Map<string, PlantWindow>();
-  for (const [k, { sum, ...w }] of out) result.set(k, { ...w, avg: sum / w.count });
-  return result;
+  return windows.results();
 }
 
 export function plantKey(w: { device: string; sensor: string; windowStart: number }): string {

@@ -14,6 +14,26 @@ export async function referenceWordCount(path: string): Promise<Map<string, numb
   return counts;
 }
 
+/** Count, sum, min, max of one window: the plain-loop aggregate the references share. */
+export class WindowAccumulator<K extends object> {
+  private readonly acc = new Map<string, { fields: K; count: number; sum: number; min: number; max: number }>();
+
+  add(key: string, fields: () => K, value: number): void {
+    let w = this.acc.get(key);
+    if (!w) this.acc.set(key, (w = { fields: fields(), count: 0, sum: 0, min: Infinity, max: -Infinity }));
+    w.count++;
+    w.sum += value;
+    w.min = Math.min(w.min, value);
+    w.max = Math.max(w.max, value);
+  }
+
+  results(): Map<string, K & { count: number; min: number; max: number; avg: number }> {
+    const out = new Map<string, K & { count: number; min: number; max: number; avg: number }>();
+    for (const [k, w] of this.acc) out.set(k, { ...w.fields, count: w.count, min: w.min, max: w.max, avg: w.sum / w.count });
+    return out;
+  }
+}
+
 export interface WindowRow {
   device: string;
   windowStart: number;
@@ -34,7 +54,7 @@ export interface SensorReference {
  * before it) - maxDelayMs; the others are grouped by device and [k*windowMs, (k+1)*windowMs).
  */
 export async function referenceSensorWindows(path: string, windowMs: number, maxDelayMs: number): Promise<SensorReference> {
-  const windows = new Map<string, WindowRow & { sum: number }>();
+  const windows = new WindowAccumulator<{ device: string; windowStart: number; windowEnd: number }>();
   const late: SensorReference['late'] = [];
   let maxSeen = -Infinity;
   for (const line of (await readFile(path, 'utf8')).split('\n')) {
@@ -46,19 +66,9 @@ export async function referenceSensorWindows(path: string, windowMs: number, max
     }
     maxSeen = Math.max(maxSeen, r.ts);
     const start = Math.floor(r.ts / windowMs) * windowMs;
-    const key = windowKey(r.device, start);
-    const w = windows.get(key) ?? { device: r.device, windowStart: start, windowEnd: start + windowMs, count: 0, sum: 0, min: Infinity, max: -Infinity, avg: 0 };
-    w.count++;
-    w.sum += r.value;
-    w.min = Math.min(w.min, r.value);
-    w.max = Math.max(w.max, r.value);
-    windows.set(key, w);
+    windows.add(windowKey(r.device, start), () => ({ device: r.device, windowStart: start, windowEnd: start + windowMs }), r.value);
   }
-  const out = new Map<string, WindowRow>();
-  for (const [k, w] of windows) {
-    out.set(k, { device: w.device, windowStart: w.windowStart, windowEnd: w.windowEnd, count: w.count, min: w.min, max: w.max, avg: w.sum / w.count });
-  }
-  return { windows: out, late };
+  return { windows: windows.results(), late };
 }
 
 export function windowKey(device: string, start: number): string {

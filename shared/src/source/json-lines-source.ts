@@ -1,6 +1,5 @@
 import type { Message } from '../message.js';
 import { isEventTime } from '../message.js';
-import { ErrorCodes, TributaryError } from '../errors.js';
 import { LineReader } from './line-reader.js';
 import type { Source, SourceContext, SourceSpec } from './source.js';
 
@@ -46,11 +45,7 @@ class JsonLinesSource<T> implements Source<T> {
   }
   async open(ctx: SourceContext): Promise<void> {
     this.ctx = ctx;
-    try {
-      await this.reader.open();
-    } catch (cause) {
-      throw new TributaryError(ErrorCodes.SOURCE_FAILED, `cannot open input file ${this.path}: ${(cause as Error).message}`, { cause });
-    }
+    await this.reader.open();
   }
   async read(max: number): Promise<Message<T>[] | null> {
     const lines = await this.reader.readLines(max);

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
+import { ErrorCodes, TributaryError } from '../errors.js';
 
 /**
  * Reads a text file as lines, a chunk at a time, without a per-line promise (readline's async
@@ -21,8 +22,13 @@ export class LineReader {
     this.chunk = Buffer.allocUnsafe(chunkBytes);
   }
 
+  /** Opens the file; a missing or unreadable one is a SOURCE_FAILED error naming it. */
   async open(): Promise<void> {
-    this.fh = await open(this.path, 'r');
+    try {
+      this.fh = await open(this.path, 'r');
+    } catch (cause) {
+      throw new TributaryError(ErrorCodes.SOURCE_FAILED, `cannot open input file ${this.path}: ${(cause as Error).message}`, { cause });
+    }
   }
 
   /** Up to `max` lines, or null at end of file. */

@@ -1,5 +1,4 @@
 import type { Message } from '../message.js';
-import { ErrorCodes, TributaryError } from '../errors.js';
 import { LineReader } from './line-reader.js';
 import type { Source, SourceContext, SourceSpec } from './source.js';
 
@@ -30,11 +29,7 @@ class LinesSource implements Source<string> {
     this.reader = new LineReader(path);
   }
   async open(_ctx: SourceContext): Promise<void> {
-    try {
-      await this.reader.open();
-    } catch (cause) {
-      throw new TributaryError(ErrorCodes.SOURCE_FAILED, `cannot open input file ${this.path}: ${(cause as Error).message}`, { cause });
-    }
+    await this.reader.open();
   }
   async read(max: number): Promise<Message<string>[] | null> {
     const lines = await this.reader.readLines(max);
