@@ -1,0 +1,3 @@
+export type { ReplayLog, LoggedBatch, SourceLogStats } from './replay-log.js';
+export { LevelReplayLog } from './level-replay-log.js';
+export { MemoryReplayLog } from './memory-replay-log.js';

@@ -1,0 +1,126 @@
+import { Level } from 'level';
+import { decodeFrame, encodeFrame } from '../codec/frame.js';
+import type { Message } from '../message.js';
+import type { LoggedBatch, ReplayLog, SourceLogStats } from './replay-log.js';
+
+/**
+ * Keys sort as numbers: an offset keeps negatives positive, fixed width keeps order lexical. The
+ * offset is 2^52, not 2^53: above 2^53 a double holds only even integers, so n + 2^53 would round.
+ * Timestamps (~1.7e12) and sequence numbers are far below 2^52.
+ */
+const OFFSET = 2 ** 52;
+const num = (n: number): string => (n + OFFSET).toString(16).padStart(14, '0');
+const unnum = (s: string): number => parseInt(s, 16) - OFFSET;
+
+interface SourceState {
+  nextSeq: number;
+  maxTs: number;
+}
+
+/**
+ * ReplayLog on LevelDB. Per source:
+ *   b!<source>!<firstSeq>        -> the batch as one encoded frame (the wire format, reused)
+ *   t!<source>!<maxTsAfter>!<seq> -> index: newest timestamp seen once this batch was appended
+ * The newest-timestamp-so-far only grows, so "from which batch on can a record with ts >= T
+ * appear" is the first index entry >= T: one range scan of length 1.
+ */
+export class LevelReplayLog implements ReplayLog {
+  private readonly db: Level<string, Uint8Array>;
+  private readonly sources = new Map<string, SourceState>();
+
+  constructor(path: string) {
+    this.db = new Level<string, Uint8Array>(path, { valueEncoding: 'view' });
+  }
+
+  async open(): Promise<void> {
+    await this.db.open();
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  private async state(source: string): Promise<SourceState> {
+    let s = this.sources.get(source);
+    if (s) return s;
+    s = { nextSeq: 0, maxTs: -Infinity };
+    for await (const [key, value] of this.db.iterator({ gt: `b!${source}!`, lt: `b!${source}!~`, reverse: true, limit: 1 })) {
+      const frame = decodeFrame(value);
+      s.nextSeq = unnum(key.slice(key.lastIndexOf('!') + 1)) + frame.messages.length;
+    }
+    for await (const key of this.db.keys({ gt: `t!${source}!`, lt: `t!${source}!~`, reverse: true, limit: 1 })) {
+      s.maxTs = unnum(key.split('!')[2]);
+    }
+    this.sources.set(source, s);
+    return s;
+  }
+
+  async append(source: string, records: readonly Message[], clock: number): Promise<number> {
+    const s = await this.state(source);
+    const firstSeq = s.nextSeq;
+    for (const r of records) if (r.ts > s.maxTs) s.maxTs = r.ts;
+    const frame = encodeFrame({ app: source, epoch: 0, sender: 0, firstSeq, clock, messages: records as Message[] });
+    const batch = this.db.batch().put(`b!${source}!${num(firstSeq)}`, frame);
+    if (records.length > 0) batch.put(`t!${source}!${num(s.maxTs)}!${num(firstSeq)}`, new Uint8Array(0));
+    await batch.write();
+    s.nextSeq += records.length;
+    return firstSeq;
+  }
+
+  async *read(source: string, fromSeq: number): AsyncIterable<LoggedBatch> {
+    // A batch starting before fromSeq may still hold records at or after it.
+    let start = `b!${source}!`;
+    for await (const key of this.db.keys({ gt: `b!${source}!`, lte: `b!${source}!${num(fromSeq)}`, reverse: true, limit: 1 })) start = key;
+    for await (const [key, value] of this.db.iterator({ gte: start, lt: `b!${source}!~` })) {
+      const f = decodeFrame(value);
+      const firstSeq = unnum(key.slice(key.lastIndexOf('!') + 1));
+      if (firstSeq + f.messages.length <= fromSeq) continue;
+      yield { firstSeq, clock: f.clock, records: f.messages };
+    }
+  }
+
+  async seqForTimestamp(source: string, ts: number): Promise<number> {
+    for await (const key of this.db.keys({ gte: `t!${source}!${num(ts)}`, lt: `t!${source}!~`, limit: 1 })) {
+      return unnum(key.split('!')[3]);
+    }
+    return (await this.state(source)).nextSeq;
+  }
+
+  async trim(source: string, belowSeq: number): Promise<number> {
+    let removed = 0;
+    const gone = new Set<string>();
+    const ops = this.db.batch();
+    for await (const [key, value] of this.db.iterator({ gt: `b!${source}!`, lt: `b!${source}!${num(belowSeq)}` })) {
+      const f = decodeFrame(value);
+      const seqKey = key.slice(key.lastIndexOf('!') + 1);
+      if (unnum(seqKey) + f.messages.length > belowSeq) break;
+      removed += f.messages.length;
+      gone.add(seqKey);
+      ops.del(key);
+    }
+    // The index entries of removed batches go with them.
+    if (gone.size > 0) {
+      for await (const key of this.db.keys({ gt: `t!${source}!`, lt: `t!${source}!~` })) {
+        if (gone.has(key.split('!')[3])) ops.del(key);
+      }
+    }
+    await ops.write();
+    return removed;
+  }
+
+  async stats(source: string): Promise<SourceLogStats> {
+    const s = await this.state(source);
+    let batches = 0;
+    let records = 0;
+    let bytes = 0;
+    let firstSeq = s.nextSeq;
+    for await (const [key, value] of this.db.iterator({ gt: `b!${source}!`, lt: `b!${source}!~` })) {
+      const n = decodeFrame(value).messages.length;
+      if (batches === 0) firstSeq = unnum(key.slice(key.lastIndexOf('!') + 1));
+      batches++;
+      records += n;
+      bytes += value.byteLength;
+    }
+    return { firstSeq, nextSeq: s.nextSeq, batches, records, bytes };
+  }
+}

@@ -1,0 +1,108 @@
+import test, { type ExecutionContext } from 'ava';
+import { join } from 'node:path';
+import type { Message } from '@tributary/shared';
+import { LevelReplayLog, MemoryReplayLog, type ReplayLog } from '@tributary/shared/store';
+import { tempDir } from './helpers/tmp.js';
+
+type Factory = (t: ExecutionContext) => Promise<{ log: ReplayLog; reopen?: () => Promise<ReplayLog> }>;
+
+const rec = (ts: number, value: unknown = ts): Message => ({ ts, value });
+const batch = (...ts: number[]) => ts.map((x) => rec(x));
+
+async function all(log: ReplayLog, source: string, from: number) {
+  const out: { firstSeq: number; ts: number[] }[] = [];
+  for await (const b of log.read(source, from)) out.push({ firstSeq: b.firstSeq, ts: b.records.map((r) => r.ts) });
+  return out;
+}
+
+/** One suite, every implementation: what the replay log promises, whatever stores it. */
+function conformance(name: string, factory: Factory): void {
+  test(`${name}: appends get consecutive sequence numbers; reads return batches in order`, async (t) => {
+    const { log } = await factory(t);
+    t.is(await log.append('s', batch(1, 2, 3), 1), 0);
+    t.is(await log.append('s', batch(5, 4), 4), 3);
+    t.is(await log.append('s', [], 4), 5, 'an empty batch (a clock step) takes no numbers');
+    t.deepEqual((await all(log, 's', 0)).filter((b) => b.ts.length > 0), [{ firstSeq: 0, ts: [1, 2, 3] }, { firstSeq: 3, ts: [5, 4] }]);
+    // Empty batches (clock steps) are kept too: a replay must move the clock as the first run did.
+    t.deepEqual((await all(log, 's', 4)).map((b) => b.firstSeq), [3, 5], 'a batch straddling fromSeq is included');
+    t.deepEqual((await all(log, 's', 5)).filter((b) => b.ts.length > 0), []);
+  });
+
+  test(`${name}: sources are independent`, async (t) => {
+    const { log } = await factory(t);
+    await log.append('a', batch(1), 1);
+    await log.append('b', batch(10, 11), 11);
+    t.is(await log.append('a', batch(2), 2), 1);
+    t.deepEqual((await all(log, 'b', 0)).map((b) => b.ts), [[10, 11]]);
+  });
+
+  test(`${name}: seqForTimestamp finds where a replay from clock T must start, despite disorder`, async (t) => {
+    const { log } = await factory(t);
+    await log.append('s', batch(100, 90), 90); // seq 0-1, newest seen 100
+    await log.append('s', batch(95, 120), 115); // seq 2-3, newest 120
+    await log.append('s', batch(130), 125); // seq 4, newest 130
+    t.is(await log.seqForTimestamp('s', 50), 0);
+    t.is(await log.seqForTimestamp('s', 100), 0, 'ts 100 first appears in the first batch');
+    t.is(await log.seqForTimestamp('s', 101), 2);
+    t.is(await log.seqForTimestamp('s', 125), 4);
+    t.is(await log.seqForTimestamp('s', 1000), 5, 'nothing that new yet: the next sequence number');
+  });
+
+  test(`${name}: trim drops whole batches below a sequence number and reports them`, async (t) => {
+    const { log } = await factory(t);
+    await log.append('s', batch(1, 2), 2);
+    await log.append('s', batch(3, 4), 4);
+    await log.append('s', batch(5, 6), 6);
+    t.is(await log.trim('s', 3), 2, 'the batch holding seq 2-3 is kept: seq 3 is still needed');
+    t.deepEqual((await all(log, 's', 0)).map((b) => b.firstSeq), [2, 4]);
+    const stats = await log.stats('s');
+    t.deepEqual({ ...stats, bytes: stats.bytes > 0 }, { firstSeq: 2, nextSeq: 6, batches: 2, records: 4, bytes: true });
+    t.is(await log.seqForTimestamp('s', 0), 2, 'trimmed batches are gone from the index too');
+  });
+
+  test(`${name}: values round-trip, keys included`, async (t) => {
+    const { log } = await factory(t);
+    const records: Message[] = [{ ts: 7, key: 'dev-1', value: { device: 'dev-1', v: 1.5, tags: ['a'] } }, { ts: 8, value: 'plain' }];
+    await log.append('s', records, 8);
+    const [b] = await all2(log);
+    t.deepEqual(b.records, records);
+    t.is(b.clock, 8);
+  });
+}
+
+async function all2(log: ReplayLog) {
+  const out = [];
+  for await (const b of log.read('s', 0)) out.push(b);
+  return out;
+}
+
+conformance('memory', async () => ({ log: new MemoryReplayLog() }));
+
+const level: Factory = async (t) => {
+  const dir = await tempDir('trib-replay-');
+  t.teardown(dir.cleanup);
+  const path = join(dir.path, 'log');
+  let log: ReplayLog = new LevelReplayLog(path);
+  await log.open();
+  t.teardown(() => log.close());
+  return {
+    log,
+    reopen: async () => {
+      await log.close();
+      log = new LevelReplayLog(path);
+      await log.open();
+      return log;
+    },
+  };
+};
+conformance('leveldb', level);
+
+test('leveldb: the log and its sequence numbers survive a restart', async (t) => {
+  const { log, reopen } = await level(t);
+  await log.append('s', batch(1, 2, 3), 3);
+  await log.append('s', batch(4), 4);
+  const again = await reopen!();
+  t.is(await again.append('s', batch(5), 5), 4, 'numbering continues where it stopped');
+  t.deepEqual((await all(again, 's', 0)).map((b) => b.ts), [[1, 2, 3], [4], [5]]);
+  t.is(await again.seqForTimestamp('s', 4), 3);
+});
