@@ -1,8 +1,10 @@
 import { Option, type Command } from 'commander';
 import type { ConfigSources } from '@tributary/shared';
-import { runMaster, runWorker } from '@tributary/cloud-core';
-import { runAgent } from '@tributary/edge-agent';
-import { paramOption } from './params-option.js';
+
+// The cloud and agent packages load only for their own commands: `tributary run` and friends, and
+// every process that is not a master, start without fastify, aedes and LevelDB.
+const cloud = () => import('@tributary/cloud-core');
+const edge = () => import('@tributary/edge-agent');
 
 const config = () => new Option('-c, --config <file>', 'JSON configuration file (flags and TRIBUTARY_* environment variables override it)');
 const logLevel = () => new Option('--log-level <level>', 'trace|debug|info|warn|error|silent (env TRIBUTARY_LOG_LEVEL)');
@@ -25,7 +27,7 @@ export function registerCluster(program: Command): void {
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await runMaster(sources(o, { data: o.data, mqttPort: o.mqttPort, httpPort: o.httpPort, httpHost: o.httpHost, broker: o.broker, publicUrl: o.publicUrl, logLevel: o.logLevel }));
+      await (await cloud()).runMaster(sources(o, { data: o.data, mqttPort: o.mqttPort, httpPort: o.httpPort, httpHost: o.httpHost, broker: o.broker, publicUrl: o.publicUrl, logLevel: o.logLevel }));
     });
 
   program
@@ -39,7 +41,7 @@ export function registerCluster(program: Command): void {
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await runWorker(sources(o, { master: o.master, id: o.id, slots: o.slots, labels: o.label, data: o.data, logLevel: o.logLevel }));
+      await (await cloud()).runWorker(sources(o, { master: o.master, id: o.id, slots: o.slots, labels: o.label, data: o.data, logLevel: o.logLevel }));
     });
 
   program
@@ -53,7 +55,7 @@ export function registerCluster(program: Command): void {
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await runAgent(sources(o, { id: o.id, master: o.master, labels: o.label, slots: o.slots, data: o.data, logLevel: o.logLevel }));
+      await (await edge()).runAgent(sources(o, { id: o.id, master: o.master, labels: o.label, slots: o.slots, data: o.data, logLevel: o.logLevel }));
     });
 }
 
