@@ -1,5 +1,6 @@
 import type { Message } from '../message.js';
 import type { BatchReceiver, OutChannel } from './channel.js';
+import { CreditGate } from './credit-gate.js';
 
 /**
  * Default credit per in-process channel, in batches. With batches of up to 1,024 messages, 16
@@ -11,7 +12,7 @@ export const DEFAULT_LOCAL_CREDITS = 16;
 /** An in-process channel: batches are handed over as arrays of the same message objects. */
 export class LocalChannel implements OutChannel {
   private credits: number;
-  private waiter: { promise: Promise<void>; resolve: () => void } | null = null;
+  private readonly gate = new CreditGate();
 
   constructor(private readonly target: BatchReceiver, private readonly channel: number, credits = DEFAULT_LOCAL_CREDITS) {
     this.credits = credits;
@@ -23,21 +24,11 @@ export class LocalChannel implements OutChannel {
   }
 
   whenWritable(): Promise<void> | null {
-    if (this.credits > 0) return null;
-    if (!this.waiter) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      this.waiter = { promise, resolve };
-    }
-    return this.waiter.promise;
+    return this.gate.whenOpen(this.credits);
   }
 
   private readonly release = (): void => {
     this.credits++;
-    if (this.waiter && this.credits > 0) {
-      const { resolve } = this.waiter;
-      this.waiter = null;
-      resolve();
-    }
+    this.gate.open(this.credits);
   };
 }

@@ -1,6 +1,7 @@
 import { encodeFrame } from '../codec/frame.js';
 import type { Message } from '../message.js';
 import type { OutChannel } from './channel.js';
+import { CreditGate } from './credit-gate.js';
 
 /**
  * Frames in flight per remote channel. A credit makes a round trip receiver -> broker -> sender,
@@ -31,7 +32,7 @@ export class RemoteChannel implements OutChannel {
   private granted = 0;
   private sent = 0;
   private seq = 0;
-  private waiter: { promise: Promise<void>; resolve: () => void } | null = null;
+  private readonly gate = new CreditGate();
   framesSent = 0;
 
   constructor(
@@ -53,22 +54,12 @@ export class RemoteChannel implements OutChannel {
   }
 
   whenWritable(): Promise<void> | null {
-    if (this.credits > 0) return null;
-    if (!this.waiter) {
-      let resolve!: () => void;
-      this.waiter = { promise: new Promise<void>((r) => (resolve = r)), resolve };
-      this.waiter.resolve = resolve;
-    }
-    return this.waiter.promise;
+    return this.gate.whenOpen(this.credits);
   }
 
   /** The receiver allows `total` frames in all on this channel. */
   grant(total: number): void {
     if (total > this.granted) this.granted = total;
-    if (this.waiter && this.credits > 0) {
-      const { resolve } = this.waiter;
-      this.waiter = null;
-      resolve();
-    }
+    this.gate.open(this.credits);
   }
 }
