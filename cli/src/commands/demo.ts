@@ -73,6 +73,7 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   say(`submitted plant-monitor: ${res.tasks.length} tasks — simulated sensors + filter on each agent, 5 s window statistics on the worker`);
   say('');
   say('what to look at:');
+  say(`  dashboard: ${master.httpUrl}/                        # live DAG, throughput, min-clock, fleet (open in a browser)`);
   say(`  npx tributary apps --master ${master.httpUrl}        # which task runs on which node`);
   say(`  curl ${master.httpUrl}/apps/plant-monitor            # the application, as JSON`);
   say(`  curl ${master.httpUrl}/nodes                         # the fleet: workers and agents`);

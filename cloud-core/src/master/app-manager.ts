@@ -1,6 +1,6 @@
 import {
   AppError, ErrorCodes, cborEncoder, schedule, sha256, topics,
-  type AppAssignment, type Logger, type NodeDesiredState, type TaskPlacement, type TaskReport, type Transport,
+  type AppAssignment, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
 import type { AppRecord, MasterStore, PlanJson } from './master-store.js';
 import type { NodeView, Registry } from './registry.js';
@@ -70,9 +70,15 @@ export class AppManager {
     const out = new Map<string, TaskReport & { node: string }>();
     const app = this.apps.get(id);
     for (const node of new Set(app?.tasks.map((t) => t.node) ?? [])) {
-      for (const t of this.registry.get(node)?.apps[id]?.tasks ?? []) out.set(`${t.processor}.${t.index}`, { ...t, node });
+      for (const t of this.reportOf(node, id)?.tasks ?? []) out.set(`${t.processor}.${t.index}`, { ...t, node });
     }
     return out;
+  }
+
+  /** What `node` last said about the current run (epoch) of `id`, if anything. */
+  private reportOf(node: string, id: string): AppReport | undefined {
+    const r = this.registry.get(node)?.apps[id];
+    return r && r.epoch === this.apps.get(id)?.epoch ? r : undefined;
   }
 
   async submit(s: Submission): Promise<AppView> {
@@ -152,14 +158,15 @@ export class AppManager {
   private onHeartbeat(node: NodeView): void {
     for (const [id, report] of Object.entries(node.apps)) {
       const app = this.apps.get(id);
-      if (!app || app.state !== 'running') continue;
+      // A report about an earlier run (before a restart or resubmission) is not about this one.
+      if (!app || app.state !== 'running' || report.epoch !== app.epoch) continue;
       this.clocks.onReport(id, app.tasks, report.tasks ?? []);
       if (report.state === 'failed' && report.error && app.error !== report.error) {
         app.error = report.error;
         this.log.error({ app: id, node: node.id, error: report.error }, 'application failed on a node');
       }
       const hosts = new Set(app.tasks.map((t) => t.node));
-      const all = [...hosts].map((h) => this.registry.get(h)?.apps[id]?.state);
+      const all = [...hosts].map((h) => this.reportOf(h, id)?.state);
       if (all.length > 0 && all.every((s) => s === 'finished')) {
         app.state = 'finished';
         void this.store.putApp(app);
@@ -172,7 +179,7 @@ export class AppManager {
     const nodes: AppView['nodes'] = {};
     for (const n of new Set(app.tasks.map((t) => t.node))) {
       const reg = this.registry.get(n);
-      const r = reg?.apps[app.id];
+      const r = this.reportOf(n, app.id);
       const tasks = r?.tasks ?? [];
       nodes[n] = {
         state: r?.state ?? 'starting', tasks: tasks.length, in: sum(tasks, 'in'), out: sum(tasks, 'out'),

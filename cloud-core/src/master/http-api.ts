@@ -4,6 +4,11 @@ import { isTributaryError, type Logger } from '@tributary/shared';
 import type { AppManager } from './app-manager.js';
 import type { Registry } from './registry.js';
 import type { MasterStore } from './master-store.js';
+import { clockJson } from './clock-json.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
+import { EventLog } from './events.js';
+import { createMetrics } from './metrics.js';
+import { Stats } from './stats.js';
 
 const placement = z.object({ where: z.enum(['edge', 'cloud', 'any']), selector: z.record(z.string(), z.string()).optional() });
 const submissionSchema = z.object({
@@ -20,6 +25,9 @@ const submissionSchema = z.object({
   bundle: z.string().min(1),
 });
 
+/** The routes each API instance serves (filled as they are registered). */
+export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
+
 /**
  * The master's REST API: submit, list, inspect and kill applications; the node registry; bundle
  * downloads for workers and agents. Errors are JSON `{ error, code?, details? }` with a status
@@ -28,7 +36,21 @@ const submissionSchema = z.object({
 export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
 
+  // Every route as `METHOD /path`, so a test can hold /openapi.json to what is really served.
+  const routes: string[] = [];
+  servedRoutes.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push(`${m} ${r.url}`);
+  });
+
   app.get('/health', async () => ({ ok: true }));
+
+  // Observability: rates and snapshots for the dashboard, events, Prometheus metrics.
+  const events = new EventLog(deps.log.child({ component: 'events' }));
+  const stats = new Stats(deps.apps, deps.registry, events);
+  stats.start();
+  app.addHook('onClose', async () => stats.stop());
+  registerDashboardRoutes(app, { stats, events, metrics: createMetrics({ apps: deps.apps, registry: deps.registry, events, stats }), log: deps.log.child({ component: 'dashboard' }) });
 
   app.get('/apps', async () => deps.apps.list().map((a) => summary(a, deps.apps)));
 
@@ -74,7 +96,54 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
     return summary(a);
   });
 
+  /** Kill (if running) and submit again with the same plan, params and bundle: a new epoch. */
+  app.post<{ Params: { id: string } }>('/apps/:id/restart', async (req, reply) => {
+    const a = deps.apps.get(req.params.id);
+    if (!a) return reply.code(404).send({ error: `no application named ${req.params.id}` });
+    const bundle = await deps.store.getBundle(a.bundleSha256);
+    if (!bundle) return reply.code(409).send({ error: `the bundle of ${a.id} is no longer stored; submit it again`, code: 'APP_BUNDLE_MISSING' });
+    await deps.apps.kill(a.id);
+    try {
+      const view = await deps.apps.submit({ plan: a.plan, params: a.params, bundle });
+      return reply.code(200).send(summary(view, deps.apps));
+    } catch (err) {
+      if (isTributaryError(err)) return reply.code(409).send({ error: err.message, code: err.code });
+      throw err;
+    }
+  });
+
+  /** The logical DAG (processors, edges) and the physical plan (which task runs on which node). */
+  app.get<{ Params: { id: string } }>('/apps/:id/plan', async (req, reply) => {
+    const a = deps.apps.get(req.params.id);
+    if (!a) return reply.code(404).send({ error: `no application named ${req.params.id}` });
+    return {
+      app: a.id, epoch: a.epoch, version: a.version, logical: a.plan, pending: a.pending,
+      physical: a.tasks.map((t) => ({ ...t, kind: deps.registry.get(t.node)?.kind ?? 'unknown', online: deps.registry.get(t.node)?.online ?? false })),
+    };
+  });
+
+  /** Per-processor and per-task figures: totals, rates, backlog, input clocks, skew. */
+  app.get<{ Params: { id: string } }>('/apps/:id/metrics', async (req, reply) => {
+    const s = stats.snapshot().apps.find((x) => x.id === req.params.id);
+    if (!s) return reply.code(404).send({ error: `no application named ${req.params.id}` });
+    return s;
+  });
+
+  app.get<{ Params: { id: string; pid: string } }>('/apps/:id/processors/:pid', async (req, reply) => {
+    const s = stats.snapshot().apps.find((x) => x.id === req.params.id);
+    if (!s) return reply.code(404).send({ error: `no application named ${req.params.id}` });
+    const p = s.processors.find((x) => String(x.id) === req.params.pid || x.name === req.params.pid);
+    if (!p) return reply.code(404).send({ error: `application ${s.id} has no processor ${req.params.pid}` });
+    return { app: s.id, ...p };
+  });
+
   app.get('/nodes', async () => deps.registry.list());
+
+  app.get<{ Params: { id: string } }>('/nodes/:id', async (req, reply) => {
+    const n = stats.snapshot().nodes.find((x) => x.id === req.params.id);
+    if (!n) return reply.code(404).send({ error: `no node named ${req.params.id}` });
+    return n;
+  });
 
   app.get<{ Params: { sha: string } }>('/bundles/:sha', async (req, reply) => {
     const bytes = /^[0-9a-f]{64}$/.test(req.params.sha) ? await deps.store.getBundle(req.params.sha) : undefined;
@@ -85,11 +154,7 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
   return app;
 }
 
-/** Clocks in JSON: epoch ms, or "start" before any input (-Infinity), "end" after the last (+Infinity). */
-export function clockJson(c: number | undefined): number | 'start' | 'end' {
-  if (c === undefined || c === -Infinity) return 'start';
-  return c === Infinity ? 'end' : c;
-}
+export { clockJson };
 
 function summary(a: ReturnType<AppManager['list']>[number], apps?: AppManager) {
   return {

@@ -54,7 +54,7 @@ export class Master {
     this.httpUrl = `http://${config.httpHost === '0.0.0.0' ? '127.0.0.1' : config.httpHost}:${port}`;
     await this.transport.subscribe(topics.masterSubscriptions(), 1);
     await apps.load();
-    log.info({ broker: this.brokerUrl, http: this.httpUrl, data: config.data }, 'master started');
+    log.info({ broker: this.brokerUrl, http: this.httpUrl, dashboard: `${this.httpUrl}/`, data: config.data }, 'master started');
   }
 
   async stop(): Promise<void> {

@@ -61,6 +61,8 @@ export interface TaskReport {
 
 /** What a node says about one application it runs. */
 export interface AppReport {
+  /** The epoch the report is about: a report from an earlier run of the app is not this run's. */
+  readonly epoch: number;
   readonly state: AppState;
   readonly tasks: readonly TaskReport[];
   /** Wire counters of the node's part: frames in/out, rejected, fenced, duplicates, gaps. */

@@ -97,7 +97,7 @@ export class NodeAgent {
     const apps: Record<string, NodeHeartbeat['apps'][string]> = {};
     for (const [id, a] of this.apps) {
       const s = a.status;
-      apps[id] = { state: s.state, tasks: s.tasks, wire: s.wire, ...(s.error ? { error: s.error } : {}) };
+      apps[id] = { epoch: a.assignment.epoch, state: s.state, tasks: s.tasks, wire: s.wire, ...(s.error ? { error: s.error } : {}) };
     }
     const hb: NodeHeartbeat = { now: Date.now(), apps };
     this.transport?.publish(topics.heartbeat(this.id), cborEncoder.encode(hb), { qos: 0 }).catch(() => {});

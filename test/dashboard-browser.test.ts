@@ -1,0 +1,118 @@
+import test from 'ava';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { api, startMaster, startNode, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
+import { repoRoot, tributary } from './helpers/cli.js';
+import { tempDir } from './helpers/tmp.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join(repoRoot, 'test-output/screenshots');
+const AGENTS = { 'dev-1': { site: 'plant-1' }, 'dev-2': { site: 'plant-1' }, 'dev-3': { site: 'plant-2' } };
+
+let master: RunningMaster;
+const nodes = new Map<string, Proc>();
+let browser: BrowserContext;
+let page: Page;
+let cleanupDir: () => Promise<void> = async () => {};
+
+/** The demo cluster (1 master, 1 worker, 3 agents) running plant-monitor unbounded, and Chromium. */
+test.before(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+  const dir = await tempDir();
+  cleanupDir = dir.cleanup;
+  master = await startMaster(join(dir.path, 'master'));
+  nodes.set('worker-1', await startNode('worker', 'worker-1', master.brokerUrl, dir.path));
+  for (const [id, labels] of Object.entries(AGENTS)) nodes.set(id, await startNode('agent', id, master.brokerUrl, dir.path, labels));
+  await waitForNodesOnline(master.httpUrl, [...nodes.keys()]);
+  const params = { broker: master.brokerUrl, topic: 'browser/windows', intervalMs: '20', windowMs: '2000' };
+  const submit = await tributary(['submit', 'examples/plant-monitor.ts', '--master', master.httpUrl, ...Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${v}`])]);
+  if (submit.code !== 0) throw new Error(submit.stderr);
+  await mkdir(SHOTS, { recursive: true });
+  // A fresh profile per run (playwright passes it as --user-data-dir).
+  browser = await chromium.launchPersistentContext(join(dir.path, 'chromium'), {
+    executablePath: CHROMIUM, viewport: { width: 1400, height: 1000 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = browser.pages()[0] ?? (await browser.newPage());
+  page.setDefaultTimeout(30_000);
+});
+
+test.after.always(async () => {
+  await browser?.close();
+  await Promise.all([...nodes.values()].map((n) => n.stop()));
+  await master?.proc.stop();
+  await cleanupDir();
+});
+
+test.serial('overview lists plant-monitor and the fleet by label', async (t) => {
+  await page.goto(`${master.httpUrl}/#/`);
+  await page.waitForSelector('[data-testid=apps] tr[data-app=plant-monitor]');
+  t.is(await page.textContent('[data-testid=apps] tr[data-app=plant-monitor] .state'), 'running');
+  await page.waitForFunction(() => /4.*online/.test(document.querySelector('[data-testid=fleet-summary]')?.textContent ?? ''));
+  t.regex((await page.textContent('[data-testid=fleet-labels]')) ?? '', /site=plant-1\s*2\s*0/);
+  await page.screenshot({ path: join(SHOTS, 'overview.png'), fullPage: true });
+});
+
+test.serial('the app page draws every processor of plant-monitor with its edge/cloud placement, and figures move', async (t) => {
+  const plan = (await api(master.httpUrl, '/apps/plant-monitor/plan')).body as { logical: { processors: { id: number; name: string; placement: { where: string } }[]; edges: unknown[] } };
+  await page.goto(`${master.httpUrl}/#/apps/plant-monitor`);
+  await page.waitForFunction((n) => {
+    const cy = (window as unknown as { __tributary: { cy?: { nodes(s: string): { length: number } } } }).__tributary.cy;
+    return cy !== undefined && cy.nodes('[processor >= 0]').length === n;
+  }, plan.logical.processors.length);
+  const drawn = await page.evaluate(() => {
+    const cy = (window as unknown as { __tributary: { cy: { nodes(s: string): { map<T>(f: (n: { data(k: string): unknown; parent(): { id(): string } }) => T): T[] }; edges(): { length: number } } } }).__tributary.cy;
+    return { nodes: cy.nodes('[processor >= 0]').map((n) => ({ id: n.data('processor') as number, name: n.data('name') as string, runsOn: n.data('runsOn') as string, group: n.parent().id() })), edges: cy.edges().length };
+  });
+  t.deepEqual(drawn.nodes.map((n) => n.name).sort(), plan.logical.processors.map((p) => p.name).sort(), 'one graph node per processor');
+  for (const p of plan.logical.processors) {
+    const n = drawn.nodes.find((x) => x.id === p.id)!;
+    const want = p.placement.where === 'edge' ? 'edge' : 'cloud';
+    t.is(n.runsOn, want, `${p.name} runs on the ${want}`);
+    t.is(n.group, `g-${want}`, `${p.name} is drawn in the ${want} group`);
+  }
+  t.is(drawn.edges, plan.logical.edges.length);
+  t.deepEqual(await page.$$eval('[data-testid=processors] tr[data-processor]', (rows) => rows.map((r) => r.getAttribute('data-runs-on'))), plan.logical.processors.map((p) => (p.placement.where === 'edge' ? 'edge' : 'cloud')));
+
+  // Throughput: the figures change between two pushed snapshots (no polling, no sleeps).
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=app-records-in]')?.textContent?.replace(/,/g, '') ?? 0) > 0);
+  const before = await page.textContent('[data-testid=app-records-in]');
+  await page.waitForFunction((b) => {
+    const now = document.querySelector('[data-testid=app-records-in]')?.textContent;
+    return now !== undefined && now !== b;
+  }, before);
+  await page.waitForFunction(() => !/^0\.0\/s$/.test(document.querySelector('[data-testid=app-throughput]')?.textContent ?? ''));
+  t.not(await page.textContent('[data-testid=app-records-in]'), before);
+  await page.screenshot({ path: join(SHOTS, 'app.png'), fullPage: true });
+
+  await page.click('[data-testid=processors] tr[data-processor="0"] a');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=skew] .bar').length === 3);
+  t.regex((await page.textContent('[data-testid=processor-kpis]')) ?? '', /3 task\(s\)/);
+  await page.screenshot({ path: join(SHOTS, 'processor.png'), fullPage: true });
+});
+
+test.serial('stopping an agent turns it offline on the fleet page and marks its tasks', async (t) => {
+  await page.goto(`${master.httpUrl}/#/fleet`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=fleet] tr[data-node]').length === 4);
+  await page.fill('[data-testid=fleet-filter]', 'site=plant-1');
+  t.deepEqual(await page.$$eval('[data-testid=fleet] tr[data-node]', (rows) => rows.map((r) => r.getAttribute('data-node'))), ['dev-1', 'dev-2']);
+  await page.fill('[data-testid=fleet-filter]', '');
+  t.is(await page.getAttribute('tr[data-node=dev-3]', 'data-online'), 'true');
+  t.is(await page.$$eval('tr[data-node=dev-3] .task.stopped', (x) => x.length), 0);
+
+  t.is(await nodes.get('dev-3')!.stop('SIGTERM'), 0);
+  await page.waitForSelector('tr[data-node=dev-3][data-online=false]');
+  t.is(await page.textContent('tr[data-node=dev-3] [data-testid=node-state]'), 'offline');
+  t.true((await page.$$eval('tr[data-node=dev-3] .task.stopped', (x) => x.length)) > 0, 'its tasks are marked stopped');
+  t.is(await page.getAttribute('tr[data-node=dev-1]', 'data-online'), 'true');
+  await page.screenshot({ path: join(SHOTS, 'fleet-agent-offline.png'), fullPage: true });
+
+  await page.goto(`${master.httpUrl}/#/apps/plant-monitor`);
+  await page.waitForSelector('[data-testid=tasks] tr.bad[data-node=dev-3]');
+  t.regex((await page.textContent('[data-testid=tasks] tr[data-node=dev-3] [data-testid=task-status]')) ?? '', /node dev-3 is offline/);
+  await page.waitForFunction(() => (window as unknown as { __tributary: { cy?: { getElementById(id: string): { hasClass(c: string): boolean } } } }).__tributary.cy?.getElementById('p0').hasClass('bad') === true);
+  t.is(await page.$$eval('[data-testid=tasks] tr.bad', (x) => x.length), 1, 'only the stopped agent\'s task is marked');
+  await page.screenshot({ path: join(SHOTS, 'app-agent-offline.png'), fullPage: true });
+});
