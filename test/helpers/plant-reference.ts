@@ -1,17 +1,9 @@
 import { Params, simulatedSensors, type SensorReading } from '@tributary/shared';
 import { keepOnEdge, settings } from '../../examples/plant-monitor.js';
-import { WindowAccumulator } from './reference.js';
+import { WindowAccumulator, type WindowRow } from './reference.js';
 
-export interface PlantWindow {
-  device: string;
-  sensor: string;
-  windowStart: number;
-  windowEnd: number;
-  count: number;
-  min: number;
-  max: number;
-  avg: number;
-}
+/** A sensor-windows row plus the sensor it is about. */
+export type PlantWindow = WindowRow & { sensor: string };
 
 /**
  * What plant-monitor must publish for these devices and params: the same seeded readings each
