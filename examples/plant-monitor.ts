@@ -7,7 +7,7 @@
  *
  * Moving a step between edge and cloud is a change of its `.at(...)`, nothing else.
  */
-import { mqttSink, pipeline, simulatedSensors, tumbling, type Params, type SensorReading } from 'tributary';
+import { jsonLinesSink, mqttSink, pipeline, simulatedSensors, tumbling, type Params, type SensorReading } from 'tributary';
 
 export interface PlantMonitorSettings {
   windowMs: number;
@@ -48,7 +48,12 @@ export function keepOnEdge(s: PlantMonitorSettings, r: SensorReading): boolean {
 export default (params: Params) => {
   const s = settings(params);
   const site = params.has('site') ? { site: params.string('site') } : undefined;
-  return pipeline('plant-monitor')
+  // `output`: results as JSON lines in a file on the worker (and readings that arrive behind the
+  // clock in <output>.late) instead of MQTT: what the chaos test compares.
+  const output = params.has('output') ? params.string('output') : undefined;
+  const app = pipeline('plant-monitor');
+  if (output) app.late(jsonLinesSink(`${output}.late`));
+  return app
     .source(simulatedSensors({ sensors: s.sensors, intervalMs: s.intervalMs, count: s.count, startTs: s.startTs, seed: s.seed, spikes: 0.01 }))
     .at('edge', site)
     .filter((r) => keepOnEdge(s, r))
@@ -60,5 +65,7 @@ export default (params: Params) => {
       const [device, sensor] = String(w.key).split('/');
       return { device, sensor, windowStart: w.start, windowEnd: w.end, count: w.value.count, min: w.value.min, max: w.value.max, avg: w.value.avg };
     })
-    .sink(mqttSink({ url: params.string('broker', 'mqtt://127.0.0.1:1883'), topic: params.string('topic', 'plant/windows'), format: 'json' }));
+    .sink(output
+      ? jsonLinesSink(output)
+      : mqttSink({ url: params.string('broker', 'mqtt://127.0.0.1:1883'), topic: params.string('topic', 'plant/windows'), format: 'json' }));
 };

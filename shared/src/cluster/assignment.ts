@@ -70,10 +70,26 @@ export interface AppReport {
   readonly error?: string;
 }
 
+/** The node's replay logs (all applications together), for the fleet view and /metrics. */
+export interface ReplayLogReport {
+  /** Records kept on disk that the application has not yet checkpointed past (replayable). */
+  readonly backlogRecords: number;
+  /** Bytes the replay logs take on disk (LevelDB's own estimate). */
+  readonly diskBytes: number;
+  /** The node's disk quota for replay logs; 0 = no quota. */
+  readonly quotaBytes: number;
+  /** Records dropped by the quota policy `drop-oldest` (never silently: counted here). */
+  readonly droppedRecords: number;
+  /** Whether a source is blocked right now by the quota policy `block`. */
+  readonly blocked: boolean;
+}
+
 /** What a node reports with each heartbeat. */
 export interface NodeHeartbeat {
   readonly now: number;
   readonly apps: Readonly<Record<string, AppReport>>;
+  /** Present on nodes that host sources (edge agents): their replay logs' state. */
+  readonly replayLog?: ReplayLogReport;
 }
 
 export type AppState = 'starting' | 'running' | 'finished' | 'failed';

@@ -14,6 +14,11 @@ export interface SourceContext {
    * counted in the source's `rejected` metric and logged (rate-limited); the source goes on.
    */
   reject(reason: string, detail?: unknown): void;
+  /**
+   * Where to continue after a restart: what position() returned after the last batch that reached
+   * the replay log. Undefined on a first start. A source that cannot seek ignores it.
+   */
+  readonly resumeFrom?: unknown;
 }
 
 /**
@@ -28,6 +33,13 @@ export interface Source<T = unknown> {
    */
   read(max: number): Promise<Message<T>[] | null>;
   close(): void | Promise<void>;
+  /**
+   * Where reading stands after the last read(): plain data (CBOR-encodable), stored in the replay
+   * log with each batch and handed back as `ctx.resumeFrom` after a restart, so a restarted source
+   * continues after what the log already holds instead of reading it again. Optional: a source
+   * without it (an MQTT subscription, say) relies on its transport to redeliver what was not acked.
+   */
+  position?(): unknown;
 }
 
 /** How an application declares a source: a factory (one Source per task) plus its clock policy. */
