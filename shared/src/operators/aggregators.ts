@@ -7,24 +7,30 @@ export interface Aggregator<V, A, R> {
   create(): A;
   add(acc: A, value: V): A;
   result(acc: A): R;
+  /**
+   * Combines two accumulators into a new one (inputs are not modified). Needed for checkpoints:
+   * a window's state is kept per checkpoint interval, so that state(t) holds only records before t,
+   * and the parts are merged when the window fires. Every built-in aggregator has it.
+   */
+  merge?(a: A, b: A): A;
 }
 
 type NumberOf<V> = (value: V) => number;
 
 export function count<V = unknown>(): Aggregator<V, number, number> {
-  return { name: 'count', create: () => 0, add: (acc) => acc + 1, result: (acc) => acc };
+  return { name: 'count', create: () => 0, add: (acc) => acc + 1, result: (acc) => acc, merge: (a, b) => a + b };
 }
 
 export function sum<V>(of: NumberOf<V>): Aggregator<V, number, number> {
-  return { name: 'sum', create: () => 0, add: (acc, v) => acc + of(v), result: (acc) => acc };
+  return { name: 'sum', create: () => 0, add: (acc, v) => acc + of(v), result: (acc) => acc, merge: (a, b) => a + b };
 }
 
 export function min<V>(of: NumberOf<V>): Aggregator<V, number, number> {
-  return { name: 'min', create: () => Infinity, add: (acc, v) => Math.min(acc, of(v)), result: (acc) => acc };
+  return { name: 'min', create: () => Infinity, add: (acc, v) => Math.min(acc, of(v)), result: (acc) => acc, merge: Math.min };
 }
 
 export function max<V>(of: NumberOf<V>): Aggregator<V, number, number> {
-  return { name: 'max', create: () => -Infinity, add: (acc, v) => Math.max(acc, of(v)), result: (acc) => acc };
+  return { name: 'max', create: () => -Infinity, add: (acc, v) => Math.max(acc, of(v)), result: (acc) => acc, merge: Math.max };
 }
 
 export function avg<V>(of: NumberOf<V>): Aggregator<V, { n: number; sum: number }, number> {
@@ -37,6 +43,7 @@ export function avg<V>(of: NumberOf<V>): Aggregator<V, { n: number; sum: number 
       return acc;
     },
     result: (acc) => acc.sum / acc.n,
+    merge: (a, b) => ({ n: a.n + b.n, sum: a.sum + b.sum }),
   };
 }
 
@@ -62,6 +69,7 @@ export function stats<V>(of: NumberOf<V>): Aggregator<V, Stats, Stats> {
       return acc;
     },
     result: (acc) => ({ count: acc.count, sum: acc.sum, min: acc.min, max: acc.max, avg: acc.sum / acc.count }),
+    merge: (a, b) => ({ count: a.count + b.count, sum: a.sum + b.sum, min: Math.min(a.min, b.min), max: Math.max(a.max, b.max), avg: 0 }),
   };
 }
 
@@ -76,5 +84,7 @@ export function reduce<V>(fn: (a: V, b: V) => V): Aggregator<V, { has: boolean; 
       return acc;
     },
     result: (acc) => acc.v as V,
+    // Assumes fn is associative, as any reduce that runs in parallel must be.
+    merge: (a, b) => (!a.has ? { ...b } : !b.has ? { ...a } : { has: true, v: fn(a.v as V, b.v as V) }),
   };
 }

@@ -15,6 +15,13 @@ export interface Operator {
   onClock?(clock: number): void;
   onBatchEnd?(): void | Promise<void>;
   close?(): void | Promise<void>;
+  /**
+   * Checkpoints (exactly-once): the operator's state covering only messages with ts < t, as plain
+   * CBOR-encodable data. Called right after onClock(t); encoded at once, so it may share objects.
+   */
+  snapshot?(t: number): unknown;
+  /** Puts back what snapshot() returned, before open() and any message. */
+  restore?(state: unknown): void;
 }
 
 export type OperatorFactory = (emit: Emit, ctx: TaskContext) => Operator;

@@ -7,11 +7,19 @@ import type { Source } from '../source/source.js';
 import type { Router } from './router.js';
 import { DEFAULT_BATCH_SIZE } from './router.js';
 import { TaskHost, type HostEvents } from './task-host.js';
+import { SourceFeed, type ReplayOptions } from './source-feed.js';
 
 export interface SourceRunnerOptions {
   batchSize?: number;
   nodeId?: string;
   nodeLabels?: Record<string, string>;
+  /** Log first, then send: the source's records go to this replay log before the task sees them. */
+  replay?: ReplayOptions;
+  /**
+   * Restarting from checkpoint time t: replay the log from t (-Infinity: all it holds). Records
+   * before t that were on time are already in the restored state and are skipped.
+   */
+  replayFrom?: number;
 }
 
 /** Rejections logged one by one before only the count goes on. */
@@ -28,6 +36,10 @@ export class SourceTaskRunner extends TaskHost {
   private readonly watermark: WatermarkStrategy;
   private readonly batchSize: number;
   private stopRequested = false;
+  readonly feed: SourceFeed;
+  /** Sequence number of the next record the task gets (everything before went downstream). */
+  emitted = 0;
+  private skipBefore = -Infinity;
 
   constructor(spec: ProcessorSpec, index: number, router: Router, log: Logger, events: HostEvents, private readonly options: SourceRunnerOptions = {}) {
     super(spec, index, router, log, events);
@@ -35,11 +47,21 @@ export class SourceTaskRunner extends TaskHost {
     this.source = spec.source.create();
     this.watermark = createWatermark(spec.source.watermark);
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.feed = new SourceFeed(options.replay ?? null);
   }
 
   override async start(): Promise<void> {
     const ok = await this.guard(async () => {
+      const resumeFrom = await this.feed.open();
+      const from = this.options.replayFrom ?? -Infinity;
+      const { seq, maxTsBefore } = await this.feed.replayStart(from);
+      this.emitted = seq;
+      this.skipBefore = from;
+      // The watermark the original run had at that point, so replayed records are judged late or
+      // on time exactly as they were the first time.
+      if (maxTsBefore > -Infinity) this.watermark.observe(maxTsBefore);
       await this.source.open({
+        resumeFrom,
         taskIndex: this.id.index,
         parallelism: this.spec.parallelism,
         log: this.log,
@@ -58,13 +80,15 @@ export class SourceTaskRunner extends TaskHost {
   }
 
   private async run(): Promise<void> {
+    void this.read();
     let batches = 0;
     try {
-      while (!this.stopRequested && !this.stopped) {
+      while (!this.stopped) {
         await this.awaitCredit();
-        const records = await this.source.read(this.batchSize);
-        if (records === null || this.stopped) break;
-        const io = this.process(records);
+        const batch = await this.feed.next(this.emitted);
+        if (batch === null || this.stopped) break;
+        this.emitted = batch.firstSeq + batch.records.length;
+        const io = this.process(batch.records);
         if (io) await io;
         // Reads that never touch the disk resolve as microtasks; yield now and then so timers,
         // signals and sockets are served.
@@ -73,6 +97,22 @@ export class SourceTaskRunner extends TaskHost {
       await this.finish();
     } catch (err) {
       this.fail(err);
+    }
+  }
+
+  /** The reader: source -> replay log, independent of downstream credit (store-and-forward). */
+  private async read(): Promise<void> {
+    let batches = 0;
+    try {
+      while (!this.stopRequested && !this.stopped) {
+        const records = await this.source.read(this.batchSize);
+        if (records === null || this.stopped) break;
+        if (records.length > 0) await this.feed.push(records, this.watermark.current(), this.source.position?.());
+        if (++batches % 16 === 0) await yieldToEventLoop();
+      }
+      this.feed.end();
+    } catch (err) {
+      this.feed.end(err);
     } finally {
       await this.closeSource();
     }
@@ -81,6 +121,7 @@ export class SourceTaskRunner extends TaskHost {
   private process(records: readonly { ts: number; key?: unknown; value: unknown }[]): void | Promise<void> {
     const wm = this.watermark;
     const task = this.task;
+    const skipBefore = this.skipBefore;
     this.metrics.in += records.length;
     for (let i = 0; i < records.length; i++) {
       const msg = records[i];
@@ -90,7 +131,8 @@ export class SourceTaskRunner extends TaskHost {
         this.divertLate(msg);
       } else {
         wm.observe(msg.ts);
-        task.onNext(msg);
+        // On time but before the checkpoint restored: already in the state.
+        if (msg.ts >= skipBefore) task.onNext(msg);
       }
     }
     this.advanceClock(wm.current());

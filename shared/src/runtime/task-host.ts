@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { Message } from '../message.js';
 import type { Task, TaskContext, TaskId } from '../task/task.js';
 import type { Router } from './router.js';
+import { cborDecoder, cborEncoder } from '../codec/cbor.js';
 import { newTaskMetrics, type TaskMetrics } from './task-metrics.js';
 
 export interface HostEvents {
@@ -11,6 +12,13 @@ export interface HostEvents {
   lateDropped(host: TaskHost, msg: Message): void;
   /** The task failed; the runtime decides what to do (local mode stops the application). */
   failed(host: TaskHost, err: TaskError): void;
+  /** Event-time spacing of checkpoints; absent or 0: no checkpoints (local mode). */
+  readonly checkpointIntervalMs?: number;
+  /**
+   * The task's input clock passed checkpoint time t and everything it did before t is done
+   * (including its sink I/O): `state` is its encoded snapshot (null when it holds none).
+   */
+  checkpointed?(host: TaskHost, t: number, state: Uint8Array | null): void;
 }
 
 /**
@@ -26,6 +34,10 @@ export abstract class TaskHost {
   /** Min-clock of this task's inputs; reaches +Infinity when all its input has ended. */
   inputClock = -Infinity;
   protected stopped = false;
+  /** The last checkpoint time snapshotted (or restored): the next one must be later. */
+  private lastCheckpoint = -Infinity;
+  /** A snapshot taken during this batch, reported once the batch's I/O is done. */
+  private pendingCheckpoint: { t: number; state: Uint8Array | null } | null = null;
   private finishedResolve!: () => void;
   /** Resolves once the task has stopped (its input ended, or the host was stopped). */
   readonly finished = new Promise<void>((r) => (this.finishedResolve = r));
@@ -50,6 +62,7 @@ export abstract class TaskHost {
       get inputClock() {
         return host.inputClock;
       },
+      checkpointIntervalMs: events.checkpointIntervalMs ?? 0,
     };
     this.task = spec.taskFactory(this.ctx);
   }
@@ -88,16 +101,50 @@ export abstract class TaskHost {
   /** Raises the input clock; on a rise, lets the task react (windows fire) before the flush. */
   protected advanceClock(clock: number): void {
     if (clock > this.inputClock) {
+      const interval = this.events.checkpointIntervalMs;
+      if (interval && Number.isFinite(clock)) this.maybeCheckpoint(clock, interval);
       this.inputClock = clock;
       this.task.onClock(clock);
     }
+  }
+
+  /**
+   * Gearpump's checkpoint: when the clock passes checkpoint time t (the latest multiple of the
+   * interval not after it), first let the task see clock t exactly (windows ending by t fire),
+   * then snapshot state(t), then let the clock go on. Every task picks the same t from the same
+   * grid, so the application's checkpoint t is complete once all its tasks have reported it.
+   */
+  private maybeCheckpoint(clock: number, interval: number): void {
+    const t = Math.floor(clock / interval) * interval;
+    if (t <= this.inputClock || t <= this.lastCheckpoint) return;
+    this.inputClock = t;
+    this.task.onClock(t);
+    const state = this.task.snapshot(t);
+    this.lastCheckpoint = t;
+    this.pendingCheckpoint = { t, state: state === undefined ? null : cborEncoder.encode(state) };
+  }
+
+  /** After a restart: the state of checkpoint t goes back into the task, before it starts. */
+  restoreCheckpoint(t: number, state: Uint8Array | null): void {
+    this.lastCheckpoint = t;
+    if (state) this.task.restore(cborDecoder.decode(state));
   }
 
   /** Sends what the batch produced with the new output clock, then lets the task do its I/O. */
   protected endBatch(): void | Promise<void> {
     this.metrics.batches++;
     this.router.flush(this.outputClock);
-    return this.task.onBatchEnd();
+    const io = this.task.onBatchEnd();
+    if (!this.pendingCheckpoint) return io;
+    // Reported only once the batch's I/O is done: a sink's output before t is then written.
+    if (io) return io.then(() => this.reportCheckpoint());
+    this.reportCheckpoint();
+  }
+
+  private reportCheckpoint(): void {
+    const cp = this.pendingCheckpoint;
+    this.pendingCheckpoint = null;
+    if (cp) this.events.checkpointed?.(this, cp.t, cp.state);
   }
 
   /** Waits until every output channel has credit again (back-pressure from downstream). */

@@ -1,4 +1,5 @@
 import { Level } from 'level';
+import { cborDecoder, cborEncoder } from '../codec/cbor.js';
 import { decodeFrame, encodeFrame } from '../codec/frame.js';
 import type { Message } from '../message.js';
 import type { LoggedBatch, ReplayLog, SourceLogStats } from './replay-log.js';
@@ -21,6 +22,8 @@ interface SourceState {
  * ReplayLog on LevelDB. Per source:
  *   b!<source>!<firstSeq>        -> the batch as one encoded frame (the wire format, reused)
  *   t!<source>!<maxTsAfter>!<seq> -> index: newest timestamp seen once this batch was appended
+ *   p!<source>                   -> the source's read position after the last batch (CBOR)
+ *   m!<source>                   -> newest timestamp among trimmed batches (replay needs it)
  * The newest-timestamp-so-far only grows, so "from which batch on can a record with ts >= T
  * appear" is the first index entry >= T: one range scan of length 1.
  */
@@ -55,17 +58,38 @@ export class LevelReplayLog implements ReplayLog {
     return s;
   }
 
-  async append(source: string, records: readonly Message[], clock: number): Promise<number> {
+  async append(source: string, records: readonly Message[], clock: number, position?: unknown): Promise<number> {
     const s = await this.state(source);
     const firstSeq = s.nextSeq;
     for (const r of records) if (r.ts > s.maxTs) s.maxTs = r.ts;
     const frame = encodeFrame({ app: source, epoch: 0, sender: 0, firstSeq, clock, messages: records as Message[] });
+    this.appendedBytes += frame.byteLength;
     const batch = this.db.batch().put(`b!${source}!${num(firstSeq)}`, frame);
+    if (position !== undefined) batch.put(`p!${source}`, cborEncoder.encode(position));
     if (records.length > 0) batch.put(`t!${source}!${num(s.maxTs)}!${num(firstSeq)}`, new Uint8Array(0));
     await batch.write();
     s.nextSeq += records.length;
     return firstSeq;
   }
+
+  async position(source: string): Promise<unknown> {
+    const v = await this.db.get(`p!${source}`);
+    return v === undefined ? undefined : cborDecoder.decode(v);
+  }
+
+  async replayStart(source: string, ts: number): Promise<{ seq: number; maxTsBefore: number }> {
+    const seq = await this.seqForTimestamp(source, ts);
+    // Index keys sort by newest-timestamp-so-far, which grows with the sequence: the entry just
+    // below `ts` is the batch before the replay start.
+    for await (const key of this.db.keys({ gt: `t!${source}!`, lt: `t!${source}!${num(ts)}`, reverse: true, limit: 1 })) {
+      return { seq, maxTsBefore: unnum(key.split('!')[2]) };
+    }
+    const m = await this.db.get(`m!${source}`);
+    return { seq, maxTsBefore: m === undefined ? -Infinity : (cborDecoder.decode(m) as number) };
+  }
+
+  /** Bytes appended since open (an estimate of growth for the disk quota, without a scan). */
+  appendedBytes = 0;
 
   async *read(source: string, fromSeq: number): AsyncIterable<LoggedBatch> {
     // A batch starting before fromSeq may still hold records at or after it.
@@ -100,9 +124,14 @@ export class LevelReplayLog implements ReplayLog {
     }
     // The index entries of removed batches go with them.
     if (gone.size > 0) {
+      let maxTs = -Infinity;
       for await (const key of this.db.keys({ gt: `t!${source}!`, lt: `t!${source}!~` })) {
-        if (gone.has(key.split('!')[3])) ops.del(key);
+        const [, , ts, seq] = key.split('!');
+        if (!gone.has(seq)) break;
+        ops.del(key);
+        maxTs = unnum(ts);
       }
+      if (maxTs > -Infinity) ops.put(`m!${source}`, cborEncoder.encode(maxTs));
     }
     await ops.write();
     return removed;

@@ -31,8 +31,14 @@ export interface SourceLogStats {
 export interface ReplayLog {
   open(): Promise<void>;
   close(): Promise<void>;
-  /** Appends a batch; resolves once it is durable, with the sequence number of its first record. */
-  append(source: string, records: readonly Message[], clock: number): Promise<number>;
+  /**
+   * Appends a batch; resolves once it is durable, with the sequence number of its first record.
+   * `position` (the source's read position after this batch) is stored in the same atomic write,
+   * so after a crash the source resumes exactly after what the log holds.
+   */
+  append(source: string, records: readonly Message[], clock: number, position?: unknown): Promise<number>;
+  /** The position stored with the last append, or undefined. */
+  position(source: string): Promise<unknown>;
   /** Batches holding records with sequence numbers >= fromSeq, oldest first. */
   read(source: string, fromSeq: number): AsyncIterable<LoggedBatch>;
   /**
@@ -40,6 +46,12 @@ export interface ReplayLog {
    * the first batch after which the newest timestamp seen had reached `ts`. One index lookup.
    */
   seqForTimestamp(source: string, ts: number): Promise<number>;
+  /**
+   * Where a replay from clock `ts` starts (as seqForTimestamp) and the newest timestamp the source
+   * had seen before that point (-Infinity if none), so a replay rebuilds the source's watermark
+   * and makes the same late/on-time decisions as the original run.
+   */
+  replayStart(source: string, ts: number): Promise<{ seq: number; maxTsBefore: number }>;
   /** Drops every batch whose records are all below `belowSeq`; returns how many records went. */
   trim(source: string, belowSeq: number): Promise<number>;
   stats(source: string): Promise<SourceLogStats>;

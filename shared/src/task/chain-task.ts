@@ -46,6 +46,24 @@ export class ChainTask extends Task {
     if (pending) return pending.length === 1 ? pending[0] : Promise.all(pending).then(() => undefined);
   }
 
+  /** One entry per operator; undefined when no operator of the chain holds state. */
+  override snapshot(t: number): unknown {
+    let any = false;
+    const states = this.ops.map((op) => {
+      const s = op.snapshot?.(t);
+      if (s !== undefined) any = true;
+      return s ?? null;
+    });
+    return any ? states : undefined;
+  }
+
+  override restore(state: unknown): void {
+    if (!Array.isArray(state)) return;
+    this.ops.forEach((op, i) => {
+      if (state[i] !== null && state[i] !== undefined) op.restore?.(state[i]);
+    });
+  }
+
   override async onStop(): Promise<void> {
     for (const op of this.ops) await op.close?.();
   }

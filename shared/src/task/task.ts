@@ -27,6 +27,11 @@ export interface TaskContext<O = unknown> {
   late(msg: Message): void;
   /** The min-clock of this task's inputs: nothing older than this will reach onNext. */
   readonly inputClock: number;
+  /**
+   * Event-time spacing of checkpoints (exactly-once), 0 when checkpoints are off. Stateful tasks
+   * keep their state split at multiples of it, so that snapshot(t) holds only messages before t.
+   */
+  readonly checkpointIntervalMs?: number;
 }
 
 /**
@@ -61,6 +66,18 @@ export abstract class Task<I = unknown, O = unknown> {
   }
 
   onStop(): void | Promise<void> {}
+
+  /**
+   * The state API of exactly-once. When the task's input clock passes a checkpoint time t, the
+   * runtime calls onClock(t) and then snapshot(t): return the task's state covering exactly the
+   * messages with ts < t (plain CBOR-encodable data; undefined = no state). After a failure the
+   * task is rebuilt, restore() gets that state back, and the sources replay every record from t.
+   */
+  snapshot(_t: number): unknown {
+    return undefined;
+  }
+
+  restore(_state: unknown): void {}
 }
 
 /** Builds a task for one task slot of a processor. */

@@ -1,0 +1,195 @@
+import type { Message } from '../message.js';
+import type { ReplayLog } from '../store/replay-log.js';
+
+/** A batch of source records with its place in the source's sequence. */
+export interface FeedBatch {
+  readonly firstSeq: number;
+  readonly records: readonly Message[];
+}
+
+/** What happens when a source's replay log reaches its disk quota. */
+export type QuotaPolicy = 'block' | 'drop-oldest';
+
+export interface ReplayOptions {
+  readonly log: ReplayLog;
+  /** The source's name in the log (its task address). */
+  readonly name: string;
+  /** 0 = no quota. */
+  readonly quotaBytes: number;
+  readonly policy: QuotaPolicy;
+}
+
+/** Counters of one source's log, for the node's heartbeat. */
+export interface FeedStats {
+  backlogRecords: number;
+  bytes: number;
+  dropped: number;
+  blocked: boolean;
+}
+
+/** Batches kept in memory for the emitter; beyond this they are read back from the log. */
+const MEMORY_BATCHES = 64;
+
+/**
+ * Store-and-forward between a source and its task (log first, then send). A reader loop takes
+ * batches from the source and appends them to the replay log whatever the downstream credit:
+ * while the uplink is down the device keeps recording. The task's emitter consumes the same
+ * sequence, from memory when it keeps up and from the log when it fell behind, so a backlog is
+ * forwarded in order once the link returns. Without a log it is a bounded in-memory hand-off.
+ */
+export class SourceFeed {
+  readonly stats: FeedStats = { backlogRecords: 0, bytes: 0, dropped: 0, blocked: false };
+  private readonly queue: FeedBatch[] = [];
+  /** Sequence number the next appended batch gets. */
+  private appended = 0;
+  /** Oldest sequence number still in the log. */
+  private oldest = 0;
+  private ended = false;
+  private failure: unknown = null;
+  private wake: (() => void) | null = null;
+  private space: (() => void) | null = null;
+  private logIt: AsyncIterator<FeedBatch> | null = null;
+  private logItNext = -1;
+  private bytesPerRecord = 64;
+
+  constructor(private readonly replay: ReplayOptions | null) {}
+
+  /** Opens the log side; returns where the source should resume reading (its stored position). */
+  async open(): Promise<unknown> {
+    if (!this.replay) return undefined;
+    const { log, name } = this.replay;
+    const s = await log.stats(name);
+    this.appended = s.nextSeq;
+    this.oldest = s.firstSeq;
+    this.calibrate(s.bytes, s.records);
+    return log.position(name);
+  }
+
+  /** The first sequence number to emit for a restart from checkpoint time `from`, and the newest ts before it. */
+  async replayStart(from: number): Promise<{ seq: number; maxTsBefore: number }> {
+    if (!this.replay) return { seq: 0, maxTsBefore: -Infinity };
+    if (from === -Infinity) return { seq: this.oldest, maxTsBefore: -Infinity };
+    return this.replay.log.replayStart(this.replay.name, from);
+  }
+
+  /** Reader side: records one batch. Resolves once it is durable (and there is room, if blocking). */
+  async push(records: readonly Message[], clock: number, position: unknown): Promise<void> {
+    if (!this.replay) {
+      while (this.queue.length >= MEMORY_BATCHES) await new Promise<void>((r) => (this.space = r));
+      this.queue.push({ firstSeq: this.appended, records });
+      this.appended += records.length;
+      return this.signal();
+    }
+    await this.enforceQuota();
+    const { log, name } = this.replay;
+    const firstSeq = await log.append(name, records, clock, position);
+    this.appended = firstSeq + records.length;
+    this.stats.backlogRecords += records.length;
+    // Estimated between trims (each trim re-reads the exact size from the log).
+    this.stats.bytes += records.length * this.bytesPerRecord;
+    if (this.queue.length < MEMORY_BATCHES) this.queue.push({ firstSeq, records });
+    this.signal();
+  }
+
+  /** Reader side: the source ended (or failed). */
+  end(err?: unknown): void {
+    this.ended = true;
+    if (err) this.failure = err;
+    this.signal();
+  }
+
+  /** Emitter side: the batch starting at `seq`, or null once the source ended and all is emitted. */
+  async next(seq: number): Promise<FeedBatch | null> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      while (this.queue.length > 0 && this.queue[0].firstSeq < seq) this.dequeue();
+      if (this.queue.length > 0 && this.queue[0].firstSeq === seq) return this.dequeue();
+      if (seq < this.appended && this.replay) {
+        const b = await this.fromLog(seq);
+        if (b) return b;
+      }
+      if (this.ended && seq >= this.appended) return null;
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  /** Drops what checkpoint t no longer needs (everything before the replay start of t). */
+  async trim(t: number, emitted: number): Promise<void> {
+    if (!this.replay) return;
+    const { seq } = await this.replay.log.replayStart(this.replay.name, t);
+    const below = Math.min(seq, emitted);
+    if (below <= this.oldest) return;
+    await this.drop(below);
+  }
+
+  private async drop(below: number): Promise<number> {
+    const { log, name } = this.replay!;
+    const removed = await log.trim(name, below);
+    const s = await log.stats(name);
+    this.oldest = s.firstSeq;
+    this.calibrate(s.bytes, s.records);
+    return removed;
+  }
+
+  private calibrate(bytes: number, records: number): void {
+    this.stats.bytes = bytes;
+    this.stats.backlogRecords = records;
+    if (records > 0) this.bytesPerRecord = bytes / records;
+  }
+
+  private async enforceQuota(): Promise<void> {
+    const { quotaBytes, policy } = this.replay!;
+    if (quotaBytes <= 0 || this.stats.bytes < quotaBytes) return;
+    if (policy === 'drop-oldest') {
+      // Oldest batches go until a tenth of the quota is free again: counted, never silent.
+      const target = quotaBytes * 0.9;
+      const s = await this.replay!.log.stats(this.replay!.name);
+      const perRecord = s.records > 0 ? s.bytes / s.records : 1;
+      const excess = Math.ceil((s.bytes - target) / perRecord);
+      this.stats.dropped += await this.drop(this.oldest + Math.max(1, excess));
+      return;
+    }
+    this.stats.blocked = true;
+    while (this.stats.bytes >= quotaBytes && !this.ended) await new Promise<void>((r) => setTimeout(r, 100));
+    this.stats.blocked = false;
+  }
+
+  private async fromLog(seq: number): Promise<FeedBatch | null> {
+    if (!this.logIt || this.logItNext !== seq) {
+      await this.logIt?.return?.();
+      this.logIt = this.replay!.log.read(this.replay!.name, seq)[Symbol.asyncIterator]();
+    }
+    for (;;) {
+      const r = await this.logIt.next();
+      if (r.done) {
+        this.logIt = null;
+        return null;
+      }
+      const b = r.value;
+      if (b.firstSeq + b.records.length <= seq) continue;
+      if (b.firstSeq < seq) {
+        // Trimmed by drop-oldest in the middle of a batch cannot happen (trim is per batch);
+        // a batch starting before seq is one the emitter already has: skip its head.
+        const cut = { firstSeq: seq, records: b.records.slice(seq - b.firstSeq) };
+        this.logItNext = seq + cut.records.length;
+        return cut;
+      }
+      this.logItNext = b.firstSeq + b.records.length;
+      return b;
+    }
+  }
+
+  private dequeue(): FeedBatch {
+    const b = this.queue.shift()!;
+    const s = this.space;
+    this.space = null;
+    s?.();
+    return b;
+  }
+
+  private signal(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+}
