@@ -34,5 +34,6 @@ export { AppRuntime, type AppRuntimeOptions, type WireStats } from './runtime/ap
 export { DEFAULT_REMOTE_CREDITS } from './runtime/remote-channel.js';
 export { mulberry32 } from './util/prng.js';
 export { simulatedSensors, type SimulatedSensorsOptions, type SensorReading } from './source/simulated-sensor-source.js';
+export { fleet, FleetGenerator, fleetMaxDelayMs, type FleetOptions, type FleetReading, type FleetPosition, type FleetPlacement, type FleetBursts, type FleetDisconnect, type FleetModel } from './source/fleet-source.js';
 export { mqttSink, type MqttSinkOptions } from './sink/mqtt-sink.js';
 export { mqttSource, type MqttSourceOptions } from './source/mqtt-source.js';

@@ -1,7 +1,8 @@
 import {
-  AppError, ErrorCodes, cborEncoder, schedule, sha256, topics,
-  type AppAssignment, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
+  AppError, ErrorCodes, cborDecoder, cborEncoder, schedule, sha256, topics,
+  type AppAssignment, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
+import type { CheckpointStore } from './checkpoint-store.js';
 import type { AppRecord, MasterStore, PlanJson } from './master-store.js';
 import type { NodeView, Registry } from './registry.js';
 import { ClockService, type AppClock } from './clock-service.js';
@@ -30,6 +31,10 @@ export class AppManager {
   /** Nodes we have told to run something, so a node that loses its last app is told too. */
   private readonly told = new Set<string>();
   private readonly clocks: ClockService;
+  /** Per application, checkpoint times in progress -> tasks that reported them. */
+  private readonly inProgress = new Map<string, Map<number, Set<string>>>();
+  /** Serialises recoveries and placements: one change of an application at a time. */
+  private changing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: MasterStore,
@@ -37,19 +42,86 @@ export class AppManager {
     private readonly transport: Transport,
     private readonly bundleUrl: (sha: string) => string,
     private readonly log: Logger,
+    private readonly exactlyOnce: { checkpointIntervalMs: number; checkpoints: CheckpointStore | null } = { checkpointIntervalMs: 0, checkpoints: null },
   ) {
     this.clocks = new ClockService(transport, log.child({ component: 'clock' }));
-    registry.on('change', () => void this.rescheduleAll());
+    registry.on('change', () => void this.serially(() => this.rescheduleAll()));
     registry.on('heartbeat', (node: NodeView) => this.onHeartbeat(node));
+    registry.on('offline', (node: NodeView) => this.recoverAppsOn(node.id, `${node.kind} ${node.id} went offline`));
+    registry.on('restarted', (node: NodeView) => this.recoverAppsOn(node.id, `${node.kind} ${node.id} restarted`));
   }
 
-  /** Resumes every application the store knows: a restarted master picks up where it was. */
+  private serially(fn: () => Promise<void>): Promise<void> {
+    this.changing = this.changing.then(fn).catch((err: Error) => this.log.error({ err }, 'application change failed'));
+    return this.changing;
+  }
+
+  /**
+   * Resumes every application the store knows: a restarted master picks up where it was. What
+   * was in flight while it was down is unknown, so each running application recovers from its
+   * latest complete checkpoint (a new epoch fences anything left from before).
+   */
   async load(): Promise<void> {
     for (const app of await this.store.listApps()) {
       this.apps.set(app.id, app);
       if (app.state === 'running') for (const t of app.tasks) this.told.add(t.node);
     }
-    await this.rescheduleAll();
+    for (const app of this.apps.values()) {
+      if (app.state === 'running') await this.serially(() => this.recover(app, 'master restarted'));
+    }
+    await this.serially(() => this.rescheduleAll());
+  }
+
+  /** Recovers every running application with tasks on `node`. */
+  private recoverAppsOn(node: string, reason: string): void {
+    for (const app of this.apps.values()) {
+      if (app.state === 'running' && app.tasks.some((t) => t.node === node)) void this.serially(() => this.recover(app, reason));
+    }
+  }
+
+  /**
+   * Gearpump's recovery: a new epoch (frames of the old one are fenced off), lost cloud tasks move
+   * to surviving workers, every task restarts with its state from the latest complete checkpoint,
+   * and sources replay their logs from that checkpoint's time.
+   */
+  private async recover(app: AppRecord, reason: string): Promise<void> {
+    if (app.state !== 'running') return;
+    app.epoch++;
+    app.recoveries = (app.recoveries ?? 0) + 1;
+    app.recovery = { at: Date.now(), reason };
+    app.firstEpoch ??= app.epoch - 1;
+    app.version++;
+    this.inProgress.delete(app.id);
+    this.log.warn({ app: app.id, epoch: app.epoch, checkpoint: app.checkpoint ?? null, reason }, 'recovering application');
+    await this.place(app, true);
+  }
+
+  /** A task's snapshot arrived; when every task has reported time t, checkpoint t is complete. */
+  async onCheckpoint(payload: Buffer): Promise<void> {
+    let r: CheckpointReport;
+    try {
+      r = cborDecoder.decode(payload) as CheckpointReport;
+      if (typeof r?.app !== 'string' || typeof r.t !== 'number') throw new Error('not a checkpoint report');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'ignoring malformed checkpoint report');
+      return;
+    }
+    const app = this.apps.get(r.app);
+    const store = this.exactlyOnce.checkpoints;
+    if (!app || !store || app.state !== 'running' || r.epoch !== app.epoch || r.t <= (app.checkpoint ?? -Infinity)) return;
+    const task = `${r.processor}.${r.index}`;
+    await store.put(app.id, r.t, task, r.state ?? null);
+    let byTime = this.inProgress.get(app.id);
+    if (!byTime) this.inProgress.set(app.id, (byTime = new Map()));
+    const reported = byTime.get(r.t) ?? new Set<string>();
+    byTime.set(r.t, reported.add(task));
+    if (reported.size < app.tasks.length || !app.tasks.every((t) => reported.has(`${t.processor}.${t.index}`))) return;
+    if (app.epoch !== r.epoch || r.t <= (app.checkpoint ?? -Infinity)) return;
+    app.checkpoint = r.t;
+    for (const t of byTime.keys()) if (t <= r.t) byTime.delete(t);
+    await this.store.putApp(app);
+    await store.dropBefore(app.id, r.t);
+    this.clocks.setCheckpoint(app.id, app.epoch, r.t);
   }
 
   list(): AppView[] {
@@ -90,9 +162,12 @@ export class AppManager {
     const sha = sha256(s.bundle);
     await this.store.putBundle(sha, s.bundle);
     this.clocks.forget(id);
+    this.inProgress.delete(id);
+    await this.exactlyOnce.checkpoints?.dropBefore(id, Infinity);
+    const epoch = (existing?.epoch ?? 0) + 1;
     const app: AppRecord = {
       id, params: s.params, plan: s.plan, bundleSha256: sha, state: 'running',
-      epoch: (existing?.epoch ?? 0) + 1, version: 0, tasks: [], submittedAt: Date.now(),
+      epoch, firstEpoch: epoch, version: 0, tasks: [], submittedAt: Date.now(), checkpoint: null, recoveries: 0,
     };
     this.apps.set(id, app);
     await this.place(app);
@@ -118,8 +193,10 @@ export class AppManager {
   }
 
   /** (Re)places an application's tasks; publishes to the nodes whose assignment changed. */
-  private async place(app: AppRecord): Promise<void> {
+  private async place(app: AppRecord, force = false): Promise<void> {
     const nodes = this.registry.list();
+    const before = new Set(app.tasks.map((t) => t.node));
+    const moved = this.moveOffDeadWorkers(app, nodes);
     const load = new Map<string, number>();
     for (const other of this.apps.values()) {
       if (other !== app && other.state === 'running') for (const t of other.tasks) load.set(t.node, (load.get(t.node) ?? 0) + 1);
@@ -127,16 +204,39 @@ export class AppManager {
     const processors = app.plan.processors.map((p) => ({ id: p.id, parallelism: p.parallelism, placement: p.placement }));
     const result = schedule(processors, nodes, app.tasks, load);
     this.pending.set(app.id, result.pending);
-    const changed = result.tasks.length !== app.tasks.length;
-    if (changed || app.version === 0) {
+    const changed = result.tasks.length !== app.tasks.length || moved;
+    if (changed || app.version === 0 || force) {
       app.tasks = result.tasks;
-      app.version++;
+      if (!force) app.version++;
       await this.store.putApp(app);
       // Only tasks whose processors are all placed can run correctly; until then nodes wait.
-      const nodesOfApp = new Set(app.tasks.map((t) => t.node));
+      // Nodes that lost their tasks are told too (their retained desired state must not keep them).
+      const nodesOfApp = new Set([...before, ...app.tasks.map((t) => t.node)]);
       await Promise.all([...nodesOfApp].map((n) => this.publishDesired(n)));
     }
     for (const p of result.pending) this.log.warn({ app: app.id, processor: p.processor }, `waiting to place: ${p.reason}`);
+  }
+
+  /**
+   * Cloud tasks on workers that went offline move to online workers, keeping their index (and so
+   * their keys and their checkpointed state). Edge tasks stay: they wait for their device.
+   */
+  private moveOffDeadWorkers(app: AppRecord, nodes: readonly NodeView[]): boolean {
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const alive = nodes.filter((n) => n.kind === 'worker' && n.online);
+    if (alive.length === 0) return false;
+    const load = new Map<string, number>();
+    for (const t of app.tasks) load.set(t.node, (load.get(t.node) ?? 0) + 1);
+    let moved = false;
+    app.tasks = app.tasks.map((t) => {
+      const n = byId.get(t.node);
+      if (!n || n.kind !== 'worker' || n.online) return t;
+      const target = alive.reduce((best, w) => ((load.get(w.id) ?? 0) - w.slots < (load.get(best.id) ?? 0) - best.slots ? w : best));
+      load.set(target.id, (load.get(target.id) ?? 0) + 1);
+      moved = true;
+      return { ...t, node: target.id };
+    });
+    return moved;
   }
 
   private async publishDesired(node: string): Promise<void> {
@@ -147,6 +247,8 @@ export class AppManager {
       apps.push({
         app: app.id, epoch: app.epoch, version: app.version, params: app.params, tasks: app.tasks,
         bundle: { sha256: app.bundleSha256, url: this.bundleUrl(app.bundleSha256) },
+        submission: app.submittedAt,
+        ...(await this.checkpointFor(app, node)),
       });
     }
     if (apps.length === 0 && !this.told.has(node)) return;
@@ -155,12 +257,34 @@ export class AppManager {
     await this.transport.publish(topics.control(node), cborEncoder.encode(desired), { qos: 1, retain: true });
   }
 
+  /** The checkpoint part of `node`'s assignment: interval, and on recovery the states of its tasks. */
+  private async checkpointFor(app: AppRecord, node: string): Promise<Pick<AppAssignment, 'checkpoint'>> {
+    const interval = this.exactlyOnce.checkpointIntervalMs;
+    if (!(interval > 0) || !this.exactlyOnce.checkpoints) return {};
+    const recovery = app.epoch !== (app.firstEpoch ?? app.epoch);
+    const restoreFrom = app.checkpoint ?? null;
+    const states: Record<string, Uint8Array> = {};
+    if (recovery && restoreFrom !== null) {
+      const all = await this.exactlyOnce.checkpoints.states(app.id, restoreFrom);
+      for (const t of app.tasks) {
+        const s = t.node === node ? all.get(`${t.processor}.${t.index}`) : undefined;
+        if (s) states[String(t.processor * 65_536 + t.index)] = s;
+      }
+    }
+    return { checkpoint: { intervalMs: interval, recovery, restoreFrom, states } };
+  }
+
   private onHeartbeat(node: NodeView): void {
     for (const [id, report] of Object.entries(node.apps)) {
       const app = this.apps.get(id);
       // A report about an earlier run (before a restart or resubmission) is not about this one.
       if (!app || app.state !== 'running' || report.epoch !== app.epoch) continue;
       this.clocks.onReport(id, app.tasks, report.tasks ?? []);
+      // Frames lost on the wire in this epoch: replay from the checkpoint (the AckRequest idea).
+      if ((report.wire?.gaps ?? 0) > 0) {
+        void this.serially(() => (app.epoch === report.epoch ? this.recover(app, `frames lost on ${node.id}`) : Promise.resolve()));
+        continue;
+      }
       if (report.state === 'failed' && report.error && app.error !== report.error) {
         app.error = report.error;
         this.log.error({ app: id, node: node.id, error: report.error }, 'application failed on a node');

@@ -1,4 +1,4 @@
-import { cborEncoder, topics, type Logger, type TaskPlacement, type TaskReport, type Transport } from '@tributary/shared';
+import { cborEncoder, topics, type AppClockMessage, type Logger, type TaskPlacement, type TaskReport, type Transport } from '@tributary/shared';
 
 /** How many (time, clock) points of history each application keeps for charts. */
 const HISTORY = 600;
@@ -22,6 +22,7 @@ export interface AppClock {
 export class ClockService {
   private readonly clocks = new Map<string, AppClock>();
   private readonly reports = new Map<string, Map<string, number>>();
+  private readonly checkpoints = new Map<string, { epoch: number; t: number }>();
 
   constructor(private readonly transport: Transport, private readonly log: Logger) {}
 
@@ -46,6 +47,21 @@ export class ClockService {
   forget(app: string): void {
     this.clocks.delete(app);
     this.reports.delete(app);
+    this.checkpoints.delete(app);
+  }
+
+  /** Checkpoint t of `app` is complete: published with the clock, so sources trim their logs. */
+  setCheckpoint(app: string, epoch: number, t: number): void {
+    this.checkpoints.set(app, { epoch, t });
+    this.publish(app);
+  }
+
+  private publish(app: string): void {
+    const cur = this.clocks.get(app);
+    const cp = this.checkpoints.get(app);
+    const msg: AppClockMessage = { app, clock: cur?.minClock ?? -Infinity, at: Date.now(), ...(cp ? { checkpoint: cp } : {}) };
+    this.transport.publish(topics.appClock(app), cborEncoder.encode(msg), { qos: 1, retain: true })
+      .catch((err: Error) => this.log.warn({ app, err: err.message }, 'cannot publish the application clock'));
   }
 
   private advance(app: string, computed: number): void {
@@ -58,9 +74,6 @@ export class ClockService {
     const moved = next !== cur.minClock;
     cur.minClock = next;
     this.clocks.set(app, cur);
-    if (moved) {
-      this.transport.publish(topics.appClock(app), cborEncoder.encode({ app, clock: next, at: now }), { qos: 1, retain: true })
-        .catch((err: Error) => this.log.warn({ app, err: err.message }, 'cannot publish the application clock'));
-    }
+    if (moved) this.publish(app);
   }
 }

@@ -64,7 +64,13 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
       minClock: clockJson(clock.minClock),
       tasks: a.tasks.map((t) => {
         const r = reports.get(`${t.processor}.${t.index}`);
-        return { ...t, kind: deps.registry.get(t.node)?.kind ?? 'unknown', metrics: r ? { in: r.in, out: r.out, late: r.late, rejected: r.rejected, queued: r.queued, maxQueued: r.maxQueued, inputClock: clockJson(r.inputClock) } : null };
+        return {
+          ...t, kind: deps.registry.get(t.node)?.kind ?? 'unknown',
+          metrics: r ? {
+            in: r.in, out: r.out, late: r.late, rejected: r.rejected, queued: r.queued, maxQueued: r.maxQueued, inputClock: clockJson(r.inputClock),
+            latencyMs: r.latencyMs ?? null, processingMs: r.processingMs ?? null, topKeys: r.topKeys ?? [],
+          } : null,
+        };
       }),
     };
   });

@@ -20,6 +20,14 @@ export interface AppRecord {
   tasks: TaskPlacement[];
   submittedAt: number;
   error?: string;
+  /** Epoch of this submission's first run: later epochs are recoveries. */
+  firstEpoch?: number;
+  /** Latest complete checkpoint time of this submission; null or absent: none yet. */
+  checkpoint?: number | null;
+  /** Why the current epoch started, when it is a recovery. */
+  recovery?: { at: number; reason: string };
+  /** Recoveries of this submission so far. */
+  recoveries?: number;
 }
 
 export interface NodeRecord {

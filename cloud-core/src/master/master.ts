@@ -6,6 +6,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/index.js';
 import { AppManager } from './app-manager.js';
 import { buildHttpApi } from './http-api.js';
 import { LevelMasterStore } from './level-master-store.js';
+import { LevelCheckpointStore } from './checkpoint-store.js';
 import { Registry } from './registry.js';
 
 /**
@@ -18,6 +19,7 @@ export class Master {
   private http: FastifyInstance | null = null;
   private registry: Registry | null = null;
   private store: LevelMasterStore | null = null;
+  private checkpoints: LevelCheckpointStore | null = null;
   brokerUrl = '';
   httpUrl = '';
 
@@ -28,6 +30,8 @@ export class Master {
     await mkdir(config.data, { recursive: true });
     this.store = new LevelMasterStore(join(config.data, 'master.db'));
     await this.store.open();
+    this.checkpoints = new LevelCheckpointStore(join(config.data, 'checkpoints.db'));
+    await this.checkpoints.open();
     if (config.broker) {
       this.brokerUrl = config.broker;
     } else {
@@ -38,15 +42,18 @@ export class Master {
     this.registry = new Registry(this.store, config.nodeTimeoutMs, log.child({ component: 'registry' }));
     await this.registry.load();
     const registry = this.registry;
+    const publicUrl = () => config.publicUrl ?? this.httpUrl;
+    const apps = new AppManager(this.store, registry, this.transport, (sha) => `${publicUrl()}/bundles/${sha}`, log.child({ component: 'apps' }), {
+      checkpointIntervalMs: config.checkpointIntervalMs, checkpoints: this.checkpoints,
+    });
     this.transport.onMessage((topic, payload) => {
       const t = parseTopic(topic);
       if (!t) return;
       if (t.kind === 'hello') registry.onHello(t.nodeId, payload);
       else if (t.kind === 'status') registry.onStatus(t.nodeId, payload);
       else if (t.kind === 'heartbeat') registry.onHeartbeat(t.nodeId, payload);
+      else if (t.kind === 'checkpoint') void apps.onCheckpoint(payload);
     });
-    const publicUrl = () => config.publicUrl ?? this.httpUrl;
-    const apps = new AppManager(this.store, registry, this.transport, (sha) => `${publicUrl()}/bundles/${sha}`, log.child({ component: 'apps' }));
     this.http = await buildHttpApi({ apps, registry, store: this.store, log });
     await this.http.listen({ host: config.httpHost, port: config.httpPort });
     const addr = this.http.server.address();
@@ -63,6 +70,7 @@ export class Master {
     await this.transport?.close().catch(() => {});
     await this.broker?.close().catch(() => {});
     await this.store?.close().catch(() => {});
+    await this.checkpoints?.close().catch(() => {});
     this.log.info('master stopped');
   }
 }

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry as PromRegistry, type Metric } from 'prom-client';
+import type { LatencyBuckets, TaskReport } from '@tributary/shared';
 import type { AppManager } from './app-manager.js';
 import type { EventKind, EventLog } from './events.js';
 import type { Registry } from './registry.js';
@@ -85,8 +86,63 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
   eventCounter('tributary_failures_total', 'Failures the master saw: nodes going offline, applications failing.', ['node.offline', 'app.failed']);
   eventCounter('tributary_recoveries_total', 'Recoveries: nodes back online, new epochs.', ['node.recovered', 'app.epoch']);
 
-  // Event-time latency: how far behind wall time the min-clock is, observed once per sample.
-  // Per-record processing latency is not in the nodes' reports yet (see docs/dashboard.md).
+  // Per-task latency, sampled once per batch by the tasks (channel-fed ones; sources are not
+  // probed). Histograms: the tasks' cumulative bucket counts, summed per processor, so
+  // histogram_quantile() and rate() work; the gauge: the snapshot's recent percentiles.
+  const latencyHistogram = (name: string, help: string, pick: (r: TaskReport) => LatencyBuckets | undefined) =>
+    registerPresetHistogram(reg, name, help, () => {
+      const out: PresetSeries[] = [];
+      for (const a of deps.apps.list()) {
+        const names = new Map(a.plan.processors.map((p) => [p.id, p.name]));
+        const perProcessor = new Map<number, LatencyBuckets[]>();
+        for (const r of deps.apps.taskReports(a.id).values()) {
+          const b = pick(r);
+          if (b) perProcessor.set(r.processor, [...(perProcessor.get(r.processor) ?? []), b]);
+        }
+        for (const [p, bs] of perProcessor) out.push({ labels: { app: a.id, processor: names.get(p) ?? String(p) }, ...sumBuckets(bs) });
+      }
+      return out;
+    });
+  latencyHistogram('tributary_event_latency_seconds', 'Event-time latency of a processor\'s tasks: wall clock when a batch is processed minus its last record\'s event time, one sample per batch, since the tasks started.', (r) => r.latencyBuckets);
+  latencyHistogram('tributary_processing_latency_seconds', 'Processing latency of a processor\'s tasks: a batch\'s wait in the inbox plus its processing and I/O, one sample per batch, since the tasks started.', (r) => r.processingBuckets);
+  new Gauge({
+    name: 'tributary_latency_recent_seconds', help: 'The slowest task\'s latency percentiles (quantile 1 = max) over its node\'s last report interval (~1 s); kind: event (event time) or processing. As GET /apps/{id}/metrics.',
+    labelNames: ['app', 'processor', 'kind', 'quantile'] as const, registers: [reg],
+    collect() {
+      this.reset();
+      for (const a of deps.stats.snapshot().apps) {
+        for (const p of a.processors) {
+          for (const [kind, l] of [['event', p.latencyMs], ['processing', p.processingMs]] as const) {
+            if (!l) continue;
+            for (const [quantile, v] of [['0.5', l.p50], ['0.99', l.p99], ['1', l.max]] as const) this.set({ app: a.id, processor: p.name, kind, quantile }, v / 1000);
+          }
+        }
+      }
+    },
+  });
+
+  // Replay logs per node (agents hosting sources report them in their heartbeats).
+  const replayGauge = (name: string, help: string, pick: (r: NonNullable<ReturnType<Registry['list']>[number]['replayLog']>) => number) =>
+    new Gauge({
+      name, help, labelNames: ['node'] as const, registers: [reg],
+      collect() {
+        this.reset();
+        for (const n of deps.registry.list()) if (n.replayLog) this.set({ node: n.id }, pick(n.replayLog));
+      },
+    });
+  replayGauge('tributary_replay_backlog_records', 'Records a node\'s replay logs keep that the applications have not checkpointed past.', (r) => r.backlogRecords);
+  replayGauge('tributary_replay_disk_bytes', 'Bytes a node\'s replay logs take on disk.', (r) => r.diskBytes);
+  replayGauge('tributary_replay_quota_bytes', 'A node\'s disk quota for replay logs (0: none).', (r) => r.quotaBytes);
+  replayGauge('tributary_replay_blocked', '1 while a source on the node is blocked by the replay-log quota policy block.', (r) => (r.blocked ? 1 : 0));
+  new Counter({
+    name: 'tributary_replay_dropped_records_total', help: 'Records a node\'s replay logs dropped under the quota policy drop-oldest, as the node reports (since it started).', labelNames: ['node'] as const, registers: [reg],
+    collect() {
+      this.reset();
+      for (const n of deps.registry.list()) if (n.replayLog) this.inc({ node: n.id }, n.replayLog.droppedRecords);
+    },
+  });
+
+  // Clock lag (how far behind wall time the min-clock is), observed once per snapshot.
   const lag = new Histogram({
     name: 'tributary_clock_lag_observed_seconds', help: 'Distribution of the clock lag, sampled each second per running application.', labelNames: ['app'] as const, registers: [reg],
     buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
@@ -95,4 +151,63 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
     for (const a of s.apps) if (a.state === 'running' && a.lagMs !== null) lag.observe({ app: a.id }, a.lagMs / 1000);
   });
   return reg;
+}
+
+/** Upper bounds (ms) of the latency histograms: the runtime's (shared/src/runtime/latency-histogram.ts). */
+const LATENCY_LE_MS = [0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000];
+
+interface PresetSeries {
+  labels: Record<string, string>;
+  /** Samples per LATENCY_LE_MS bucket (not cumulative), plus the overflow. */
+  counts: number[];
+  sumMs: number;
+  count: number;
+}
+
+/**
+ * Sums the tasks' bucket counts. A task that reports other bounds (another version) is re-binned:
+ * each of its buckets goes into the first of ours whose bound is not below its own, so a sample
+ * is never counted under a bound smaller than its true value.
+ */
+function sumBuckets(bs: readonly LatencyBuckets[]): Omit<PresetSeries, 'labels'> {
+  const counts: number[] = new Array<number>(LATENCY_LE_MS.length + 1).fill(0);
+  let sumMs = 0;
+  let count = 0;
+  for (const b of bs) {
+    if (!Array.isArray(b.le) || !Array.isArray(b.counts) || b.counts.length !== b.le.length + 1) continue;
+    b.counts.forEach((c, i) => {
+      const le = i < b.le.length ? b.le[i] : Infinity;
+      const j = LATENCY_LE_MS.findIndex((x) => x >= le);
+      counts[j === -1 ? LATENCY_LE_MS.length : j] += c;
+    });
+    sumMs += b.sumMs;
+    count += b.count;
+  }
+  return { counts, sumMs, count };
+}
+
+/**
+ * A Prometheus histogram whose buckets are set from outside at scrape time. prom-client's
+ * Histogram can only observe(); here the nodes already did the observing, so this is a minimal
+ * metric object prom-client's registry can format (get() in its MetricObject shape).
+ */
+function registerPresetHistogram(reg: PromRegistry, name: string, help: string, collect: () => PresetSeries[]): void {
+  const metric = {
+    name, help, type: 'histogram', aggregator: 'sum',
+    reset() {},
+    get() {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      for (const s of collect()) {
+        let cumulative = 0;
+        s.counts.forEach((c, i) => {
+          cumulative += c;
+          values.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le: i < LATENCY_LE_MS.length ? LATENCY_LE_MS[i] / 1000 : '+Inf' }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_sum`, labels: s.labels, value: s.sumMs / 1000 });
+        values.push({ metricName: `${name}_count`, labels: s.labels, value: s.count });
+      }
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+  reg.registerMetric(metric as unknown as Metric);
 }

@@ -1,11 +1,15 @@
 import { EventEmitter } from 'node:events';
-import { MASTER_ID, cborDecoder, type Logger, type NodeHeartbeat, type NodeHello } from '@tributary/shared';
+import { MASTER_ID, cborDecoder, type Logger, type NodeHeartbeat, type NodeHello, type ReplayLogReport } from '@tributary/shared';
 import type { MasterStore, NodeRecord } from './master-store.js';
 
 export interface NodeView extends NodeRecord {
   online: boolean;
   /** What the node last said about each application it runs. */
   apps: NodeHeartbeat['apps'];
+  /** Its replay logs' state from its last heartbeat (nodes that host sources); absent otherwise. */
+  replayLog?: ReplayLogReport;
+  /** The node process's boot id (from its hello): a new one means it restarted. */
+  boot?: string;
 }
 
 /**
@@ -54,13 +58,15 @@ export class Registry extends EventEmitter {
     const node: NodeView = {
       id, kind: hello.kind, labels: { ...hello.labels }, slots: hello.slots, version: hello.version,
       firstSeen: prev?.firstSeen ?? now, lastSeen: now, clockOffsetMs: Number.isFinite(hello.now) ? hello.now - now : 0,
-      online: prev?.online ?? false, apps: prev?.apps ?? {},
+      online: prev?.online ?? false, apps: prev?.apps ?? {}, boot: hello.boot,
     };
     this.nodes.set(id, node);
     void this.store.putNode(stripView(node)).catch((err: Error) => this.log.error({ err }, 'cannot persist node'));
     const labelsChanged = prev && JSON.stringify(prev.labels) !== JSON.stringify(node.labels);
     if (!prev) this.log.info({ node: id, kind: node.kind, labels: node.labels }, 'node registered');
     if (!prev || labelsChanged) this.emit('change');
+    // A restart the master may not have seen as offline (it came back within the keep-alive).
+    if (prev?.boot && hello.boot && prev.boot !== hello.boot) this.emit('restarted', node);
   }
 
   onStatus(id: string, payload: Buffer): void {
@@ -77,6 +83,7 @@ export class Registry extends EventEmitter {
     try {
       const hb = cborDecoder.decode(payload) as NodeHeartbeat;
       node.apps = hb.apps ?? {};
+      node.replayLog = replayLogOf(hb.replayLog);
     } catch {
       return;
     }
@@ -89,6 +96,7 @@ export class Registry extends EventEmitter {
     if (node.online === online) return;
     node.online = online;
     this.log.info({ node: node.id, why }, `node ${online ? 'online' : 'offline'}`);
+    if (!online) this.emit('offline', node);
     this.emit('change');
   }
 
@@ -101,6 +109,14 @@ export class Registry extends EventEmitter {
 }
 
 function stripView(n: NodeView): NodeRecord {
-  const { online: _o, apps: _a, ...record } = n;
+  const { online: _o, apps: _a, boot: _b, ...record } = n;
   return record;
+}
+
+/** The heartbeat's replay-log report if it has the expected shape (nodes are not trusted blindly). */
+function replayLogOf(r: unknown): ReplayLogReport | undefined {
+  if (!r || typeof r !== 'object') return undefined;
+  const x = r as Record<string, unknown>;
+  const num = (k: string) => (typeof x[k] === 'number' && Number.isFinite(x[k]) ? (x[k] as number) : 0);
+  return { backlogRecords: num('backlogRecords'), diskBytes: num('diskBytes'), quotaBytes: num('quotaBytes'), droppedRecords: num('droppedRecords'), blocked: x.blocked === true };
 }

@@ -4,6 +4,15 @@
  */
 export type ClockJson = number | 'start' | 'end';
 
+/** Percentiles of per-batch latency samples (ms) over a node's last report interval (~1 s). */
+export interface LatencyStats {
+  p50: number;
+  p99: number;
+  max: number;
+  /** Batches sampled. */
+  samples: number;
+}
+
 export interface TaskStats {
   index: number;
   node: string;
@@ -20,8 +29,29 @@ export interface TaskStats {
   /** Records per second over the last sampling interval. */
   inRate: number;
   outRate: number;
+  /**
+   * Event-time latency: wall clock when a batch was processed minus its last record's event
+   * time. null when the task processed no record in its node's last report interval, and for
+   * source tasks (not measured there).
+   */
+  latencyMs: LatencyStats | null;
+  /** Processing latency: a batch's wait in the inbox plus its processing and I/O. */
+  processingMs: LatencyStats | null;
+  /** Hottest input keys since the task started, approximate records (sampled), hottest first. */
+  topKeys: [key: string, count: number][];
   /** Why the dashboard paints it red; null when healthy. */
   problem: string | null;
+}
+
+/** A hot key of a processor: which task owns it and its share of the processor's records. */
+export interface HotKey {
+  key: string;
+  /** Approximate records since the task started. */
+  count: number;
+  task: number;
+  node: string;
+  /** count / the processor's records in (0..1). */
+  share: number;
 }
 
 export interface ProcessorStats {
@@ -39,6 +69,11 @@ export interface ProcessorStats {
   outRate: number;
   /** Max task share of records in divided by the mean share: 1 = perfectly even. */
   skew: number;
+  /** The slowest task's figures (each the max over the tasks; samples: the sum); null: none. */
+  latencyMs: LatencyStats | null;
+  processingMs: LatencyStats | null;
+  /** The hottest keys over all its tasks (at most 10), hottest first. */
+  hotKeys: HotKey[];
   tasks: TaskStats[];
   problem: string | null;
 }
@@ -82,7 +117,22 @@ export interface NodeStats {
   /** Tasks it hosts (any app), and the batches queued in them. */
   tasks: number;
   backlog: number;
+  /** Its replay logs (nodes that host sources, from their heartbeat); null when not reported. */
+  replayLog: ReplayLogStats | null;
   apps: Record<string, { state: string; tasks: string[] }>;
+}
+
+/** A node's replay logs, all applications together (NodeHeartbeat.replayLog). */
+export interface ReplayLogStats {
+  /** Records kept that the application has not checkpointed past (would be replayed). */
+  backlogRecords: number;
+  diskBytes: number;
+  /** 0: no quota. */
+  quotaBytes: number;
+  /** Records the quota policy drop-oldest dropped (since the node started). */
+  droppedRecords: number;
+  /** A source is blocked by the quota policy `block` right now. */
+  blocked: boolean;
 }
 
 export interface Snapshot {

@@ -3,13 +3,16 @@ import type { AppManager, AppView } from './app-manager.js';
 import type { EventLog } from './events.js';
 import { clockJson } from './clock-json.js';
 import type { Registry } from './registry.js';
-import type { AppStats, EdgeStats, NodeStats, ProcessorStats, Snapshot, TaskStats } from './snapshot.js';
+import type { AppStats, EdgeStats, HotKey, LatencyStats, NodeStats, ProcessorStats, Snapshot, TaskStats } from './snapshot.js';
 
 /** A task with this many batches waiting, or its clock this far behind its app's, is lagging. */
 const LAG_QUEUED = 8;
 const LAG_CLOCK_MS = 30_000;
 /** Rates are averaged over about this long: a few heartbeats. */
 const RATE_WINDOW_MS = 5_000;
+/** Hot keys per processor in a snapshot, and per task. */
+const HOT_KEYS = 10;
+const TASK_KEYS = 5;
 
 /**
  * Turns the registry's cumulative per-task counters into rates and a dashboard snapshot, once per
@@ -124,7 +127,9 @@ export class Stats extends EventEmitter {
         return {
           index: t.index, node: t.node, kind: node?.kind ?? 'unknown', online,
           in: r?.in ?? 0, out: r?.out ?? 0, late: r?.late ?? 0, rejected: r?.rejected ?? 0, queued: r?.queued ?? 0,
-          inputClock: clockJson(r?.inputClock), inRate: rate.inRate, outRate: rate.outRate, problem,
+          inputClock: clockJson(r?.inputClock), inRate: rate.inRate, outRate: rate.outRate,
+          latencyMs: latencyOf(r?.latencyMs), processingMs: latencyOf(r?.processingMs),
+          topKeys: (r?.topKeys ?? []).slice(0, TASK_KEYS).map(([k, c]) => [String(k), Number(c)]), problem,
         };
       });
       const kinds = new Set(tasks.map((t) => t.kind));
@@ -137,6 +142,8 @@ export class Stats extends EventEmitter {
         runsOn: tasks.length === 0 ? 'unplaced' : kinds.size > 1 ? 'mixed' : kinds.has('agent') ? 'edge' : 'cloud',
         in: total('in'), out: total('out'), rejected: total('rejected'), backlog: total('queued'), inRate: total('inRate'), outRate: total('outRate'),
         skew: meanIn > 0 ? Math.max(...tasks.map((t) => t.in)) / meanIn : 1,
+        latencyMs: slowest(tasks.map((t) => t.latencyMs)), processingMs: slowest(tasks.map((t) => t.processingMs)),
+        hotKeys: hotKeys(a.tasks.filter((t) => t.processor === p.id).map((t) => ({ index: t.index, node: t.node, keys: reports.get(`${t.processor}.${t.index}`)?.topKeys ?? [] })), total('in')),
         tasks, problem: failing ? `task ${failing.index}: ${failing.problem}` : pending ? `waiting: ${pending.reason}` : null,
       };
     });
@@ -165,7 +172,9 @@ export class Stats extends EventEmitter {
           backlog += t.queued;
         }
       }
-      return { id: n.id, kind: n.kind, labels: n.labels, version: n.version, online: n.online, lastSeen: n.lastSeen, clockOffsetMs: n.clockOffsetMs, slots: n.slots, tasks, backlog, apps };
+      const r = n.replayLog;
+      const replayLog = r ? { backlogRecords: r.backlogRecords, diskBytes: r.diskBytes, quotaBytes: r.quotaBytes, droppedRecords: r.droppedRecords, blocked: r.blocked } : null;
+      return { id: n.id, kind: n.kind, labels: n.labels, version: n.version, online: n.online, lastSeen: n.lastSeen, clockOffsetMs: n.clockOffsetMs, slots: n.slots, tasks, backlog, replayLog, apps };
     });
   }
 
@@ -196,6 +205,28 @@ export class Stats extends EventEmitter {
       if (a.state !== was.state && (a.state === 'finished' || a.state === 'killed')) this.events.add(`app.${a.state}`, a.id, `application ${a.id} ${a.state}`);
     }
   }
+}
+
+/** A report's percentiles as the snapshot carries them (null when absent or malformed). */
+function latencyOf(l: { p50: number; p99: number; max: number; samples?: number } | undefined): LatencyStats | null {
+  if (!l || ![l.p50, l.p99, l.max].every(Number.isFinite)) return null;
+  return { p50: l.p50, p99: l.p99, max: l.max, samples: l.samples ?? 0 };
+}
+
+/** A processor's latency: its slowest task's (percentiles of different tasks do not combine). */
+function slowest(ls: (LatencyStats | null)[]): LatencyStats | null {
+  const present = ls.filter((l): l is LatencyStats => l !== null);
+  if (present.length === 0) return null;
+  return {
+    p50: Math.max(...present.map((l) => l.p50)), p99: Math.max(...present.map((l) => l.p99)), max: Math.max(...present.map((l) => l.max)),
+    samples: present.reduce((n, l) => n + l.samples, 0),
+  };
+}
+
+/** The hottest keys over a processor's tasks, each with the task that owns it. */
+function hotKeys(tasks: { index: number; node: string; keys: readonly (readonly [string, number])[] }[], recordsIn: number): HotKey[] {
+  const all = tasks.flatMap((t) => t.keys.map(([key, count]) => ({ key: String(key), count: Number(count), task: t.index, node: t.node, share: recordsIn > 0 ? Math.min(1, Number(count) / recordsIn) : 0 })));
+  return all.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1)).slice(0, HOT_KEYS);
 }
 
 function fleetSummary(nodes: NodeStats[]): Snapshot['fleet'] {

@@ -27,6 +27,43 @@ export interface AppAssignment {
   readonly params: Readonly<Record<string, string>>;
   /** Every task of the application (not only this node's), so a node can route to the others. */
   readonly tasks: readonly TaskPlacement[];
+  /** Identity of the submission: a resubmitted application starts afresh (old replay logs go). */
+  readonly submission?: number;
+  /** Exactly-once: checkpoints, and where to restart from. Absent: no checkpoints. */
+  readonly checkpoint?: CheckpointAssignment;
+}
+
+export interface CheckpointAssignment {
+  /** Event-time spacing of checkpoints, ms. */
+  readonly intervalMs: number;
+  /**
+   * This epoch is a recovery: restore checkpoint `restoreFrom` (null: none completed yet, so
+   * start empty) and replay sources from it. False on the first run of a submission.
+   */
+  readonly recovery: boolean;
+  readonly restoreFrom: number | null;
+  /** Encoded states of that checkpoint for this node's tasks, by task address. */
+  readonly states?: Readonly<Record<string, Uint8Array>>;
+}
+
+/** A task's snapshot for checkpoint time t (topic `trib/<node>/ckpt`). */
+export interface CheckpointReport {
+  readonly app: string;
+  readonly epoch: number;
+  readonly processor: number;
+  readonly index: number;
+  readonly t: number;
+  /** Encoded state; null when the task holds none (it still reports, for completeness). */
+  readonly state: Uint8Array | null;
+}
+
+/** What the master publishes on `trib/master/clock/<app>` (retained). */
+export interface AppClockMessage {
+  readonly app: string;
+  readonly clock: number;
+  readonly at: number;
+  /** The latest complete checkpoint: sources may trim their replay logs up to it. */
+  readonly checkpoint?: { readonly epoch: number; readonly t: number };
 }
 
 export interface NodeDesiredState {
@@ -42,6 +79,11 @@ export interface NodeHello {
   readonly version: string;
   /** The node's wall clock when it sent this, for the master to estimate clock offset. */
   readonly now: number;
+  /**
+   * Random per process start: a new value means the node restarted, and whatever it ran was lost
+   * (the master then recovers its applications), even if the master never saw it go offline.
+   */
+  readonly boot?: string;
 }
 
 /** One task's counters and clock, as its node reports them. */
@@ -57,6 +99,47 @@ export interface TaskReport {
   readonly maxQueued: number;
   /** The task's input min-clock (ms; ±Infinity before the first input / after the last). */
   readonly inputClock: number;
+  // Probes of channel-fed tasks (source tasks do not report them). All optional: reports from
+  // nodes without them still parse.
+  /**
+   * Event-time latency over the last report interval (~1 s): the wall clock when a batch is
+   * processed minus the event time of its last record, sampled once per batch. Absent when the
+   * task processed no record in the interval. Meaningful only when event time follows the wall
+   * clock (live sources); node clocks are not corrected for their offset.
+   */
+  readonly latencyMs?: LatencyPercentiles;
+  /**
+   * Processing latency over the last report interval: how long each batch waited in the task's
+   * inbox plus its processing and I/O (a sink's write). Absent when no batch was processed.
+   */
+  readonly processingMs?: LatencyPercentiles;
+  /** The same samples since the task started, bucketed (the master's Prometheus histograms). */
+  readonly latencyBuckets?: LatencyBuckets;
+  readonly processingBuckets?: LatencyBuckets;
+  /**
+   * The task's hottest input keys since it started, with approximate record counts (a
+   * Space-Saving sketch over a ~1-in-16 sample, each sample counting 16), hottest first.
+   */
+  readonly topKeys?: readonly (readonly [key: string, count: number])[];
+}
+
+/** Percentiles of per-batch latency samples, ms. p50 <= p99 <= max. */
+export interface LatencyPercentiles {
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  /** Samples (batches) they are computed from. */
+  readonly samples: number;
+}
+
+/** Latency samples in buckets, for histograms. */
+export interface LatencyBuckets {
+  /** Upper bounds of the buckets, ms, ascending. */
+  readonly le: readonly number[];
+  /** Samples per bucket (not cumulative); one more than `le`: the last counts those above it. */
+  readonly counts: readonly number[];
+  readonly sumMs: number;
+  readonly count: number;
 }
 
 /** What a node says about one application it runs. */

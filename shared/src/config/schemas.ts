@@ -26,6 +26,13 @@ export const masterConfigSchema = z.object({
    * without flapping on a busy 2-core box.
    */
   nodeTimeoutMs: z.coerce.number().int().min(500).default(3000),
+  /**
+   * Exactly-once: tasks snapshot their state whenever their clock passes a multiple of this
+   * (event time, ms) and the master keeps the snapshots; after a failure every task restarts from
+   * the latest checkpoint all tasks completed and sources replay from its time. 0 turns checkpoints
+   * off (at-least-once: a recovery replays the whole replay log).
+   */
+  checkpointIntervalMs: z.coerce.number().int().min(0).default(1000),
   logLevel,
 });
 export type MasterConfig = z.infer<typeof masterConfigSchema>;
@@ -37,6 +44,20 @@ const nodeCommon = {
   /** Heartbeat period. One a second keeps failure detection in the low seconds at tiny cost. */
   heartbeatMs: z.coerce.number().int().min(100).default(1000),
   logLevel,
+  /**
+   * Log first, then send: sources hosted here append their records to a LevelDB replay log under
+   * `data` before emitting them, so any failure can be replayed (exactly-once) and a device keeps
+   * recording while its uplink is down. Off saves the disk writes and gives up both.
+   */
+  replayLog: z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean()).default(true),
+  /** Disk quota of the replay logs, MB; 0 = none. */
+  replayQuotaMb: z.coerce.number().min(0).default(0),
+  /**
+   * When the quota is reached: `block` stops reading the source until checkpoints free space
+   * (nothing is lost; an MQTT source's broker then holds the backlog), `drop-oldest` deletes the
+   * oldest records and counts them (reported as droppedRecords; they can no longer be replayed).
+   */
+  replayQuotaPolicy: z.enum(['block', 'drop-oldest']).default('block'),
 };
 
 /** `tributary worker`: a cloud node hosting tasks. */

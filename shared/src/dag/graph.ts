@@ -37,6 +37,11 @@ export interface EdgeSpec {
 export class Graph {
   readonly processors: readonly ProcessorSpec[];
   readonly edges: readonly EdgeSpec[];
+  /**
+   * Idle-source timeout, ms of wall time (0 = none): an input from another node that carries
+   * nothing for this long stops holding the application's clock (see ChannelTaskRunner).
+   */
+  idleTimeoutMs = 0;
 
   constructor(readonly name: string, processors: readonly ProcessorSpec[], edges: readonly EdgeSpec[]) {
     this.processors = Object.freeze([...processors]);

@@ -23,6 +23,7 @@ import type { Graph } from '../dag/graph.js';
 export class Pipeline {
   readonly nodes: LogicalNode[] = [];
   lateSink?: SinkSpec;
+  idleTimeoutMs = 0;
 
   constructor(readonly name: string) {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('pipeline(name): name must be a non-empty string');
@@ -46,9 +47,22 @@ export class Pipeline {
     return this;
   }
 
+  /**
+   * Idle-source timeout: a device (an input from another node) silent for `ms` of wall time no
+   * longer holds the application's clock back; the rest progresses, and what the device sends
+   * later behind the clock goes to the late-data output, counted. Default: wait for it forever.
+   */
+  idleTimeout(ms: number): this {
+    if (!(ms >= 0) || !Number.isFinite(ms)) throw new TypeError('Pipeline.idleTimeout(ms): expected a finite number >= 0');
+    this.idleTimeoutMs = ms;
+    return this;
+  }
+
   /** Plans the pipeline into a DAG of fused processors. */
   compile(): Graph {
-    return compilePipeline(this);
+    const g = compilePipeline(this);
+    g.idleTimeoutMs = this.idleTimeoutMs;
+    return g;
   }
 
   /** @internal */

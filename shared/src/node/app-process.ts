@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { AppAssignment, AppState, TaskReport } from '../cluster/assignment.js';
 import type { Logger } from '../log.js';
-import type { FromAppThread, ToAppThread } from './port-transport.js';
+import type { AppReplayStats, FromAppThread, ToAppThread } from './port-transport.js';
 import type { AppThreadData } from './app-thread.js';
 
 /** A JavaScript bootstrap: it registers the TypeScript loader in the thread, then runs app-thread.ts. */
@@ -11,6 +11,7 @@ export interface AppStatus {
   state: AppState;
   tasks: TaskReport[];
   wire: Record<string, number>;
+  replay?: AppReplayStats;
   error?: string;
 }
 
@@ -24,6 +25,7 @@ export class AppProcess {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
   private updateWaiter: ((ok: boolean) => void) | null = null;
+  private closedWaiter: (() => void) | null = null;
 
   constructor(
     public assignment: AppAssignment,
@@ -64,7 +66,14 @@ export class AppProcess {
     });
   }
 
+  /** Aborts the application, lets it close its replay log (bounded wait), then ends the thread. */
   async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => (this.closedWaiter = resolve));
+    const m: ToAppThread = { type: 'stop', drain: false };
+    this.worker.postMessage(m);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, this.exited, new Promise<void>((r) => (timer = setTimeout(r, 3000)))]);
+    clearTimeout(timer);
     await this.worker.terminate();
     await this.exited;
   }
@@ -76,7 +85,11 @@ export class AppProcess {
       case 'state':
         return this.setState(m.state, m.error ? `[${m.error.code}] ${m.error.message}` : undefined);
       case 'stats':
-        Object.assign(this.status, { tasks: m.tasks, wire: m.wire });
+        Object.assign(this.status, { tasks: m.tasks, wire: m.wire, replay: m.replay });
+        return;
+      case 'closed':
+        this.closedWaiter?.();
+        this.closedWaiter = null;
         return;
       case 'updated':
         this.updateWaiter?.(m.ok);

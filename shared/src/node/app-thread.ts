@@ -10,6 +10,7 @@ import { Params } from '../app/params.js';
 import type { AppAssignment } from '../cluster/assignment.js';
 import { createLogger } from '../log.js';
 import { AppRuntime } from '../runtime/app-runtime.js';
+import { AppReplayLog } from '../store/app-replay-log.js';
 import { PortTransport, type FromAppThread, type ToAppThread } from './port-transport.js';
 
 export interface AppThreadData {
@@ -18,6 +19,8 @@ export interface AppThreadData {
   nodeId: string;
   labels: Record<string, string>;
   logLevel: string;
+  /** Replay logs for the sources (log first, then send); absent: off. */
+  replay?: { dir: string; quotaBytes: number; policy: 'block' | 'drop-oldest' };
 }
 
 const port = parentPort!;
@@ -32,27 +35,42 @@ port.on('message', (m: ToAppThread) => {
   else if (m.type === 'update') post({ type: 'updated', ok: runtime?.update(m.assignment as AppAssignment) ?? false });
   else if (m.type === 'stop') {
     if (m.drain) runtime?.stopSources();
-    else runtime?.abort();
+    else {
+      runtime?.abort();
+      // The replay log's LevelDB must be closed before the thread goes, or the next run here
+      // cannot open it (LevelDB locks it per process).
+      void (runtime?.close() ?? Promise.resolve()).then(() => post({ type: 'closed' }));
+    }
   }
 });
 
 try {
   const mod = (await import(pathToFileURL(data.bundlePath).href)) as { default?: unknown };
   const graph = await resolveApp(mod.default, new Params({ ...data.assignment.params }), data.assignment.app);
-  runtime = new AppRuntime({ graph, assignment: data.assignment, nodeId: data.nodeId, nodeLabels: data.labels, transport, log });
+  const replay = data.replay
+    ? { log: new AppReplayLog(data.replay.dir, data.assignment.submission ?? 0, log), quotaBytes: data.replay.quotaBytes, policy: data.replay.policy }
+    : undefined;
+  runtime = new AppRuntime({ graph, assignment: data.assignment, nodeId: data.nodeId, nodeLabels: data.labels, transport, log, replay });
   const rt = runtime;
   rt.onFailure((err) => post({ type: 'state', state: 'failed', error: { code: err.code, message: err.message } }));
   await rt.start();
   post({ type: 'state', state: 'running' });
-  const stats = setInterval(() => post(statsOf(rt)), 1000);
+  const stats = setInterval(() => void postStats(rt), 1000);
   await rt.finished;
   clearInterval(stats);
-  post(statsOf(rt));
+  await postStats(rt);
+  await rt.close();
   if (!rt.failure) post({ type: 'state', state: 'finished' });
 } catch (err) {
   const e = err as { code?: string; message?: string };
   log.error({ err }, 'application failed to start');
   post({ type: 'state', state: 'failed', error: { code: e.code ?? 'TRIB_ERR_APP_INVALID', message: e.message ?? String(err) } });
+}
+
+async function postStats(rt: AppRuntime): Promise<void> {
+  const stats = statsOf(rt);
+  if (data.replay && stats.type === 'stats') stats.replay = await rt.replayStats().catch(() => undefined);
+  post(stats);
 }
 
 function statsOf(rt: AppRuntime): FromAppThread {
@@ -66,6 +84,8 @@ function statsOf(rt: AppRuntime): FromAppThread {
     queued: h.queued(),
     maxQueued: h.metrics.maxQueued,
     inputClock: h.inputClock,
+    // Latency percentiles since the previous report, cumulative latency buckets, top keys.
+    ...h.metrics.takeProbeReport(),
   }));
   return { type: 'stats', tasks, wire: { ...rt.stats } };
 }

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { cborDecoder, cborEncoder } from '../codec/cbor.js';
-import type { AppAssignment, NodeDesiredState, NodeHeartbeat, NodeHello } from '../cluster/assignment.js';
+import type { AppAssignment, NodeDesiredState, NodeHeartbeat, NodeHello, ReplayLogReport } from '../cluster/assignment.js';
 import type { Logger } from '../log.js';
 import { connectMqttTransport } from '../transport/mqtt-transport.js';
 import { parseTopic, topics } from '../transport/topics.js';
@@ -20,6 +21,8 @@ export interface NodeAgentOptions {
   dataDir: string;
   logLevel: string;
   log: Logger;
+  /** Replay logs for sources hosted here (under dataDir/replay); off: none. */
+  replayLog?: { enabled: boolean; quotaBytes: number; policy: 'block' | 'drop-oldest' };
 }
 
 /**
@@ -35,6 +38,8 @@ export class NodeAgent {
   private heartbeat: NodeJS.Timeout | null = null;
   private reconciling: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** New on every process start: tells the master this node lost whatever it ran before. */
+  private readonly boot = randomUUID();
 
   constructor(private readonly options: NodeAgentOptions) {
     this.bundles = new BundleCache(join(options.dataDir, 'bundles'));
@@ -89,7 +94,7 @@ export class NodeAgent {
 
   private async sayHello(): Promise<void> {
     const { kind, labels, slots } = this.options;
-    const hello: NodeHello = { kind, labels, slots, version: TRIBUTARY_VERSION, now: Date.now() };
+    const hello: NodeHello = { kind, labels, slots, version: TRIBUTARY_VERSION, now: Date.now(), boot: this.boot };
     await this.transport?.publish(topics.hello(this.id), cborEncoder.encode(hello), { qos: 1, retain: true }).catch(() => {});
   }
 
@@ -99,14 +104,30 @@ export class NodeAgent {
       const s = a.status;
       apps[id] = { epoch: a.assignment.epoch, state: s.state, tasks: s.tasks, wire: s.wire, ...(s.error ? { error: s.error } : {}) };
     }
-    const hb: NodeHeartbeat = { now: Date.now(), apps };
+    const replayLog = this.replayReport();
+    const hb: NodeHeartbeat = { now: Date.now(), apps, ...(replayLog ? { replayLog } : {}) };
     this.transport?.publish(topics.heartbeat(this.id), cborEncoder.encode(hb), { qos: 0 }).catch(() => {});
+  }
+
+  private replayReport(): ReplayLogReport | undefined {
+    const r = this.options.replayLog;
+    if (!r?.enabled) return undefined;
+    const out = { backlogRecords: 0, diskBytes: 0, quotaBytes: r.quotaBytes, droppedRecords: 0, blocked: false };
+    for (const a of this.apps.values()) {
+      const s = a.status.replay;
+      if (!s) continue;
+      out.backlogRecords += s.backlogRecords;
+      out.diskBytes += s.diskBytes;
+      out.droppedRecords += s.dropped;
+      out.blocked ||= s.blocked;
+    }
+    return out;
   }
 
   private onMessage(topic: string, payload: Buffer): void {
     const t = parseTopic(topic);
     if (!t) return;
-    if (t.kind === 'data' || t.kind === 'credit') {
+    if (t.kind === 'data' || t.kind === 'credit' || t.kind === 'appClock') {
       this.apps.get(t.appId)?.deliver(topic, payload);
     } else if (t.kind === 'control' && t.nodeId === this.id) {
       let desired: NodeDesiredState;
@@ -162,7 +183,12 @@ export class NodeAgent {
     const proc = new AppProcess(
       a,
       bundlePath,
-      { nodeId: this.id, labels: this.options.labels, logLevel: this.options.logLevel },
+      {
+        nodeId: this.id, labels: this.options.labels, logLevel: this.options.logLevel,
+        ...(this.options.replayLog?.enabled
+          ? { replay: { dir: join(this.options.dataDir, 'replay', a.app), quotaBytes: this.options.replayLog.quotaBytes, policy: this.options.replayLog.policy } }
+          : {}),
+      },
       (topic, payload, qos, retain) => {
         this.transport?.publish(topic, payload, { qos, retain }).catch((err: Error) => log.warn({ err: err.message, topic }, 'publish failed'));
       },

@@ -11,8 +11,18 @@ export type ToAppThread =
 export type FromAppThread =
   | { type: 'publish'; topic: string; payload: Uint8Array; qos: QoS; retain: boolean }
   | { type: 'state'; state: 'running' | 'finished' | 'failed'; error?: { code: string; message: string } }
-  | { type: 'stats'; tasks: TaskReport[]; wire: Record<string, number> }
-  | { type: 'updated'; ok: boolean };
+  | { type: 'stats'; tasks: TaskReport[]; wire: Record<string, number>; replay?: AppReplayStats }
+  | { type: 'updated'; ok: boolean }
+  | { type: 'closed' };
+
+/** One application's replay logs on a node (summed over its sources). */
+export interface AppReplayStats {
+  backlogRecords: number;
+  bytes: number;
+  diskBytes: number;
+  dropped: number;
+  blocked: boolean;
+}
 
 /**
  * The transport as an application's worker thread sees it: publishes go to the node's main

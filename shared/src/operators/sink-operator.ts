@@ -12,7 +12,10 @@ export function sinkOperator(spec: SinkSpec): OperatorFactory {
     const sink: Sink = spec.create();
     let buffer: Message[] = [];
     return {
-      open: () => sink.open({ taskIndex: ctx.taskId.index, parallelism: ctx.parallelism, log: ctx.log }),
+      open: () => sink.open({
+        taskIndex: ctx.taskId.index, parallelism: ctx.parallelism, log: ctx.log,
+        exactlyOnce: (ctx.checkpointIntervalMs ?? 0) > 0, resume: ctx.recovering ?? false,
+      }),
       push(msg) {
         buffer.push(msg);
       },

@@ -1,6 +1,8 @@
-import { cborDecoder } from '../codec/cbor.js';
 import { decodeFrame } from '../codec/frame.js';
-import type { AppAssignment, TaskPlacement } from '../cluster/assignment.js';
+import { cborDecoder, cborEncoder } from '../codec/cbor.js';
+import type { AppAssignment, AppClockMessage, CheckpointReport, TaskPlacement } from '../cluster/assignment.js';
+import type { ReplayLog } from '../store/replay-log.js';
+import type { FeedStats, QuotaPolicy } from './source-feed.js';
 import { taskAddress } from '../cluster/assignment.js';
 import type { Graph, ProcessorSpec } from '../dag/graph.js';
 import type { TaskError } from '../errors.js';
@@ -24,6 +26,19 @@ export interface AppRuntimeOptions {
   transport: Transport;
   log: Logger;
   batchSize?: number;
+  /**
+   * Replay logs for this node's sources (log first, then send); absent: off. Injected (from
+   * `@tributary/shared/store`) so that application bundles never pull in LevelDB.
+   */
+  replay?: { log: PartReplayLog; quotaBytes: number; policy: QuotaPolicy };
+}
+
+/** The replay log of this node's part of an application. */
+export interface PartReplayLog {
+  readonly log: ReplayLog;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  diskBytes(): Promise<number>;
 }
 
 /** Counters of the wire side, for heartbeats, the API and /metrics. */
@@ -78,11 +93,16 @@ export class AppRuntime {
   private unsubscribe: (() => void) | null = null;
   private refresh: NodeJS.Timeout | null = null;
   private failureListeners: ((err: TaskError) => void)[] = [];
+  private readonly replayLog: PartReplayLog | null;
+  private closed = false;
+  private readonly events: HostEvents;
 
   constructor(private readonly options: AppRuntimeOptions) {
     this.assignment = options.assignment;
     this.app = options.assignment.app;
     this.log = options.log;
+    this.replayLog = options.replay?.log ?? null;
+    this.events = this.hostEvents();
     this.credits = new CreditBatcher((key, payload) => {
       const [node, addr] = key.split('|');
       this.publish(topics.credit(options.nodeId, node, this.app, addr), payload);
@@ -110,6 +130,8 @@ export class AppRuntime {
   }
 
   async start(): Promise<void> {
+    await this.replayLog?.open();
+    this.restore();
     this.unsubscribe = this.options.transport.onMessage((topic, payload) => this.onMessage(topic, payload));
     const channelHosts = [...this.hosts.values()].filter((h): h is ChannelTaskRunner => h instanceof ChannelTaskRunner);
     await Promise.all(channelHosts.map((h) => h.start()));
@@ -149,6 +171,54 @@ export class AppRuntime {
     this.unsubscribe = null;
   }
 
+  /** Releases the replay log (after finishing or aborting). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.replayLog?.close();
+  }
+
+  /** The sources' replay logs, summed, for the node's heartbeat. */
+  async replayStats(): Promise<FeedStats & { diskBytes: number }> {
+    const out = { backlogRecords: 0, bytes: 0, dropped: 0, blocked: false, diskBytes: 0 };
+    for (const s of this.sources) {
+      out.backlogRecords += s.feed.stats.backlogRecords;
+      out.bytes += s.feed.stats.bytes;
+      out.dropped += s.feed.stats.dropped;
+      out.blocked ||= s.feed.stats.blocked;
+    }
+    out.diskBytes = (await this.replayLog?.diskBytes()) ?? 0;
+    return out;
+  }
+
+  /** A restart from a checkpoint: every local task gets its state back before it starts. */
+  private restore(): void {
+    const cp = this.assignment.checkpoint;
+    if (!cp?.recovery || cp.restoreFrom === null) return;
+    for (const [addr, host] of this.hosts) host.restoreCheckpoint(cp.restoreFrom, cp.states?.[String(addr)] ?? null);
+  }
+
+  private onCheckpointed(host: TaskHost, t: number, state: Uint8Array | null): void {
+    const report: CheckpointReport = { app: this.app, epoch: this.epoch, processor: host.id.processor, index: this.taskIndexOf(host), t, state };
+    this.options.transport.publish(topics.checkpoint(this.options.nodeId), cborEncoder.encode(report), { qos: 1 }).catch((err: Error) => {
+      this.log.warn({ err: err.message, t }, 'cannot send a checkpoint report');
+    });
+  }
+
+  /** Checkpoint t is complete everywhere: the sources' logs need nothing before it any more. */
+  private onAppClock(payload: Buffer): void {
+    let msg: AppClockMessage;
+    try {
+      msg = cborDecoder.decode(payload) as AppClockMessage;
+    } catch {
+      return;
+    }
+    const cp = msg?.checkpoint;
+    if (this.closed || !cp || cp.epoch !== this.epoch || typeof cp.t !== 'number') return;
+    for (const s of this.sources) {
+      s.feed.trim(cp.t, s.emitted).catch((err: Error) => this.log.warn({ err: err.message }, 'trimming the replay log failed'));
+    }
+  }
+
   /**
    * Applies a new assignment in place when only remote senders were added (an agent joined):
    * their channels are added to the local receivers. Returns false when the change needs a
@@ -180,17 +250,24 @@ export class AppRuntime {
     return assignment.tasks.filter((t) => t.processor === processor).sort((a, b) => a.index - b.index);
   }
 
-  private readonly events: HostEvents = {
-    lateDropped: () => {
-      this.stats.lateUndelivered++;
-    },
-    failed: (host, err) => {
-      if (this.failure) return;
-      this.failure = err;
-      this.log.error({ task: host.name, err }, err.message);
-      for (const l of this.failureListeners) l(err);
-    },
-  };
+  private hostEvents(): HostEvents {
+    const cp = this.assignment.checkpoint;
+    return {
+      lateDropped: () => {
+        this.stats.lateUndelivered++;
+      },
+      failed: (host, err) => {
+        if (this.failure) return;
+        this.failure = err;
+        this.log.error({ task: host.name, err }, err.message);
+        for (const l of this.failureListeners) l(err);
+      },
+      checkpointIntervalMs: cp?.intervalMs ?? 0,
+      recovering: cp?.recovery ?? false,
+      checkpointed: (host, t, state) => this.onCheckpointed(host, t, state),
+    };
+  }
+
 
   private build(): void {
     const { graph, nodeId: me, nodeLabels } = this.options;
@@ -202,8 +279,15 @@ export class AppRuntime {
         if (t.node !== me) return;
         const log = this.log.child({ task: `${p.name}#${t.index}` });
         const router = new Router(batchSize);
+        const cp = this.assignment.checkpoint;
+        const replay = this.replayLog && this.options.replay
+          ? { log: this.replayLog.log, name: String(taskAddress(p.id, t.index)), quotaBytes: this.options.replay.quotaBytes, policy: this.options.replay.policy }
+          : undefined;
         const host = p.source
-          ? new SourceTaskRunner(spec, position, router, log, this.events, { batchSize, nodeId: me, nodeLabels: { ...nodeLabels } })
+          ? new SourceTaskRunner(spec, position, router, log, this.events, {
+            batchSize, nodeId: me, nodeLabels: { ...nodeLabels }, replay,
+            replayFrom: cp?.recovery && cp.restoreFrom !== null ? cp.restoreFrom : -Infinity,
+          })
           : new ChannelTaskRunner(spec, position, router, log, this.events);
         if (host instanceof SourceTaskRunner) this.sources.push(host);
         this.hosts.set(taskAddress(p.id, t.index), host);
@@ -235,6 +319,7 @@ export class AppRuntime {
     const host = this.hosts.get(rAddr) as ChannelTaskRunner;
     const inb: Inbound = { host, channel: host.addChannel(), expectedSeq: 0, creditKey: `${sender.node}|${sAddr}`, receiver: rAddr, processed: 0, active: false };
     this.inbound.set(`${rAddr}<${sAddr}`, inb);
+    if (this.options.graph.idleTimeoutMs > 0) host.setIdleTimeout(this.options.graph.idleTimeoutMs, [inb.channel]);
     if (this.refresh) this.announceCredit(inb);
   }
 
@@ -258,6 +343,7 @@ export class AppRuntime {
 
   private onMessage(topic: string, payload: Buffer): void {
     const t = parseTopic(topic);
+    if (t?.kind === 'appClock' && t.appId === this.app) return this.onAppClock(payload);
     if (!t || (t.kind !== 'data' && t.kind !== 'credit') || t.appId !== this.app || t.to !== this.options.nodeId) return;
     if (t.kind === 'data') this.onFrame(Number(t.taskAddr), payload);
     else this.onCredit(Number(t.taskAddr), payload);

@@ -8,7 +8,9 @@ import { DEFAULT_LOCAL_CREDITS, LocalChannel } from './local-channel.js';
 import { DEFAULT_BATCH_SIZE, Router } from './router.js';
 import { SourceTaskRunner } from './source-task-runner.js';
 import type { HostEvents, TaskHost } from './task-host.js';
-import type { TaskMetrics } from './task-metrics.js';
+import type { LatencyPercentiles } from '../cluster/assignment.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import type { TaskCounters } from './task-metrics.js';
 
 export interface LocalRuntimeOptions {
   log?: Logger;
@@ -18,10 +20,19 @@ export interface LocalRuntimeOptions {
   credits?: number;
 }
 
-export interface ProcessorSummary extends TaskMetrics {
+export interface ProcessorSummary extends TaskCounters {
   id: number;
   name: string;
   parallelism: number;
+  /**
+   * Over the whole run, all its tasks together (channel-fed processors only): event-time latency
+   * (wall clock minus the event time of each batch's last record) and processing latency (inbox
+   * wait + processing + I/O per batch), ms.
+   */
+  latencyMs?: LatencyPercentiles;
+  processingMs?: LatencyPercentiles;
+  /** Hottest input keys with approximate record counts (sampled), hottest first. */
+  topKeys?: [key: string, count: number][];
 }
 
 export interface RunSummary {
@@ -83,10 +94,21 @@ export class LocalRuntime {
   summary(): RunSummary {
     const processors = this.graph.processors.map((p) => {
       const sum: ProcessorSummary = { id: p.id, name: p.name, parallelism: p.parallelism, in: 0, out: 0, late: 0, rejected: 0, batches: 0, maxQueued: 0 };
+      const latency = new LatencyHistogram();
+      const processing = new LatencyHistogram();
+      const keys: [string, number][] = [];
       for (const h of this.hosts[p.id]) {
         for (const k of ['in', 'out', 'late', 'rejected', 'batches'] as const) sum[k] += h.metrics[k];
         sum.maxQueued = Math.max(sum.maxQueued, h.metrics.maxQueued);
+        latency.merge(h.metrics.eventLatency);
+        processing.merge(h.metrics.processingLatency);
+        keys.push(...h.metrics.keys.sketch.top());
       }
+      const latencyMs = latency.percentiles();
+      const processingMs = processing.percentiles();
+      if (latencyMs) sum.latencyMs = latencyMs;
+      if (processingMs) sum.processingMs = processingMs;
+      if (keys.length) sum.topKeys = keys.sort((a, b) => b[1] - a[1]).slice(0, 10);
       return sum;
     });
     return {

@@ -14,6 +14,8 @@ export interface HostEvents {
   failed(host: TaskHost, err: TaskError): void;
   /** Event-time spacing of checkpoints; absent or 0: no checkpoints (local mode). */
   readonly checkpointIntervalMs?: number;
+  /** This run restarts from a checkpoint after a failure (sinks resume their output). */
+  readonly recovering?: boolean;
   /**
    * The task's input clock passed checkpoint time t and everything it did before t is done
    * (including its sink I/O): `state` is its encoded snapshot (null when it holds none).
@@ -63,6 +65,7 @@ export abstract class TaskHost {
         return host.inputClock;
       },
       checkpointIntervalMs: events.checkpointIntervalMs ?? 0,
+      recovering: events.recovering ?? false,
     };
     this.task = spec.taskFactory(this.ctx);
   }

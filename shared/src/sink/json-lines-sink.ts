@@ -1,13 +1,14 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { readFile, truncate } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { Message } from '../message.js';
 import { ErrorCodes, TributaryError } from '../errors.js';
-import type { Sink, SinkSpec } from './sink.js';
+import type { Sink, SinkContext, SinkSpec } from './sink.js';
 
 /** Writes each message's value as one JSON line to a file (created or truncated on open). */
 export function jsonLinesSink<T = unknown>(path: string): SinkSpec<T> {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('jsonLinesSink(path): path must be a non-empty string');
-  return { kind: 'sink', name: `jsonLines(${path})`, maxParallelism: 1, create: () => new StreamSink<T>(() => createWriteStream(path), path) };
+  return { kind: 'sink', name: `jsonLines(${path})`, maxParallelism: 1, create: () => new JsonLinesFileSink<T>(path) };
 }
 
 /** Writes each message's value as one JSON line to standard output. */
@@ -24,7 +25,7 @@ class StreamSink<T> implements Sink<T> {
   private failure: Error | null = null;
   constructor(private readonly openStream: () => NodeJS.WritableStream, private readonly label: string) {}
 
-  async open(): Promise<void> {
+  async open(_ctx?: SinkContext): Promise<void> {
     const stream = this.openStream();
     stream.on('error', (err: Error) => {
       this.failure = err;
@@ -45,6 +46,17 @@ class StreamSink<T> implements Sink<T> {
     if (!this.stream.write(text)) return once(this.stream as unknown as NodeJS.EventEmitter, 'drain').then(() => this.throwIfFailed());
   }
 
+  /** Like write(), but resolves only once the stream has handed the bytes to the OS. */
+  protected writeDurably(batch: readonly Message<T>[]): Promise<void> | void {
+    this.throwIfFailed();
+    if (batch.length === 0 || !this.stream) return;
+    let text = '';
+    for (let i = 0; i < batch.length; i++) text += JSON.stringify(batch[i].value) + '\n';
+    return new Promise((resolve, reject) => {
+      this.stream!.write(text, (err) => (err ? reject(new TributaryError(ErrorCodes.SINK_FAILED, `writing ${this.label} failed: ${err.message}`, { cause: err })) : resolve()));
+    });
+  }
+
   async close(): Promise<void> {
     const stream = this.stream;
     this.stream = null;
@@ -54,8 +66,44 @@ class StreamSink<T> implements Sink<T> {
     this.throwIfFailed();
   }
 
-  private throwIfFailed(): void {
+  protected throwIfFailed(): void {
     if (this.failure) throw new TributaryError(ErrorCodes.SINK_FAILED, `writing ${this.label} failed: ${this.failure.message}`, { cause: this.failure });
+  }
+}
+
+/**
+ * The file sink. Exactly-once: on a recovery it appends instead of truncating and skips every line
+ * the file already holds (a replayed result is byte-identical to the one written before the
+ * failure, since the pipeline is deterministic from the replay log); a torn last line from a crash
+ * is cut off first. Each batch resolves only once the OS has the bytes, so a checkpoint reported
+ * after it never covers output still in a user-space buffer.
+ */
+class JsonLinesFileSink<T> extends StreamSink<T> {
+  private written: Set<string> | null = null;
+  private exactlyOnce = false;
+
+  constructor(private readonly path: string) {
+    super(() => createWriteStream(path, { flags: this.written ? 'a' : 'w' }), path);
+  }
+
+  override async open(ctx?: SinkContext): Promise<void> {
+    this.exactlyOnce = ctx?.exactlyOnce ?? false;
+    if (this.exactlyOnce && ctx?.resume) this.written = await this.existingLines();
+    await super.open();
+  }
+
+  private async existingLines(): Promise<Set<string>> {
+    const text = await readFile(this.path, 'utf8').catch(() => '');
+    const complete = text.lastIndexOf('\n') + 1;
+    if (complete < text.length) await truncate(this.path, Buffer.byteLength(text.slice(0, complete)));
+    return new Set(text.slice(0, complete).split('\n').filter(Boolean));
+  }
+
+  override write(batch: readonly Message<T>[]): void | Promise<void> {
+    if (!this.exactlyOnce) return super.write(batch);
+    const seen = this.written;
+    const fresh = seen ? batch.filter((m) => !seen.has(JSON.stringify(m.value))) : batch;
+    return super.writeDurably(fresh);
   }
 }
 

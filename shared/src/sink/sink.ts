@@ -5,6 +5,15 @@ export interface SinkContext {
   readonly taskIndex: number;
   readonly parallelism: number;
   readonly log: Logger;
+  /**
+   * Exactly-once is on: after a recovery, replayed results are emitted again, and the sink must
+   * not pass them on twice (suppress what it already emitted, or write transactionally). Its
+   * batch's I/O must be done when write() resolves: that is when the runtime reports the task's
+   * checkpoint.
+   */
+  readonly exactlyOnce?: boolean;
+  /** This run continues an earlier one of the same submission (a recovery): keep what is there. */
+  readonly resume?: boolean;
 }
 
 /**

@@ -1,3 +1,4 @@
 export type { ReplayLog, LoggedBatch, SourceLogStats } from './replay-log.js';
 export { LevelReplayLog } from './level-replay-log.js';
 export { MemoryReplayLog } from './memory-replay-log.js';
+export { AppReplayLog } from './app-replay-log.js';

@@ -32,6 +32,8 @@ export interface TaskContext<O = unknown> {
    * keep their state split at multiples of it, so that snapshot(t) holds only messages before t.
    */
   readonly checkpointIntervalMs?: number;
+  /** This run restarts from a checkpoint after a failure: sinks append and skip what they wrote. */
+  readonly recovering?: boolean;
 }
 
 /**

@@ -14,6 +14,7 @@
  * | `trib/<node>/hb`                             | node              | master (`trib/+/hb`)                  | no     | 0   | heartbeat, load                  |
  * | `trib/<node>/clock`                          | node              | master (`trib/+/clock`)               | no     | 1   | min-clock / clock-offset report  |
  * | `trib/<node>/events`                         | node              | master (`trib/+/events`)              | no     | 1   | node events                      |
+ * | `trib/<node>/ckpt`                           | node              | master (`trib/+/ckpt`)                | no     | 1   | a task's checkpoint snapshot     |
  * | `trib/<from>/data/<to>/<app>/<task>`         | node `from`       | node `to` (`trib/+/data/<to>/#`)      | no     | 1   | CBOR data frame for task `<task>` hosted on `to` |
  * | `trib/<from>/credit/<to>/<app>/<task>`       | node `from`       | node `to` (`trib/+/credit/<to>/#`)    | no     | 1   | flow-control credits for the sending task `<task>` on `to` |
  * | `trib/master/ctl/<node>`                     | master            | node (`trib/master/ctl/<node>`)       | no     | 1   | control from master to one node  |
@@ -40,13 +41,14 @@ export const MASTER_ID = 'master';
 export const MAX_ID_LENGTH = 128;
 
 /** What the node-level topics carry; `heartbeat` is spelled `hb` on the wire (sent often). */
-export type NodeTopicKind = 'status' | 'hello' | 'heartbeat' | 'clock' | 'events';
+export type NodeTopicKind = 'status' | 'hello' | 'heartbeat' | 'clock' | 'events' | 'checkpoint';
 const NODE_KIND_WIRE: Record<NodeTopicKind, string> = {
   status: 'status',
   hello: 'hello',
   heartbeat: 'hb',
   clock: 'clock',
   events: 'events',
+  checkpoint: 'ckpt',
 };
 const NODE_KIND_BY_WIRE = new Map(Object.entries(NODE_KIND_WIRE).map(([k, w]) => [w, k as NodeTopicKind]));
 
@@ -103,6 +105,7 @@ export const topics = {
   heartbeat: (nodeId: string) => nodeTopic('heartbeat', nodeId),
   clock: (nodeId: string) => nodeTopic('clock', nodeId),
   events: (nodeId: string) => nodeTopic('events', nodeId),
+  checkpoint: (nodeId: string) => nodeTopic('checkpoint', nodeId),
   /** Data frames from a task on `from` to task `taskAddr` hosted on `to`. */
   data: (from: string, to: string, appId: string, taskAddr: string) => p2p('data', from, to, appId, taskAddr),
   /** Credits from `from` (the data receiver) back to the sending task `taskAddr` on `to`. */

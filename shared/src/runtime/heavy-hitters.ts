@@ -1,0 +1,104 @@
+import type { Message } from '../message.js';
+
+/** Keys are sampled about one message in this many: the sketch's cost stays off most records. */
+export const KEY_SAMPLE_EVERY = 16;
+/** Slots of a task's sketch: keys hotter than ~1/16 of the sampled traffic are always in it. */
+export const KEY_SKETCH_SIZE = 16;
+/** Keys a task reports (the sketch's lower slots are mostly churn). */
+export const KEYS_REPORTED = 10;
+/** Reported keys are cut to this many characters. */
+const KEY_CHARS = 80;
+
+/**
+ * Space-Saving (Metwally et al.): the `capacity` most frequent keys of a stream with counts that
+ * overestimate by at most the count of the slot they took over. A key not in the sketch takes
+ * the least-counted slot and inherits its count. Fixed size: a Map and three small arrays.
+ */
+export class HeavyHitters {
+  private readonly keys: string[] = [];
+  private readonly counts: number[] = [];
+  private readonly index = new Map<string, number>();
+
+  constructor(readonly capacity = KEY_SKETCH_SIZE) {}
+
+  offer(key: string, weight = 1): void {
+    const i = this.index.get(key);
+    if (i !== undefined) {
+      this.counts[i] += weight;
+      return;
+    }
+    const { keys, counts } = this;
+    if (keys.length < this.capacity) {
+      this.index.set(key, keys.length);
+      keys.push(key);
+      counts.push(weight);
+      return;
+    }
+    let m = 0;
+    for (let j = 1; j < counts.length; j++) if (counts[j] < counts[m]) m = j;
+    this.index.delete(keys[m]);
+    this.index.set(key, m);
+    keys[m] = key;
+    counts[m] += weight;
+  }
+
+  /** The `n` hottest keys with their (over)estimated counts, hottest first. */
+  top(n = KEYS_REPORTED): [key: string, count: number][] {
+    const order = this.keys.map((_, i) => i).sort((a, b) => this.counts[b] - this.counts[a] || (this.keys[a] < this.keys[b] ? -1 : 1));
+    return order.slice(0, n).map((i) => [this.keys[i].length > KEY_CHARS ? `${this.keys[i].slice(0, KEY_CHARS - 1)}…` : this.keys[i], this.counts[i]]);
+  }
+
+  get size(): number {
+    return this.keys.length;
+  }
+}
+
+/**
+ * Counts a task's input keys approximately: one message in ~KEY_SAMPLE_EVERY (random gaps, so a
+ * periodic key pattern cannot alias with the sampling), each sample weighing KEY_SAMPLE_EVERY
+ * records, into a HeavyHitters sketch. Messages without a key are skipped. Per batch it touches
+ * only the sampled messages.
+ */
+export class KeySampler {
+  readonly sketch = new HeavyHitters();
+  /** Index, in the next batch, of the next message to sample. */
+  private next: number;
+  private rng: number;
+
+  constructor(seed = 1) {
+    this.rng = (seed ^ 0x9e3779b9) | 0 || 1;
+    this.next = this.gap() - 1;
+  }
+
+  sample(messages: readonly Message[]): void {
+    const n = messages.length;
+    let i = this.next;
+    while (i < n) {
+      const k = messages[i].key;
+      if (k !== undefined) this.sketch.offer(typeof k === 'string' ? k : keyString(k), KEY_SAMPLE_EVERY);
+      i += this.gap();
+    }
+    this.next = i - n;
+  }
+
+  /** Uniform on 1 .. 2·KEY_SAMPLE_EVERY − 1: mean KEY_SAMPLE_EVERY (xorshift32). */
+  private gap(): number {
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x;
+    return 1 + ((x >>> 0) % (2 * KEY_SAMPLE_EVERY - 1));
+  }
+}
+
+/** A key as the dashboard shows it: strings as they are, numbers and the rest printed. */
+export function keyString(k: unknown): string {
+  if (typeof k === 'string') return k;
+  if (k === null || typeof k !== 'object') return String(k);
+  try {
+    return JSON.stringify(k) ?? String(k);
+  } catch {
+    return String(k);
+  }
+}

@@ -1,0 +1,44 @@
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import { LevelReplayLog } from './level-replay-log.js';
+import type { PartReplayLog } from '../runtime/app-runtime.js';
+
+/**
+ * The replay log of one application's sources on one node: a LevelDB directory under the node's
+ * data dir. It belongs to one submission: a resubmitted application starts with an empty log,
+ * while a restart of the same submission (a crash, a recovery) finds everything it had.
+ */
+export class AppReplayLog implements PartReplayLog {
+  readonly log: LevelReplayLog;
+
+  constructor(private readonly dir: string, private readonly submission: number, private readonly logger: Logger) {
+    this.log = new LevelReplayLog(join(dir, 'log'));
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const marker = join(this.dir, 'submission');
+    const previous = await readFile(marker, 'utf8').catch(() => null);
+    if (previous !== null && previous !== String(this.submission)) {
+      this.logger.info({ dir: this.dir }, 'replay log of an earlier submission discarded');
+      await rm(join(this.dir, 'log'), { recursive: true, force: true });
+    }
+    await writeFile(marker, String(this.submission));
+    await this.log.open();
+  }
+
+  async close(): Promise<void> {
+    await this.log.close().catch(() => {});
+  }
+
+  /** What the log's files take on disk. */
+  async diskBytes(): Promise<number> {
+    const dir = join(this.dir, 'log');
+    let total = 0;
+    for (const f of await readdir(dir).catch(() => [] as string[])) {
+      total += await stat(join(dir, f)).then((s) => s.size, () => 0);
+    }
+    return total;
+  }
+}
