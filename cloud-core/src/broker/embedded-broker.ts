@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
-import { Aedes, type AedesOptions, type Client } from 'aedes';
+import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from 'aedes';
 import { canPublish, canSubscribe, createLogger, type AclPrincipal, type Logger } from '@tributary/shared';
 
 export interface EmbeddedBrokerOptions {
@@ -15,6 +15,11 @@ export interface EmbeddedBrokerOptions {
    */
   enforceTopicAcl?: boolean;
   log?: Logger;
+  /**
+   * Fault injection (tests, chaos runs): return false to drop a message on its way to one
+   * subscriber, as a lossy network or a broker losing its in-flight queue would.
+   */
+  forward?: (topic: string, clientId: string, payload: Buffer) => boolean;
 }
 
 export interface EmbeddedBroker {
@@ -80,7 +85,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     throw new TypeError(`Invalid port ${String(options.port)}`);
   }
   const log = (options.log ?? createLogger()).child({ component: 'embedded-broker' });
-  const broker = await Aedes.createBroker(options.enforceTopicAcl ? aclHooks(log) : {});
+  const forward = options.forward;
+  const broker = await Aedes.createBroker({
+    ...(options.enforceTopicAcl ? aclHooks(log) : {}),
+    ...(forward ? { authorizeForward: (client: Client, packet: AedesPublishPacket) => (forward(packet.topic, client.id, packet.payload as Buffer) ? packet : null) } : {}),
+  });
   broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err }, 'client error'));
   broker.on('connectionError', (client, err) => log.debug({ clientId: client?.id, err }, 'connection error'));
 

@@ -47,7 +47,11 @@ export class AppManager {
     this.clocks = new ClockService(transport, log.child({ component: 'clock' }));
     registry.on('change', () => void this.serially(() => this.rescheduleAll()));
     registry.on('heartbeat', (node: NodeView) => this.onHeartbeat(node));
-    registry.on('offline', (node: NodeView) => this.recoverAppsOn(node.id, `${node.kind} ${node.id} went offline`));
+    // A worker that goes offline lost its tasks: they move. An agent offline may only have lost
+    // its link (it keeps recording, store-and-forward): its tasks wait, unless it restarted.
+    registry.on('offline', (node: NodeView) => {
+      if (node.kind === 'worker') this.recoverAppsOn(node.id, `worker ${node.id} went offline`);
+    });
     registry.on('restarted', (node: NodeView) => this.recoverAppsOn(node.id, `${node.kind} ${node.id} restarted`));
   }
 

@@ -66,6 +66,8 @@ interface Inbound {
   processed: number;
   /** Whether a frame arrived since the last credit refresh. */
   active: boolean;
+  /** A gap was seen: nothing more is taken from this channel until the recovery replaces it. */
+  broken: boolean;
 }
 
 /**
@@ -317,7 +319,7 @@ export class AppRuntime {
     const rAddr = taskAddress(receiver.processor, receiver.index);
     const sAddr = taskAddress(sender.processor, sender.index);
     const host = this.hosts.get(rAddr) as ChannelTaskRunner;
-    const inb: Inbound = { host, channel: host.addChannel(), expectedSeq: 0, creditKey: `${sender.node}|${sAddr}`, receiver: rAddr, processed: 0, active: false };
+    const inb: Inbound = { host, channel: host.addChannel(), expectedSeq: 0, creditKey: `${sender.node}|${sAddr}`, receiver: rAddr, processed: 0, active: false, broken: false };
     this.inbound.set(`${rAddr}<${sAddr}`, inb);
     if (this.options.graph.idleTimeoutMs > 0) host.setIdleTimeout(this.options.graph.idleTimeoutMs, [inb.channel]);
     if (this.refresh) this.announceCredit(inb);
@@ -369,9 +371,14 @@ export class AppRuntime {
       this.stats.duplicates++;
       return;
     }
+    if (inb.broken) return;
     if (frame.firstSeq > inb.expectedSeq) {
+      // Lost messages: stop taking this channel, so no window that could hold them fires (its
+      // clock stays before them); the master replays from the checkpoint in a new epoch.
       this.stats.gaps++;
-      this.log.warn({ sender: frame.sender, receiver, expected: inb.expectedSeq, got: frame.firstSeq }, 'sequence gap: messages lost on the wire');
+      inb.broken = true;
+      this.log.warn({ sender: frame.sender, receiver, expected: inb.expectedSeq, got: frame.firstSeq }, 'sequence gap: messages lost on the wire; waiting for recovery');
+      return;
     }
     inb.expectedSeq = frame.firstSeq + n;
     inb.active = true;
