@@ -24,10 +24,14 @@ export function registerCluster(program: Command): void {
     .option('--http-host <host>', 'REST API interface; default 127.0.0.1')
     .option('--broker <url>', 'use an external MQTT broker instead of the embedded one, e.g. mqtt://10.0.0.5:1883')
     .option('--public-url <url>', 'URL nodes use to reach this master over HTTP (bundles); default http://<http-host>:<http-port>')
+    .option('--checkpoint-interval-ms <ms>', 'exactly-once: checkpoint every <ms> of event time; 0 = off; default 1000')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await (await cloud()).runMaster(sources(o, { data: o.data, mqttPort: o.mqttPort, httpPort: o.httpPort, httpHost: o.httpHost, broker: o.broker, publicUrl: o.publicUrl, logLevel: o.logLevel }));
+      await (await cloud()).runMaster(sources(o, {
+        data: o.data, mqttPort: o.mqttPort, httpPort: o.httpPort, httpHost: o.httpHost, broker: o.broker, publicUrl: o.publicUrl,
+        checkpointIntervalMs: o.checkpointIntervalMs, logLevel: o.logLevel,
+      }));
     });
 
   program
@@ -37,11 +41,14 @@ export function registerCluster(program: Command): void {
     .option('--id <id>', 'node id; default worker-<hostname>-<pid>')
     .option('--slots <n>', 'how many tasks this worker accepts; default 8')
     .addOption(new Option('--label <key=value>', 'a label for placement (repeatable)').argParser(collect))
-    .option('--data <dir>', 'bundle cache; default .data/worker')
+    .option('--data <dir>', 'bundle cache and replay logs; default .data/worker')
+    .option('--replay-log <on|off>', 'log first, then send: sources write a LevelDB replay log under --data; default on')
+    .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
+    .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await (await cloud()).runWorker(sources(o, { master: o.master, id: o.id, slots: o.slots, labels: o.label, data: o.data, logLevel: o.logLevel }));
+      await (await cloud()).runWorker(sources(o, { master: o.master, id: o.id, slots: o.slots, labels: o.label, data: o.data, replayLog: o.replayLog === undefined ? undefined : !/^(off|false|0)$/.test(o.replayLog), replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy, logLevel: o.logLevel }));
     });
 
   program
@@ -51,11 +58,14 @@ export function registerCluster(program: Command): void {
     .option('--master <url>', "the master's MQTT broker; default mqtt://127.0.0.1:1883")
     .addOption(new Option('--label <key=value>', 'a label for placement selectors, e.g. site=plant-1 (repeatable)').argParser(collect))
     .option('--slots <n>', 'how many tasks this agent accepts; default 4')
-    .option('--data <dir>', 'local data (bundle cache); default .data/agent')
+    .option('--data <dir>', 'local data (bundle cache, replay logs); default .data/agent')
+    .option('--replay-log <on|off>', 'log first, then send: sources write a LevelDB replay log under --data; default on')
+    .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
+    .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await (await edge()).runAgent(sources(o, { id: o.id, master: o.master, labels: o.label, slots: o.slots, data: o.data, logLevel: o.logLevel }));
+      await (await edge()).runAgent(sources(o, { id: o.id, master: o.master, labels: o.label, slots: o.slots, data: o.data, replayLog: o.replayLog === undefined ? undefined : !/^(off|false|0)$/.test(o.replayLog), replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy, logLevel: o.logLevel }));
     });
 }
 
