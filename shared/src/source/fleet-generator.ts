@@ -316,7 +316,9 @@ export class FleetGenerator {
   /** Next tick to generate, and (direct mode) next device·sensor within it. */
   private tick = 0;
   private cursor = 0;
-  private last: [number, number] | null = null;
+  /** Sort key of the last record delivered (lastGen -1: none yet). */
+  private lastKey = 0;
+  private lastGen = -1;
 
   constructor(options: FleetOptions, placement: FleetPlacement, resumeFrom?: FleetPosition) {
     checkFleetOptions(options);
@@ -390,7 +392,7 @@ export class FleetGenerator {
   }
 
   position(): FleetPosition {
-    return { v: 1, startTs: this.startTs, perTick: this.perTick, last: this.last && [this.last[0], this.last[1]] };
+    return { v: 1, startTs: this.startTs, perTick: this.perTick, last: this.lastGen < 0 ? null : [this.lastKey, this.lastGen] };
   }
 
   /**
@@ -407,7 +409,8 @@ export class FleetGenerator {
         if (this.cursor === 0 && T > untilTs) break;
         const end = Math.min(this.perTick, this.cursor + (want - out.length));
         this.emitRange(this.tick, T, this.cursor, end, out);
-        this.last = [T, this.tick * this.perTick + end - 1];
+        this.lastKey = T;
+        this.lastGen = this.tick * this.perTick + end - 1;
         this.cursor = end;
         if (end === this.perTick) {
           this.tick++;
@@ -428,7 +431,10 @@ export class FleetGenerator {
       if (this.tick >= this.count || bound > untilTs) break;
       this.generateTick(this.tick++, -Infinity, -Infinity);
     }
-    if (out.length > before) this.last = [heap.lastKey, heap.lastGen];
+    if (out.length > before) {
+      this.lastKey = heap.lastKey;
+      this.lastGen = heap.lastGen;
+    }
     return out.length - before;
   }
 
@@ -507,6 +513,8 @@ export class FleetGenerator {
     }
     if (p.last === null) return;
     const [key, gen] = p.last;
+    this.lastKey = key;
+    this.lastGen = gen;
     const walk = this.o.model === 'random-walk';
     if (this.direct) {
       const g = gen + 1;
@@ -525,6 +533,5 @@ export class FleetGenerator {
     if (walk) for (let ds = 0; ds < this.perTick; ds++) this.initWalk(ds, from - 1);
     for (let j = from; j < next; j++) this.generateTick(j, key, gen);
     this.tick = next;
-    this.last = [key, gen];
   }
 }
