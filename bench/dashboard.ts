@@ -17,10 +17,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import mqtt from 'mqtt';
 import { chromium } from 'playwright-core';
-import { cborEncoder, topics, type NodeHeartbeat, type NodeHello } from '@tributary/shared';
 import { launchMaster, waitForNodesOnline } from '../cli/src/launcher.js';
+import { FakeAgents } from './lib/fake-agents.js';
 import { resultsDir } from './lib/paths.js';
 
 const { values } = parseArgs({ options: { agents: { type: 'string', default: '200' }, seconds: { type: 'string', default: '5' } } });
@@ -33,21 +32,14 @@ const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length
 
 const dir = await mkdtemp(join(tmpdir(), 'tributary-bench-dash-'));
 const master = await launchMaster(['--data', join(dir, 'master'), '--mqtt-port', '0', '--http-port', '0']);
-const clients: mqtt.MqttClient[] = [];
-const timers: NodeJS.Timeout[] = [];
+let agents: FakeAgents | null = null;
 try {
   const ids = Array.from({ length: N }, (_, i) => `bench-agent-${String(i).padStart(4, '0')}`);
   const started = Date.now();
-  await Promise.all(ids.map(async (id, i) => {
-    const c = await mqtt.connectAsync(master.brokerUrl, { protocolVersion: 4, clientId: id, username: id, keepalive: 30, will: { topic: topics.status(id), payload: Buffer.from('offline'), qos: 1, retain: true } });
-    clients.push(c);
-    const hello: NodeHello = { kind: 'agent', labels: { site: `plant-${i % 10}`, model: i % 3 === 0 ? 'gw-200' : 'gw-100' }, slots: 4, version: '0.1.0', now: Date.now() };
-    await c.publishAsync(topics.hello(id), Buffer.from(cborEncoder.encode(hello)), { qos: 1, retain: true });
-    await c.publishAsync(topics.status(id), 'online', { qos: 1, retain: true });
-    const hb = () => void c.publishAsync(topics.heartbeat(id), Buffer.from(cborEncoder.encode({ now: Date.now(), apps: {} } satisfies NodeHeartbeat)), { qos: 0 }).catch(() => {});
-    // Staggered over the second, as a real fleet's heartbeats are.
-    timers.push(setTimeout(() => timers.push(setInterval(hb, 1000)), (i * 1000) / N));
-  }));
+  agents = await FakeAgents.connect(master.brokerUrl, ids, {
+    labels: (i) => ({ site: `plant-${i % 10}`, model: i % 3 === 0 ? 'gw-200' : 'gw-100' }),
+    concurrency: N,
+  });
   await waitForNodesOnline(master.httpUrl, ids);
   const registerMs = Date.now() - started;
   console.log(`${N} agents registered and online in ${registerMs} ms`);
@@ -114,8 +106,7 @@ try {
   await mkdir(resultsDir, { recursive: true });
   await writeFile(join(resultsDir, 'dashboard-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 } finally {
-  for (const t of timers) clearInterval(t);
-  await Promise.all(clients.map((c) => c.endAsync().catch(() => {})));
+  await agents?.close();
   await master.node.stop();
   await rm(dir, { recursive: true, force: true });
 }

@@ -15,6 +15,12 @@ export interface PlantMonitorSettings {
   count: number | undefined;
   startTs: number | undefined;
   seed: number;
+  /**
+   * Emit in step with the wall clock (default: only without `count`), `speed` event-time ms per
+   * wall-clock ms: a bounded run that lasts a while (the chaos command injects faults into it).
+   */
+  paced: boolean | undefined;
+  speed: number;
   /** Readings outside [minValid, maxValid] are sensor glitches, dropped on the device. */
   minValid: number;
   maxValid: number;
@@ -32,6 +38,8 @@ export function settings(params: Params): PlantMonitorSettings {
     count: params.has('count') ? params.integer('count') : undefined,
     startTs: params.has('startTs') ? params.integer('startTs') : undefined,
     seed: params.integer('seed', 1),
+    paced: params.has('paced') ? !['false', '0'].includes(params.string('paced')) : undefined,
+    speed: params.number('speed', 1),
     minValid: params.number('minValid', -40),
     maxValid: params.number('maxValid', 45),
     downsample: params.integer('downsample', 2),
@@ -54,7 +62,7 @@ export default (params: Params) => {
   const app = pipeline('plant-monitor');
   if (output) app.late(jsonLinesSink(`${output}.late`));
   return app
-    .source(simulatedSensors({ sensors: s.sensors, intervalMs: s.intervalMs, count: s.count, startTs: s.startTs, seed: s.seed, spikes: 0.01 }))
+    .source(simulatedSensors({ sensors: s.sensors, intervalMs: s.intervalMs, count: s.count, startTs: s.startTs, seed: s.seed, spikes: 0.01, paced: s.paced, speed: s.speed }))
     .at('edge', site)
     .filter((r) => keepOnEdge(s, r))
     .keyBy((r) => `${r.device}/${r.sensor}`)

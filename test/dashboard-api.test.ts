@@ -1,15 +1,16 @@
 import test from 'ava';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createLogger, type Transport } from '@tributary/shared';
+import { createLogger, type LatencyBuckets, type TaskReport, type Transport } from '@tributary/shared';
 import { AppManager } from '../cloud-core/src/master/app-manager.js';
 import { buildHttpApi, servedRoutes } from '../cloud-core/src/master/http-api.js';
 import { LevelMasterStore } from '../cloud-core/src/master/level-master-store.js';
 import { Registry } from '../cloud-core/src/master/registry.js';
-import type { AppStats, Snapshot } from '../cloud-core/src/master/snapshot.js';
-import { api, startMaster, startNode, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
+import type { AppStats, LatencyStats, ProcessorStats, Snapshot } from '../cloud-core/src/master/snapshot.js';
+import { api, startMaster, startNode, until, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
 import { tributary } from './helpers/cli.js';
-import { parsePromText } from './helpers/prom-text.js';
+import { fakeAgent } from './helpers/fake-agent.js';
+import { parsePromText, type Sample } from './helpers/prom-text.js';
 import { openSse } from './helpers/sse.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -90,6 +91,61 @@ test.serial('SSE pushes a snapshot on connect, then live updates; restart bumps 
   t.is(later.state, 'running');
   await stream.next((e) => (appOf(snap(e.data))?.throughput ?? 0) > 0, 'a non-zero throughput');
 
+  // Latency and hot keys: the cloud processor's tasks (fed by channels) are probed; sources are not.
+  const probed = appOf(snap((await stream.next((e) => {
+    const p = appOf(snap(e.data))?.processors[1];
+    return !!p && p.tasks.length > 0 && p.tasks.every((x) => x.latencyMs && x.processingMs) && p.hotKeys.length > 0;
+  }, 'latency and hot keys of the cloud processor')).data))!;
+  const cloud = probed.processors[1];
+  for (const task of cloud.tasks) {
+    for (const l of [task.latencyMs!, task.processingMs!]) {
+      t.true(l.samples > 0, JSON.stringify(l));
+      t.true(l.p50 >= 0 && l.p50 <= l.p99 && l.p99 <= l.max, `plausible percentiles: ${JSON.stringify(l)}`);
+    }
+  }
+  t.is(cloud.latencyMs!.p99, Math.max(...cloud.tasks.map((x) => x.latencyMs!.p99)), 'a processor shows its slowest task');
+  t.true(probed.processors[0].tasks.every((x) => x.latencyMs === null && x.topKeys.length === 0), 'source tasks are not probed');
+  // plant-monitor keys by device (the agent's id) and sensor.
+  for (const k of cloud.hotKeys) {
+    t.regex(k.key, /^dev-[12]\/(temperature|vibration)$/);
+    t.true(k.count > 0 && k.share > 0 && k.share <= 1, JSON.stringify(k));
+    t.true(cloud.tasks.some((x) => x.index === k.task && x.node === k.node), `key ${k.key} is owned by one of the processor's tasks`);
+  }
+  const detail = await until('per-task latency in GET /apps/plant-monitor', async () => {
+    const d = await api(httpUrl, '/apps/plant-monitor');
+    const tasks = (d.body.tasks as { processor: number; metrics: { latencyMs: LatencyStats | null; topKeys: [string, number][] } | null }[]).filter((x) => x.processor === 1);
+    return tasks.length > 0 && tasks.every((x) => x.metrics?.latencyMs) ? tasks : undefined;
+  });
+  for (const x of detail) t.true(x.metrics!.latencyMs!.p50 <= x.metrics!.latencyMs!.p99);
+
+  // /metrics: the recent-latency gauges are the API's figures. Read the API, scrape, read again:
+  // equal reads mean the scrape saw the same snapshot (it changes once a second).
+  const same = await until('an API read, a scrape and an API read of one snapshot', async () => {
+    const a = await api(httpUrl, '/apps/plant-monitor/processors/1');
+    const text = await (await fetch(`${httpUrl}/metrics`)).text();
+    const b = await api(httpUrl, '/apps/plant-monitor/processors/1');
+    const key = (x: { body: ProcessorStats }) => JSON.stringify([x.body.latencyMs, x.body.processingMs]);
+    return a.body.latencyMs && key(a) === key(b) ? { p: a.body as ProcessorStats, text } : undefined;
+  });
+  const { types, samples } = parsePromText(same.text);
+  t.is(types.get('tributary_latency_recent_seconds'), 'gauge');
+  const gauge = (kind: string, quantile: string) => samples.find((x) => x.name === 'tributary_latency_recent_seconds' && x.labels.app === 'plant-monitor' && x.labels.processor === same.p.name && x.labels.kind === kind && x.labels.quantile === quantile)?.value;
+  for (const [kind, l] of [['event', same.p.latencyMs!], ['processing', same.p.processingMs!]] as const) {
+    t.is(gauge(kind, '0.5'), l.p50 / 1000, `${kind} p50`);
+    t.is(gauge(kind, '0.99'), l.p99 / 1000, `${kind} p99`);
+    t.is(gauge(kind, '1'), l.max / 1000, `${kind} max`);
+  }
+  for (const name of ['tributary_event_latency_seconds', 'tributary_processing_latency_seconds']) {
+    t.is(types.get(name), 'histogram');
+    const h = histogramOf(samples, name, 'plant-monitor', same.p.name);
+    t.true(h.buckets.length > 2, `${name} has buckets`);
+    t.true(h.buckets.every(([, c], i) => i === 0 || c >= h.buckets[i - 1][1]), `${name} buckets are cumulative`);
+    t.is(h.buckets.at(-1)![0], Infinity);
+    t.is(h.count, h.buckets.at(-1)![1], `${name}: +Inf bucket = _count`);
+    // Cumulative since the tasks started, so at least the last interval's samples.
+    t.true((h.count ?? 0) >= (name.includes('event') ? same.p.latencyMs! : same.p.processingMs!).samples, `${name} count ${h.count}`);
+  }
+
   const restarted = await api(httpUrl, '/apps/plant-monitor/restart', { method: 'POST' });
   t.is(restarted.status, 200);
   t.is(restarted.body.epoch, 2);
@@ -106,7 +162,9 @@ test.serial('a bounded run: /metrics parses, and its counters equal the API once
   t.teardown(() => stream.close());
   const sub = await submit(httpUrl, { broker: brokerUrl, topic: 'api/windows', count: '60', intervalMs: '50', windowMs: '1000', seed: '3' });
   t.is(sub.code, 0, sub.stderr);
-  const done = appOf(snap((await stream.next((e) => appOf(snap(e.data))?.state === 'finished' && appOf(snap(e.data))?.epoch === 3, 'plant-monitor epoch 3 finished')).data))!;
+  // Finished or failed: a failure then says why instead of a time-out.
+  const done = appOf(snap((await stream.next((e) => appOf(snap(e.data))?.epoch === 3 && ['finished', 'failed'].includes(appOf(snap(e.data))!.state), 'plant-monitor epoch 3 finished')).data))!;
+  t.is(done.state, 'finished', done.error ?? '');
   t.true(done.recordsIn > 0);
 
   const detail = await api(httpUrl, '/apps/plant-monitor');
@@ -128,7 +186,40 @@ test.serial('a bounded run: /metrics parses, and its counters equal the API once
   }
   t.is(samples.find((s) => s.name === 'tributary_node_up' && s.labels.node === 'dev-1')?.value, 1);
   t.is(samples.find((s) => s.name === 'tributary_app_running' && s.labels.app === 'plant-monitor')?.labels.state, 'finished');
+
+  // Latency histograms are the sums of the tasks' buckets, as the nodes report them (GET /nodes).
+  const nodes = (await api(httpUrl, '/nodes')).body as { apps: Record<string, { epoch: number; tasks: TaskReport[] }> }[];
+  const reports = nodes.flatMap((n) => (n.apps['plant-monitor']?.epoch === done.epoch ? n.apps['plant-monitor'].tasks : []));
+  for (const [name, pick] of [['tributary_event_latency_seconds', (r: TaskReport) => r.latencyBuckets], ['tributary_processing_latency_seconds', (r: TaskReport) => r.processingBuckets]] as const) {
+    for (const p of detail.body.plan.processors as { id: number; name: string }[]) {
+      const bs = reports.filter((r) => r.processor === p.id).map(pick).filter((b): b is LatencyBuckets => b !== undefined);
+      const h = histogramOf(samples, name, 'plant-monitor', p.name);
+      if (p.id === 0) {
+        t.is(bs.length, 0, 'source tasks report no latency');
+        t.is(h.count, undefined, `${name}: no series for the source processor`);
+        continue;
+      }
+      t.true(bs.length > 0, `${name}: ${p.name}'s tasks report buckets`);
+      t.is(h.count, bs.reduce((n, b) => n + b.count, 0), `${name} _count of ${p.name}`);
+      t.true(Math.abs(h.sum! - bs.reduce((n, b) => n + b.sumMs, 0) / 1000) < 1e-6, `${name} _sum of ${p.name}`);
+      const le = bs[0].le;
+      for (const [i, bound] of le.entries()) {
+        const want = bs.reduce((n, b) => n + b.counts.slice(0, i + 1).reduce((x, y) => x + y, 0), 0);
+        t.is(h.buckets.find(([x]) => x === bound / 1000)?.[1], want, `${name} le=${bound / 1000} of ${p.name}`);
+      }
+    }
+  }
 });
+
+/** One histogram series of a parsed scrape: cumulative buckets by `le`, sum and count. */
+function histogramOf(samples: Sample[], name: string, app: string, processor: string) {
+  const mine = samples.filter((x) => x.labels.app === app && x.labels.processor === processor);
+  return {
+    buckets: mine.filter((x) => x.name === `${name}_bucket`).map((x) => [x.labels.le === '+Inf' ? Infinity : Number(x.labels.le), x.value] as [number, number]).sort((a, b) => a[0] - b[0]),
+    sum: mine.find((x) => x.name === `${name}_sum`)?.value,
+    count: mine.find((x) => x.name === `${name}_count`)?.value,
+  };
+}
 
 test.serial('plan, metrics, processor, clock and node endpoints describe the application and the fleet', async (t) => {
   const { httpUrl } = ctx.master;
@@ -209,4 +300,46 @@ test.serial('an agent leaving is an event and a failure in /metrics; /events lis
   t.is(samples.find((s) => s.name === 'tributary_failures_total' && s.labels.kind === 'node.offline')?.value, 1);
   t.is(samples.find((s) => s.name === 'tributary_recoveries_total' && s.labels.kind === 'app.epoch')?.value, 2, 'epochs 1 -> 2 -> 3');
   t.is(samples.find((s) => s.name === 'tributary_node_up' && s.labels.node === 'dev-2')?.value, 0);
+});
+
+// Last: the fake agent stays registered (and would go offline once it stops heart-beating).
+test.serial('a node\'s replay-log report reaches GET /nodes, /nodes/:id, the stream and /metrics, and follows its heartbeats', async (t) => {
+  const { httpUrl, brokerUrl } = ctx.master;
+  const stream = await openSse(`${httpUrl}/stream`);
+  t.teardown(() => stream.close());
+  // Real agents may not fill it in yet: a hand-made heartbeat, as bench/dashboard.ts fakes agents.
+  let report = { backlogRecords: 12_345, diskBytes: 1_048_576, quotaBytes: 67_108_864, droppedRecords: 7, blocked: true };
+  const agent = await fakeAgent(brokerUrl, 'fake-agent', { site: 'plant-9' }, () => ({ now: Date.now(), apps: {}, replayLog: report }));
+  t.teardown(() => agent.close());
+
+  const pushed = snap((await stream.next((e) => snap(e.data).nodes.some((n) => n.id === 'fake-agent' && n.replayLog !== null), 'the fake agent\'s replay log in a pushed snapshot')).data);
+  t.deepEqual(pushed.nodes.find((n) => n.id === 'fake-agent')!.replayLog, report);
+  const one = await api(httpUrl, '/nodes/fake-agent');
+  t.is(one.status, 200);
+  t.deepEqual(one.body.replayLog, report);
+  t.deepEqual(((await api(httpUrl, '/nodes')).body as { id: string; replayLog?: unknown }[]).find((n) => n.id === 'fake-agent')?.replayLog, report);
+
+  const scrape = async () => parsePromText(await (await fetch(`${httpUrl}/metrics`)).text());
+  const nodeValue = (s: Sample[], name: string) => s.find((x) => x.name === name && x.labels.node === 'fake-agent')?.value;
+  const { types, samples } = await scrape();
+  t.is(types.get('tributary_replay_backlog_records'), 'gauge');
+  t.is(types.get('tributary_replay_dropped_records_total'), 'counter');
+  t.is(nodeValue(samples, 'tributary_replay_backlog_records'), 12_345);
+  t.is(nodeValue(samples, 'tributary_replay_disk_bytes'), 1_048_576);
+  t.is(nodeValue(samples, 'tributary_replay_quota_bytes'), 67_108_864);
+  t.is(nodeValue(samples, 'tributary_replay_dropped_records_total'), 7);
+  t.is(nodeValue(samples, 'tributary_replay_blocked'), 1);
+  t.is(nodeValue(samples, 'tributary_replay_backlog_records'), one.body.replayLog.backlogRecords, '/metrics agrees with the API');
+
+  // The next heartbeat replaces it: the checkpoint caught up, the source is unblocked.
+  report = { ...report, backlogRecords: 0, blocked: false };
+  await agent.beat();
+  const after = await until('the new replay-log report in GET /nodes/fake-agent', async () => {
+    const r = await api(httpUrl, '/nodes/fake-agent');
+    return r.body.replayLog?.backlogRecords === 0 ? r.body : undefined;
+  });
+  t.is(after.replayLog.blocked, false);
+  const later = await scrape();
+  t.is(nodeValue(later.samples, 'tributary_replay_backlog_records'), 0);
+  t.is(nodeValue(later.samples, 'tributary_replay_blocked'), 0);
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { api, startMaster, startNode, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
 import { repoRoot, tributary } from './helpers/cli.js';
+import { fakeAgent, type FakeAgent } from './helpers/fake-agent.js';
 import { tempDir } from './helpers/tmp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -16,6 +17,7 @@ const nodes = new Map<string, Proc>();
 let browser: BrowserContext;
 let page: Page;
 let cleanupDir: () => Promise<void> = async () => {};
+let fake: FakeAgent | undefined;
 
 /** The demo cluster (1 master, 1 worker, 3 agents) running plant-monitor unbounded, and Chromium. */
 test.before(async () => {
@@ -40,6 +42,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
+  await fake?.close();
   await browser?.close();
   await Promise.all([...nodes.values()].map((n) => n.stop()));
   await master?.proc.stop();
@@ -85,12 +88,33 @@ test.serial('the app page draws every processor of plant-monitor with its edge/c
   }, before);
   await page.waitForFunction(() => !/^0\.0\/s$/.test(document.querySelector('[data-testid=app-throughput]')?.textContent ?? ''));
   t.not(await page.textContent('[data-testid=app-records-in]'), before);
+  // The min-clock chart next to the lag chart: a uPlot canvas with points that have a min-clock.
+  t.is(await page.$$eval('[data-testid=clock-chart] canvas', (x) => x.length), 1);
+  await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid=clock-chart]')?.dataset.points ?? 0) >= 2);
+  t.regex((await page.textContent('[data-testid=clock-chart]')) ?? '', /min-clock/);
   await page.screenshot({ path: join(SHOTS, 'app.png'), fullPage: true });
 
   await page.click('[data-testid=processors] tr[data-processor="0"] a');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=skew] .bar').length === 3);
   t.regex((await page.textContent('[data-testid=processor-kpis]')) ?? '', /3 task\(s\)/);
+  t.deepEqual(await page.$$eval('[data-testid=processor-tasks] [data-testid=latency-p99]', (x) => x.map((c) => c.textContent)), ['—', '—', '—'], 'sources: latency not measured');
   await page.screenshot({ path: join(SHOTS, 'processor.png'), fullPage: true });
+
+  // The cloud processor (fed by channels): per-task latency next to throughput, and its hot keys.
+  await page.goto(`${master.httpUrl}/#/apps/plant-monitor/processors/1`);
+  const latency = /^\d+(\.\d)? (µs|ms|s)$/;
+  // One rendering where every task shows figures (a task idle for a whole report interval shows —).
+  const cells = await (await page.waitForFunction(() => {
+    const texts = [...document.querySelectorAll('[data-testid=processor-tasks] tbody tr')].map((r) => ['latency-p50', 'latency-p99', 'processing-p50', 'processing-p99'].map((id) => r.querySelector(`[data-testid=${id}]`)?.textContent ?? ''));
+    return texts.length > 0 && texts.flat().every((x) => x !== '—') ? texts : null;
+  })).jsonValue();
+  t.truthy(cells);
+  for (const text of cells!.flat()) t.regex(text, latency);
+  t.regex((await page.textContent('[data-testid=processor-latency-p99]')) ?? '', latency);
+  await page.waitForSelector('[data-testid=hot-keys] tr[data-key]');
+  for (const key of await page.$$eval('[data-testid=hot-keys] tr[data-key]', (x) => x.map((r) => r.getAttribute('data-key') ?? ''))) t.regex(key, /^dev-[1-3]\/(temperature|vibration)$/);
+  t.regex((await page.textContent('[data-testid=key-skew]')) ?? '', /hottest key dev-[1-3]\/\w+: ≈[\d.]+% of the records, on task 0/);
+  await page.screenshot({ path: join(SHOTS, 'processor-latency.png'), fullPage: true });
 });
 
 test.serial('stopping an agent turns it offline on the fleet page and marks its tasks', async (t) => {
@@ -115,4 +139,20 @@ test.serial('stopping an agent turns it offline on the fleet page and marks its 
   await page.waitForFunction(() => (window as unknown as { __tributary: { cy?: { getElementById(id: string): { hasClass(c: string): boolean } } } }).__tributary.cy?.getElementById('p0').hasClass('bad') === true);
   t.is(await page.$$eval('[data-testid=tasks] tr.bad', (x) => x.length), 1, 'only the stopped agent\'s task is marked');
   await page.screenshot({ path: join(SHOTS, 'app-agent-offline.png'), fullPage: true });
+});
+
+// Last: a fake agent joins the fleet (the counts above assume the demo's four nodes).
+test.serial('the fleet page shows each node\'s replay-log backlog and disk use', async (t) => {
+  // Real agents may not report replay logs yet: a hand-made heartbeat, as bench/dashboard.ts does.
+  fake = await fakeAgent(master.brokerUrl, 'fake-agent', { site: 'plant-9' }, () => ({
+    now: Date.now(), apps: {}, replayLog: { backlogRecords: 12_345, diskBytes: 3 * 1024 * 1024, quotaBytes: 64 * 1024 * 1024, droppedRecords: 0, blocked: false },
+  }));
+  await page.goto(`${master.httpUrl}/#/fleet`);
+  const headers = await page.$$eval('[data-testid=fleet] thead th', (x) => x.map((h) => h.textContent));
+  t.true(headers.includes('replay backlog') && headers.includes('replay disk'), headers.join(', '));
+  await page.waitForFunction(() => document.querySelector('tr[data-node=fake-agent] [data-testid=replay-backlog]')?.textContent === '12,345');
+  t.is(await page.textContent('tr[data-node=fake-agent] [data-testid=replay-disk]'), '3.0 MiB / 64.0 MiB');
+  // Every row has the columns, reported or not.
+  t.is(await page.$$eval('[data-testid=fleet] tr[data-node] [data-testid=replay-backlog]', (x) => x.length), await page.$$eval('[data-testid=fleet] tr[data-node]', (x) => x.length));
+  await page.screenshot({ path: join(SHOTS, 'fleet-replay.png'), fullPage: true });
 });

@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LocalRuntime, Params, createLogger, loadApp, type RunSummary } from '@tributary/shared';
-import type { PreparedInput, Scenario, VerifyResult } from '../scenarios/types.js';
+import type { PreparedInput, ExampleApp, VerifyResult } from '../scenarios/examples/types.js';
 import { childUsageHook, cliBin, repoRoot } from './paths.js';
 import { MB, RssSampler } from './rss.js';
 import { rates, spread, type Spread } from './stats.js';
@@ -44,7 +44,7 @@ export interface RunOptions {
   batchSize: number;
 }
 
-function appPath(s: Scenario): string {
+function appPath(s: ExampleApp): string {
   return join(repoRoot, s.app);
 }
 
@@ -54,7 +54,7 @@ async function cleanOutputs(output: string): Promise<void> {
 }
 
 /** Runs the example through loadApp + LocalRuntime in this process, warm-up first. */
-export async function runInProcess(s: Scenario, input: PreparedInput, dir: string, o: RunOptions): Promise<ModeResult> {
+export async function runInProcess(s: ExampleApp, input: PreparedInput, dir: string, o: RunOptions): Promise<ModeResult> {
   const log = createLogger({ level: 'silent' });
   const output = join(dir, `${s.name}-inproc.jsonl`);
   const wallMs: number[] = [];
@@ -122,7 +122,7 @@ interface ChildRun {
  * `--summary json` (one line on stderr) instead of `none` so that start-up can be told apart from
  * processing: overhead = wall - RunSummary.durationMs.
  */
-async function runCliOnce(s: Scenario, input: PreparedInput, output: string, batchSize: number, usageFile: string): Promise<ChildRun> {
+async function runCliOnce(s: ExampleApp, input: PreparedInput, output: string, batchSize: number, usageFile: string): Promise<ChildRun> {
   const args = ['--import', pathToFileURL(childUsageHook).href, cliBin, 'run', appPath(s)];
   for (const [k, v] of Object.entries(input.params(output))) args.push('--param', `${k}=${v}`);
   args.push('--batch-size', String(batchSize), '--summary', 'json');
@@ -153,7 +153,7 @@ async function runCliOnce(s: Scenario, input: PreparedInput, output: string, bat
 }
 
 /** End-to-end runs through the CLI: node + tsx start-up, app load, run, exit. No warm-up. */
-export async function runViaCli(s: Scenario, input: PreparedInput, dir: string, o: { runs: number; batchSize: number }): Promise<ModeResult> {
+export async function runViaCli(s: ExampleApp, input: PreparedInput, dir: string, o: { runs: number; batchSize: number }): Promise<ModeResult> {
   const output = join(dir, `${s.name}-cli.jsonl`);
   const usageFile = join(dir, `${s.name}-cli-usage.json`);
   const runs: ChildRun[] = [];

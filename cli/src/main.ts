@@ -5,6 +5,7 @@ import { registerPlan } from './commands/plan.js';
 import { registerDemo } from './commands/demo.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerApps } from './commands/apps.js';
+import { registerBroker } from './commands/broker.js';
 
 /**
  * The `tributary` command. Composition root only: each subcommand lives in commands/ and owns its
@@ -22,6 +23,7 @@ registerPlan(program);
 registerDemo(program);
 registerCluster(program);
 registerApps(program);
+registerBroker(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -35,3 +35,18 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<
   e.innerHTML = html;
   return e;
 }
+
+/** A latency in ms: µs below 1 ms, ms below 10 s, then seconds. */
+export function ms(v: number | null | undefined): string {
+  if (v === null || v === undefined) return '—';
+  if (v < 1) return `${Math.round(v * 1000)} µs`;
+  if (v < 10_000) return `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`;
+  return `${(v / 1000).toFixed(v < 100_000 ? 1 : 0)} s`;
+}
+
+export function bytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}

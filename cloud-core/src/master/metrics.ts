@@ -204,7 +204,8 @@ function registerPresetHistogram(reg: PromRegistry, name: string, help: string, 
           values.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le: i < LATENCY_LE_MS.length ? LATENCY_LE_MS[i] / 1000 : '+Inf' }, value: cumulative });
         });
         values.push({ metricName: `${name}_sum`, labels: s.labels, value: s.sumMs / 1000 });
-        values.push({ metricName: `${name}_count`, labels: s.labels, value: s.count });
+        // The +Inf bucket and _count must agree whatever a node reported.
+        values.push({ metricName: `${name}_count`, labels: s.labels, value: cumulative });
       }
       return { name, help, type: 'histogram', aggregator: 'sum', values };
     },

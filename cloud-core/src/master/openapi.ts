@@ -30,14 +30,14 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/apps/{id}/restart': { parameters: [idParam], post: { summary: 'Kill and resubmit with the same plan, params and bundle (new epoch)', responses: { 200: json(obj), ...notFound, 409: json(error) } } },
       '/apps/{id}/plan': { parameters: [idParam], get: { summary: 'Logical DAG and physical plan (task -> node, edge or cloud)', responses: { 200: json(obj), ...notFound } } },
-      '/apps/{id}/metrics': { parameters: [idParam], get: { summary: 'Per-processor and per-task totals, rates (records/s), backlog, input clocks, skew', responses: { 200: json({ $ref: '#/components/schemas/AppStats' }), ...notFound } } },
+      '/apps/{id}/metrics': { parameters: [idParam], get: { summary: 'Per-processor and per-task totals, rates (records/s), latency percentiles (event time and processing), backlog, input clocks, skew, hot keys', responses: { 200: json({ $ref: '#/components/schemas/AppStats' }), ...notFound } } },
       '/apps/{id}/processors/{pid}': {
         parameters: [idParam, { name: 'pid', in: 'path', required: true, schema: { type: 'string' }, description: 'processor id or name' }],
-        get: { summary: 'One processor: its tasks, their rates and the key skew', responses: { 200: json(obj), ...notFound } },
+        get: { summary: 'One processor: its tasks with rates and latency percentiles, the task skew and the hottest keys with the task owning each', responses: { 200: json({ $ref: '#/components/schemas/ProcessorStats' }), ...notFound } },
       },
       '/apps/{id}/clock': { parameters: [idParam], get: { summary: 'Application min-clock, lag and history ([at, clock] pairs)', responses: { 200: json(obj), ...notFound } } },
-      '/nodes': { get: { summary: 'Workers and agents: labels, version, online, last seen, per-app reports', responses: { 200: json({ type: 'array', items: obj }) } } },
-      '/nodes/{id}': { parameters: [idParam], get: { summary: 'One node with its task count and backlog', responses: { 200: json(obj), ...notFound } } },
+      '/nodes': { get: { summary: 'Workers and agents: labels, version, online, last seen, per-app reports, replay-log backlog and disk use (`replayLog`)', responses: { 200: json({ type: 'array', items: obj }) } } },
+      '/nodes/{id}': { parameters: [idParam], get: { summary: 'One node with its task count, backlog and replay logs', responses: { 200: json({ $ref: '#/components/schemas/NodeStats' }), ...notFound } } },
       '/bundles/{sha}': { parameters: [{ name: 'sha', in: 'path', required: true, schema: { type: 'string' } }], get: { summary: 'An application bundle (for workers and agents)', responses: { 200: { description: 'JavaScript' }, 404: json(error) } } },
       '/events': {
         get: {
@@ -59,8 +59,42 @@ export function openApiDocument(): Record<string, unknown> {
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, code: { type: 'string' }, details: { type: 'array', items: { type: 'string' } } } },
         Submission: { type: 'object', required: ['plan', 'bundle'], properties: { plan: obj, params: { type: 'object', additionalProperties: { type: 'string' } }, bundle: { type: 'string', format: 'byte' } } },
         Event: { type: 'object', properties: { seq: { type: 'integer' }, at: { type: 'integer' }, kind: { type: 'string' }, subject: { type: 'string' }, message: { type: 'string' } } },
-        AppStats: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, throughput: { type: 'number' }, lagMs: { type: 'number', nullable: true }, processors: { type: 'array', items: obj }, edges: { type: 'array', items: obj } } },
-        Snapshot: { type: 'object', properties: { at: { type: 'integer' }, apps: { type: 'array', items: { $ref: '#/components/schemas/AppStats' } }, nodes: { type: 'array', items: obj }, fleet: obj, events: { type: 'array', items: { $ref: '#/components/schemas/Event' } } } },
+        AppStats: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, throughput: { type: 'number' }, lagMs: { type: 'number', nullable: true }, processors: { type: 'array', items: { $ref: '#/components/schemas/ProcessorStats' } }, edges: { type: 'array', items: obj } } },
+        Latency: {
+          type: 'object', nullable: true, description: 'Percentiles (ms) of per-batch samples over the node\'s last report interval (~1 s); null: no batch then, or a source task (not measured)',
+          properties: { p50: { type: 'number' }, p99: { type: 'number' }, max: { type: 'number' }, samples: { type: 'integer' } },
+        },
+        TaskStats: {
+          type: 'object',
+          properties: {
+            index: { type: 'integer' }, node: { type: 'string' }, in: { type: 'integer' }, out: { type: 'integer' }, queued: { type: 'integer' }, inRate: { type: 'number' }, outRate: { type: 'number' },
+            latencyMs: { allOf: [{ $ref: '#/components/schemas/Latency' }], description: 'event-time latency: wall clock when a batch is processed minus its last record\'s event time' },
+            processingMs: { allOf: [{ $ref: '#/components/schemas/Latency' }], description: 'a batch\'s wait in the inbox plus its processing and I/O' },
+            topKeys: { type: 'array', items: { type: 'array', items: {}, minItems: 2, maxItems: 2 }, description: '[key, approximate records] since the task started, hottest first' },
+            problem: { type: 'string', nullable: true },
+          },
+        },
+        ProcessorStats: {
+          type: 'object',
+          properties: {
+            id: { type: 'integer' }, name: { type: 'string' }, runsOn: { type: 'string', enum: ['edge', 'cloud', 'mixed', 'unplaced'] }, skew: { type: 'number', description: 'max/mean records in per task' },
+            latencyMs: { allOf: [{ $ref: '#/components/schemas/Latency' }], description: 'the slowest task\'s' }, processingMs: { $ref: '#/components/schemas/Latency' },
+            hotKeys: { type: 'array', items: { type: 'object', properties: { key: { type: 'string' }, count: { type: 'integer' }, task: { type: 'integer' }, node: { type: 'string' }, share: { type: 'number' } } } },
+            tasks: { type: 'array', items: { $ref: '#/components/schemas/TaskStats' } },
+          },
+        },
+        ReplayLog: {
+          type: 'object', nullable: true, description: 'The node\'s replay logs (from its heartbeat); null: not reported',
+          properties: { backlogRecords: { type: 'integer' }, diskBytes: { type: 'integer' }, quotaBytes: { type: 'integer' }, droppedRecords: { type: 'integer' }, blocked: { type: 'boolean' } },
+        },
+        NodeStats: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' }, kind: { type: 'string', enum: ['worker', 'agent'] }, labels: { type: 'object', additionalProperties: { type: 'string' } }, version: { type: 'string' }, online: { type: 'boolean' },
+            lastSeen: { type: 'integer' }, tasks: { type: 'integer' }, backlog: { type: 'integer' }, replayLog: { $ref: '#/components/schemas/ReplayLog' },
+          },
+        },
+        Snapshot: { type: 'object', properties: { at: { type: 'integer' }, apps: { type: 'array', items: { $ref: '#/components/schemas/AppStats' } }, nodes: { type: 'array', items: { $ref: '#/components/schemas/NodeStats' } }, fleet: obj, events: { type: 'array', items: { $ref: '#/components/schemas/Event' } } } },
       },
     },
   };

@@ -12,45 +12,58 @@ const KEY_CHARS = 80;
 /**
  * Space-Saving (Metwally et al.): the `capacity` most frequent keys of a stream with counts that
  * overestimate by at most the count of the slot they took over. A key not in the sketch takes
- * the least-counted slot and inherits its count. Fixed size: a Map and three small arrays.
+ * the least-counted slot and inherits its count. Fixed size: small arrays searched linearly, one
+ * pass finding the key or the least-counted slot; a constant-time fingerprint of each key
+ * (length and four characters) spares most string comparisons, hashing the key would cost more.
  */
 export class HeavyHitters {
   private readonly keys: string[] = [];
-  private readonly counts: number[] = [];
-  private readonly index = new Map<string, number>();
+  private readonly prints: Int32Array;
+  private readonly counts: Float64Array;
+  private n = 0;
 
-  constructor(readonly capacity = KEY_SKETCH_SIZE) {}
+  constructor(readonly capacity = KEY_SKETCH_SIZE) {
+    this.prints = new Int32Array(capacity);
+    this.counts = new Float64Array(capacity);
+  }
 
   offer(key: string, weight = 1): void {
-    const i = this.index.get(key);
-    if (i !== undefined) {
-      this.counts[i] += weight;
-      return;
-    }
-    const { keys, counts } = this;
-    if (keys.length < this.capacity) {
-      this.index.set(key, keys.length);
-      keys.push(key);
-      counts.push(weight);
-      return;
-    }
+    const { keys, prints, counts } = this;
+    const f = fingerprint(key);
+    const n = this.n;
     let m = 0;
-    for (let j = 1; j < counts.length; j++) if (counts[j] < counts[m]) m = j;
-    this.index.delete(keys[m]);
-    this.index.set(key, m);
+    for (let j = 0; j < n; j++) {
+      if (prints[j] === f && keys[j] === key) {
+        counts[j] += weight;
+        return;
+      }
+      if (counts[j] < counts[m]) m = j;
+    }
+    if (n < this.capacity) {
+      m = this.n++;
+      counts[m] = 0;
+    }
     keys[m] = key;
+    prints[m] = f;
     counts[m] += weight;
   }
 
   /** The `n` hottest keys with their (over)estimated counts, hottest first. */
   top(n = KEYS_REPORTED): [key: string, count: number][] {
-    const order = this.keys.map((_, i) => i).sort((a, b) => this.counts[b] - this.counts[a] || (this.keys[a] < this.keys[b] ? -1 : 1));
+    const order = Array.from({ length: this.n }, (_, i) => i).sort((a, b) => this.counts[b] - this.counts[a] || (this.keys[a] < this.keys[b] ? -1 : 1));
     return order.slice(0, n).map((i) => [this.keys[i].length > KEY_CHARS ? `${this.keys[i].slice(0, KEY_CHARS - 1)}…` : this.keys[i], this.counts[i]]);
   }
 
   get size(): number {
-    return this.keys.length;
+    return this.n;
   }
+}
+
+/** Length and four characters (first, last, middle, three quarters): O(1) whatever the key. */
+function fingerprint(s: string): number {
+  const n = s.length;
+  if (n === 0) return 0;
+  return (Math.imul(n, 0x9e3779b1) ^ s.charCodeAt(0) ^ (s.charCodeAt(n - 1) << 8) ^ (s.charCodeAt(n >> 1) << 16) ^ (s.charCodeAt((3 * n) >> 2) << 24)) | 0;
 }
 
 /**

@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import { writeWordsFile } from '@tributary/simulators';
 import type { RunSummary } from '@tributary/shared';
 import { check, fileSize, forEachJsonLine } from './util.js';
-import type { PreparedInput, Scenario, ScenarioOptions, VerifyResult } from './types.js';
+import type { PreparedInput, ExampleApp, ScenarioOptions, VerifyResult } from './types.js';
 
 const VOCABULARY = 5_000;
 const SEED = 7;
 
-export const wordcount: Scenario = {
+export const wordcount: ExampleApp = {
   name: 'wordcount',
   app: 'examples/wordcount.ts',
   description: 'lines source -> flatMap(split on whitespace) -> keyBy(word) -> count -> map -> JSON-lines sink',

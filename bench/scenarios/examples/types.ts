@@ -33,7 +33,7 @@ export interface VerifyResult {
   details: Record<string, number>;
 }
 
-export interface Scenario {
+export interface ExampleApp {
   name: string;
   /** Example module, relative to the repo root. */
   app: string;

@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import { writeReadingsFile } from '@tributary/simulators';
 import type { RunSummary } from '@tributary/shared';
 import { check, fileSize, forEachJsonLine } from './util.js';
-import type { PreparedInput, Scenario, ScenarioOptions, VerifyResult } from './types.js';
+import type { PreparedInput, ExampleApp, ScenarioOptions, VerifyResult } from './types.js';
 
 const WINDOW_MS = 10_000;
 const MAX_DELAY_MS = 5_000;
 
-export const sensorWindows: Scenario = {
+export const sensorWindows: ExampleApp = {
   name: 'sensor-windows',
   app: 'examples/sensor-windows.ts',
   description: 'JSON-lines source (validate, out-of-order, watermark) -> keyBy(device) -> 10 s tumbling window stats -> map -> JSON-lines sink (+ late sink)',

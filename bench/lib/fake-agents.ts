@@ -1,0 +1,65 @@
+/**
+ * Light agents: MQTT clients that register with a master like real agents (retained hello and
+ * status, a last will, a heartbeat every second staggered over the second) without running
+ * anything. Optionally they listen on their control topic and report every desired state the
+ * master publishes to them. Used by the dashboard and control-plane benchmarks.
+ */
+import mqtt from 'mqtt';
+import { cborDecoder, cborEncoder, topics, type NodeDesiredState, type NodeHeartbeat, type NodeHello } from '@tributary/shared';
+
+export interface FakeAgentsOptions {
+  labels?: (i: number) => Record<string, string>;
+  /** Called with each desired state published to agent `id`, and its arrival time (epoch ms). */
+  onDesiredState?: (id: string, state: NodeDesiredState, at: number) => void;
+  /** Connections opened at once (a thousand at a time makes a storm of CONNECTs). */
+  concurrency?: number;
+}
+
+export class FakeAgents {
+  private readonly clients: mqtt.MqttClient[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  private constructor(readonly ids: readonly string[]) {}
+
+  static async connect(brokerUrl: string, ids: readonly string[], o: FakeAgentsOptions = {}): Promise<FakeAgents> {
+    const fleet = new FakeAgents(ids);
+    try {
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < ids.length; i = next++) await fleet.connectOne(brokerUrl, ids[i], i, o);
+      };
+      await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 100, ids.length) }, worker));
+      return fleet;
+    } catch (err) {
+      await fleet.close();
+      throw err;
+    }
+  }
+
+  private async connectOne(brokerUrl: string, id: string, i: number, o: FakeAgentsOptions): Promise<void> {
+    const c = await mqtt.connectAsync(brokerUrl, {
+      protocolVersion: 4, clientId: id, username: id, keepalive: 30, reconnectPeriod: 1000,
+      will: { topic: topics.status(id), payload: Buffer.from('offline'), qos: 1, retain: true },
+    });
+    this.clients.push(c);
+    if (o.onDesiredState) {
+      const control = topics.control(id);
+      const listener = o.onDesiredState;
+      c.on('message', (topic, payload) => {
+        if (topic === control) listener(id, cborDecoder.decode(payload) as NodeDesiredState, Date.now());
+      });
+      await c.subscribeAsync(control, { qos: 1 });
+    }
+    const hello: NodeHello = { kind: 'agent', labels: o.labels?.(i) ?? {}, slots: 4, version: '0.1.0', now: Date.now() };
+    await c.publishAsync(topics.hello(id), Buffer.from(cborEncoder.encode(hello)), { qos: 1, retain: true });
+    await c.publishAsync(topics.status(id), 'online', { qos: 1, retain: true });
+    const hb = () => void c.publishAsync(topics.heartbeat(id), Buffer.from(cborEncoder.encode({ now: Date.now(), apps: {} } satisfies NodeHeartbeat)), { qos: 0 }).catch(() => {});
+    // Staggered over the second, as a real fleet's heartbeats are.
+    this.timers.push(setTimeout(() => this.timers.push(setInterval(hb, 1000)), (i * 1000) / this.ids.length));
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all(this.clients.map((c) => c.endAsync().catch(() => {})));
+  }
+}
