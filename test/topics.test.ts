@@ -27,6 +27,7 @@ test('builders produce the documented layout and parseTopic inverts them', (t) =
     [topics.heartbeat('n1'), { kind: 'heartbeat', nodeId: 'n1' }],
     [topics.clock('n1'), { kind: 'clock', nodeId: 'n1' }],
     [topics.events('n1'), { kind: 'events', nodeId: 'n1' }],
+    [topics.checkpoint('n1'), { kind: 'checkpoint', nodeId: 'n1' }],
     [topics.data('n1', 'w2', 'app', '3.0'), { kind: 'data', from: 'n1', to: 'w2', appId: 'app', taskAddr: '3.0' }],
     [topics.credit('w2', 'n1', 'app', '1.4'), { kind: 'credit', from: 'w2', to: 'n1', appId: 'app', taskAddr: '1.4' }],
     [topics.control('n1'), { kind: 'control', nodeId: 'n1' }],
@@ -37,7 +38,7 @@ test('builders produce the documented layout and parseTopic inverts them', (t) =
   t.deepEqual(
     cases.map(([topic]) => topic),
     [
-      'trib/n1/status', 'trib/n1/hello', 'trib/n1/hb', 'trib/n1/clock', 'trib/n1/events',
+      'trib/n1/status', 'trib/n1/hello', 'trib/n1/hb', 'trib/n1/clock', 'trib/n1/events', 'trib/n1/ckpt',
       'trib/n1/data/w2/app/3.0', 'trib/w2/credit/n1/app/1.4',
       'trib/master/ctl/n1', 'trib/master/clock/app', 'trib/master/broadcast', 'trib/master/status',
     ],
@@ -49,7 +50,7 @@ test('builders produce the documented layout and parseTopic inverts them', (t) =
   t.is(topics.nodeKindFilter('heartbeat'), 'trib/+/hb');
   t.true(matchesFilter(topics.dataFilterFor('w2'), topics.data('n1', 'w2', 'app', '0')));
   t.false(matchesFilter(topics.dataFilterFor('w2'), topics.data('w2', 'n1', 'app', '0')));
-  t.deepEqual(topics.masterSubscriptions(), ['trib/+/status', 'trib/+/hello', 'trib/+/hb', 'trib/+/clock', 'trib/+/events']);
+  t.deepEqual(topics.masterSubscriptions(), ['trib/+/status', 'trib/+/hello', 'trib/+/hb', 'trib/+/clock', 'trib/+/events', 'trib/+/ckpt']);
 });
 
 test('parseTopic returns null for anything that is not a Tributary topic', (t) => {
