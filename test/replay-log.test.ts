@@ -106,3 +106,19 @@ test('leveldb: the log and its sequence numbers survive a restart', async (t) =>
   t.deepEqual((await all(again, 's', 0)).map((b) => b.ts), [[1, 2, 3], [4], [5]]);
   t.is(await again.seqForTimestamp('s', 4), 3);
 });
+
+test('leveldb: stats kept in memory across appends and trims equal a fresh scan after a restart; position and replay start survive it', async (t) => {
+  const { log, reopen } = await level(t);
+  await log.append('s', batch(10, 20), 20, { i: 2 });
+  await log.append('s', batch(30), 30, { i: 3 });
+  await log.append('s', batch(25, 40), 40, { i: 5 });
+  await log.trim('s', 2);
+  await log.append('s', batch(50), 50, { i: 6 });
+  const live = await log.stats('s');
+  t.deepEqual({ ...live, bytes: live.bytes > 0 }, { firstSeq: 2, nextSeq: 6, batches: 3, records: 4, bytes: true });
+  const again = await reopen!();
+  t.deepEqual(await again.stats('s'), live, 'the counters kept in memory match a scan of the disk');
+  t.deepEqual(await again.position('s'), { i: 6 });
+  t.deepEqual(await again.replayStart('s', 35), { seq: 3, maxTsBefore: 30 }, 'the watermark before the replay start is known');
+  t.deepEqual(await again.replayStart('s', 25), { seq: 2, maxTsBefore: 20 }, 'from the trimmed batches when the one before is gone');
+});

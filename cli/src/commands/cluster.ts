@@ -34,39 +34,43 @@ export function registerCluster(program: Command): void {
       }));
     });
 
-  program
-    .command('worker')
+  withReplayOptions(program.command('worker'))
     .description('run a cloud worker that hosts tasks')
     .option('--master <url>', "the master's MQTT broker; default mqtt://127.0.0.1:1883")
     .option('--id <id>', 'node id; default worker-<hostname>-<pid>')
     .option('--slots <n>', 'how many tasks this worker accepts; default 8')
     .addOption(new Option('--label <key=value>', 'a label for placement (repeatable)').argParser(collect))
     .option('--data <dir>', 'bundle cache and replay logs; default .data/worker')
-    .option('--replay-log <on|off>', 'log first, then send: sources write a LevelDB replay log under --data; default on')
-    .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
-    .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await (await cloud()).runWorker(sources(o, { master: o.master, id: o.id, slots: o.slots, labels: o.label, data: o.data, replayLog: o.replayLog === undefined ? undefined : !/^(off|false|0)$/.test(o.replayLog), replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy, logLevel: o.logLevel }));
+      await (await cloud()).runWorker(sources(o, { master: o.master, id: o.id, slots: o.slots, labels: o.label, data: o.data, ...replayFlags(o), logLevel: o.logLevel }));
     });
 
-  program
-    .command('agent')
+  withReplayOptions(program.command('agent'))
     .description('run an edge agent on a device; it hosts the edge part of applications')
     .requiredOption('--id <device-id>', 'device id (unique in the fleet)')
     .option('--master <url>', "the master's MQTT broker; default mqtt://127.0.0.1:1883")
     .addOption(new Option('--label <key=value>', 'a label for placement selectors, e.g. site=plant-1 (repeatable)').argParser(collect))
     .option('--slots <n>', 'how many tasks this agent accepts; default 4')
     .option('--data <dir>', 'local data (bundle cache, replay logs); default .data/agent')
-    .option('--replay-log <on|off>', 'log first, then send: sources write a LevelDB replay log under --data; default on')
-    .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
-    .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await (await edge()).runAgent(sources(o, { id: o.id, master: o.master, labels: o.label, slots: o.slots, data: o.data, replayLog: o.replayLog === undefined ? undefined : !/^(off|false|0)$/.test(o.replayLog), replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy, logLevel: o.logLevel }));
+      await (await edge()).runAgent(sources(o, { id: o.id, master: o.master, labels: o.label, slots: o.slots, data: o.data, ...replayFlags(o), logLevel: o.logLevel }));
     });
+}
+
+/** The replay-log options, shared by every command that hosts sources (worker, agent). */
+function withReplayOptions(cmd: Command): Command {
+  return cmd
+    .option('--replay-log <on|off>', 'log first, then send: sources write a LevelDB replay log under --data; default on')
+    .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
+    .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)');
+}
+
+function replayFlags(o: Record<string, unknown>): Record<string, unknown> {
+  return { replayLog: o.replayLog, replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy };
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

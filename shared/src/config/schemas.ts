@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { labelsSchema } from './load-config.js';
 
+/** Boolean settings from flags and env: on/off, true/false, 1/0. */
+const ONOFF: Record<string, boolean> = { on: true, true: true, '1': true, off: false, false: false, '0': false };
 const port = z.coerce.number().int().min(0).max(65535);
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 const nodeId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'ids are 1-64 letters, digits, _ . -');
@@ -49,7 +51,7 @@ const nodeCommon = {
    * `data` before emitting them, so any failure can be replayed (exactly-once) and a device keeps
    * recording while its uplink is down. Off saves the disk writes and gives up both.
    */
-  replayLog: z.preprocess((v) => (v === 'false' || v === '0' ? false : v === 'true' || v === '1' ? true : v), z.boolean()).default(true),
+  replayLog: z.preprocess((v) => (typeof v === 'string' ? ONOFF[v.toLowerCase()] ?? v : v), z.boolean()).default(true),
   /** Disk quota of the replay logs, MB; 0 = none. */
   replayQuotaMb: z.coerce.number().min(0).default(0),
   /**

@@ -41,19 +41,15 @@ class StreamSink<T> implements Sink<T> {
   write(batch: readonly Message<T>[]): void | Promise<void> {
     this.throwIfFailed();
     if (batch.length === 0 || !this.stream) return;
-    let text = '';
-    for (let i = 0; i < batch.length; i++) text += JSON.stringify(batch[i].value) + '\n';
-    if (!this.stream.write(text)) return once(this.stream as unknown as NodeJS.EventEmitter, 'drain').then(() => this.throwIfFailed());
+    if (!this.stream.write(linesOf(batch))) return once(this.stream as unknown as NodeJS.EventEmitter, 'drain').then(() => this.throwIfFailed());
   }
 
   /** Like write(), but resolves only once the stream has handed the bytes to the OS. */
-  protected writeDurably(batch: readonly Message<T>[]): Promise<void> | void {
+  protected writeDurably(lines: string): Promise<void> | void {
     this.throwIfFailed();
-    if (batch.length === 0 || !this.stream) return;
-    let text = '';
-    for (let i = 0; i < batch.length; i++) text += JSON.stringify(batch[i].value) + '\n';
+    if (lines.length === 0 || !this.stream) return;
     return new Promise((resolve, reject) => {
-      this.stream!.write(text, (err) => (err ? reject(new TributaryError(ErrorCodes.SINK_FAILED, `writing ${this.label} failed: ${err.message}`, { cause: err })) : resolve()));
+      this.stream!.write(lines, (err) => (err ? reject(new TributaryError(ErrorCodes.SINK_FAILED, `writing ${this.label} failed: ${err.message}`, { cause: err })) : resolve()));
     });
   }
 
@@ -102,9 +98,22 @@ class JsonLinesFileSink<T> extends StreamSink<T> {
   override write(batch: readonly Message<T>[]): void | Promise<void> {
     if (!this.exactlyOnce) return super.write(batch);
     const seen = this.written;
-    const fresh = seen ? batch.filter((m) => !seen.has(JSON.stringify(m.value))) : batch;
-    return super.writeDurably(fresh);
+    if (!seen) return this.writeDurably(linesOf(batch));
+    // Recovery: each line is serialised once, for the check and for the write.
+    let text = '';
+    for (const m of batch) {
+      const line = JSON.stringify(m.value);
+      if (!seen.has(line)) text += line + '\n';
+    }
+    return this.writeDurably(text);
   }
+}
+
+/** One JSON line per message value, joined: one write per batch. */
+function linesOf(batch: readonly Message[]): string {
+  let text = '';
+  for (let i = 0; i < batch.length; i++) text += JSON.stringify(batch[i].value) + '\n';
+  return text;
 }
 
 function isFileStream(stream: NodeJS.WritableStream): stream is WriteStream {

@@ -13,9 +13,14 @@ const OFFSET = 2 ** 52;
 const num = (n: number): string => (n + OFFSET).toString(16).padStart(14, '0');
 const unnum = (s: string): number => parseInt(s, 16) - OFFSET;
 
+/** Per source, kept in memory from one scan at first use, so stats() never reads the log. */
 interface SourceState {
   nextSeq: number;
   maxTs: number;
+  firstSeq: number;
+  batches: number;
+  records: number;
+  bytes: number;
 }
 
 /**
@@ -46,11 +51,17 @@ export class LevelReplayLog implements ReplayLog {
   private async state(source: string): Promise<SourceState> {
     let s = this.sources.get(source);
     if (s) return s;
-    s = { nextSeq: 0, maxTs: -Infinity };
-    for await (const [key, value] of this.db.iterator({ gt: `b!${source}!`, lt: `b!${source}!~`, reverse: true, limit: 1 })) {
-      const frame = decodeFrame(value);
-      s.nextSeq = unnum(key.slice(key.lastIndexOf('!') + 1)) + frame.messages.length;
+    s = { nextSeq: 0, maxTs: -Infinity, firstSeq: 0, batches: 0, records: 0, bytes: 0 };
+    for await (const [key, value] of this.db.iterator({ gt: `b!${source}!`, lt: `b!${source}!~` })) {
+      const seq = unnum(key.slice(key.lastIndexOf('!') + 1));
+      const n = decodeFrame(value).messages.length;
+      if (s.batches === 0) s.firstSeq = seq;
+      s.batches++;
+      s.records += n;
+      s.bytes += value.byteLength;
+      s.nextSeq = seq + n;
     }
+    if (s.batches === 0) s.firstSeq = s.nextSeq;
     for await (const key of this.db.keys({ gt: `t!${source}!`, lt: `t!${source}!~`, reverse: true, limit: 1 })) {
       s.maxTs = unnum(key.split('!')[2]);
     }
@@ -63,12 +74,15 @@ export class LevelReplayLog implements ReplayLog {
     const firstSeq = s.nextSeq;
     for (const r of records) if (r.ts > s.maxTs) s.maxTs = r.ts;
     const frame = encodeFrame({ app: source, epoch: 0, sender: 0, firstSeq, clock, messages: records as Message[] });
-    this.appendedBytes += frame.byteLength;
     const batch = this.db.batch().put(`b!${source}!${num(firstSeq)}`, frame);
     if (position !== undefined) batch.put(`p!${source}`, cborEncoder.encode(position));
     if (records.length > 0) batch.put(`t!${source}!${num(s.maxTs)}!${num(firstSeq)}`, new Uint8Array(0));
     await batch.write();
+    if (s.batches === 0) s.firstSeq = firstSeq;
     s.nextSeq += records.length;
+    s.batches++;
+    s.records += records.length;
+    s.bytes += frame.byteLength;
     return firstSeq;
   }
 
@@ -87,9 +101,6 @@ export class LevelReplayLog implements ReplayLog {
     const m = await this.db.get(`m!${source}`);
     return { seq, maxTsBefore: m === undefined ? -Infinity : (cborDecoder.decode(m) as number) };
   }
-
-  /** Bytes appended since open (an estimate of growth for the disk quota, without a scan). */
-  appendedBytes = 0;
 
   async *read(source: string, fromSeq: number): AsyncIterable<LoggedBatch> {
     // A batch starting before fromSeq may still hold records at or after it.
@@ -111,7 +122,10 @@ export class LevelReplayLog implements ReplayLog {
   }
 
   async trim(source: string, belowSeq: number): Promise<number> {
+    const s = await this.state(source);
     let removed = 0;
+    let removedBytes = 0;
+    let nextFirst = s.firstSeq;
     const gone = new Set<string>();
     const ops = this.db.batch();
     for await (const [key, value] of this.db.iterator({ gt: `b!${source}!`, lt: `b!${source}!${num(belowSeq)}` })) {
@@ -119,6 +133,8 @@ export class LevelReplayLog implements ReplayLog {
       const seqKey = key.slice(key.lastIndexOf('!') + 1);
       if (unnum(seqKey) + f.messages.length > belowSeq) break;
       removed += f.messages.length;
+      removedBytes += value.byteLength;
+      nextFirst = unnum(seqKey) + f.messages.length;
       gone.add(seqKey);
       ops.del(key);
     }
@@ -134,22 +150,15 @@ export class LevelReplayLog implements ReplayLog {
       if (maxTs > -Infinity) ops.put(`m!${source}`, cborEncoder.encode(maxTs));
     }
     await ops.write();
+    s.batches -= gone.size;
+    s.records -= removed;
+    s.bytes -= removedBytes;
+    s.firstSeq = s.batches === 0 ? s.nextSeq : nextFirst;
     return removed;
   }
 
   async stats(source: string): Promise<SourceLogStats> {
-    const s = await this.state(source);
-    let batches = 0;
-    let records = 0;
-    let bytes = 0;
-    let firstSeq = s.nextSeq;
-    for await (const [key, value] of this.db.iterator({ gt: `b!${source}!`, lt: `b!${source}!~` })) {
-      const n = decodeFrame(value).messages.length;
-      if (batches === 0) firstSeq = unnum(key.slice(key.lastIndexOf('!') + 1));
-      batches++;
-      records += n;
-      bytes += value.byteLength;
-    }
-    return { firstSeq, nextSeq: s.nextSeq, batches, records, bytes };
+    const { firstSeq, nextSeq, batches, records, bytes } = await this.state(source);
+    return { firstSeq, nextSeq, batches, records, bytes };
   }
 }
