@@ -12,6 +12,7 @@
 // Before any logger exists; cluster processes log at info to their pipes (readiness lines).
 process.env.TRIBUTARY_LOG_LEVEL = 'silent';
 
+import { rmSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -50,6 +51,8 @@ const selected = scenarios.filter((s) => !options.only || options.only.includes(
 const env = environment();
 // Data dirs, bundles and outputs go to a temp dir (TRIBUTARY_BENCH_TMP to put it elsewhere).
 const ctx = await BenchContext.create(options, process.env.TRIBUTARY_BENCH_TMP ?? tmpdir());
+// Interrupted or past the deadline: the temp dir goes too (children are SIGKILLed just before).
+if (!options.keep) process.once('exit', () => rmSync(ctx.dir, { recursive: true, force: true }));
 ctx.say(`tributary benchmark suite — ${env.date}, commit ${env.commit ?? 'unknown'}${env.dirty ? ' (+ uncommitted changes)' : ''}`);
 ctx.say(`node ${env.node}, ${env.cpuCount} × ${env.cpuModel}${options.quick ? ', --quick' : ''}; scenarios: ${selected.map((s) => s.name).join(', ')}`);
 
@@ -70,7 +73,7 @@ try {
 }
 
 const ts = targets(ctx);
-ctx.say(`\nResults (records/s = records / (last arrival - first record's event time); ratios = this row / the baseline's median${options.quick ? '; --quick: short runs, noisy' : ''})\n`);
+ctx.say(`\nResults (records/s = records / (last - first arrival on the receiving side); ratios = this row / the baseline's median${options.quick ? '; --quick: short runs, noisy' : ''})\n`);
 ctx.say(resultsTable(ctx));
 ctx.say('\nCPU seconds (while data flowed, median over runs) and memory per process\n');
 ctx.say(processTable(ctx));

@@ -153,6 +153,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     referenceLate = referenceRun.late;
     failures.push(...referenceRun.failures.map((f) => `reference run: ${f}`), ...r.problems);
     say(`reference: ${reference.size} windows, ${referenceLate} late record(s)`);
+    // The failure-free run should itself equal the computed reference; say so when it does not.
+    const vsComputed = compareResults(await expectedPlantWindows(agents, params), referenceRun.outputLines, referenceLate);
+    if (!isClean(vsComputed)) {
+      warnings.push(`the failure-free run differs from the computed reference: lost ${vsComputed.lost}, duplicated ${vsComputed.duplicated}, ` +
+        `wrong ${vsComputed.wrong}, unexpected ${vsComputed.unexpected}, late ${vsComputed.late}`);
+    }
   } else {
     reference = await expectedPlantWindows(agents, params);
   }
@@ -379,10 +385,10 @@ async function main(argv: string[]): Promise<number> {
     .option('--seed <n>', 'seed of the data and of the kill schedule', (v) => int('--seed', v), 1)
     .option('--kills <k>', 'how many kills', (v) => int('--kills', v), 3)
     .option('--kinds <list>', `what may be killed, comma-separated (${FAULT_KINDS.join(',')})`, FAULT_KINDS.join(','))
-    .option('--count <n>', 'readings per sensor per agent (default: 10 s + 20 s per kill of data)', (v) => int('--count', v))
+    .option('--count <n>', 'readings per sensor per agent (default: 10 s + 20 s per kill of data)', (v) => int('--count', v, 1))
     .option('--speed <x>', 'event-time ms per wall-clock ms of the paced sources', (v) => num('--speed', v), 1)
-    .option('--interval <ms>', 'event-time spacing of one sensor\'s readings', (v) => int('--interval', v), 20)
-    .option('--window <ms>', 'tumbling window size', (v) => int('--window', v), 1000)
+    .option('--interval <ms>', 'event-time spacing of one sensor\'s readings', (v) => int('--interval', v, 1), 20)
+    .option('--window <ms>', 'tumbling window size', (v) => int('--window', v, 1), 1000)
     .option('--timeout <s>', 'per kill: seconds until all tasks must process again', (v) => num('--timeout', v), 60)
     .addOption(new Option('--reference <how>', 'compute the reference, or run a failure-free cluster first').choices(['compute', 'run']).default('compute'))
     .option('--keep', 'keep the temp dir (data, logs, outputs) even when the run is clean')
@@ -406,9 +412,9 @@ async function main(argv: string[]): Promise<number> {
   return report.ok ? 0 : 1;
 }
 
-function int(flag: string, v: string): number {
+function int(flag: string, v: string, min = 0): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${flag}: expected an integer >= 0, got ${JSON.stringify(v)}`);
+  if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag}: expected an integer >= ${min}, got ${JSON.stringify(v)}`);
   return n;
 }
 

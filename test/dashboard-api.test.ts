@@ -70,9 +70,8 @@ const snap = (data: string) => JSON.parse(data) as Snapshot;
 const submit = (httpUrl: string, params: Record<string, string>) =>
   tributary(['submit', 'examples/plant-monitor.ts', '--master', httpUrl, ...Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${v}`])]);
 
-// Order matters: a resubmitted application must not follow a *finished* run of it on the same
-// nodes here, because heartbeats carry no epoch and a node's stale 'finished' report can mark the
-// new run finished at once (a known gap in app-manager, see docs/dashboard.md).
+// Order matters: the tests below count plant-monitor's epochs (1 -> 2 -> 3) and the events they
+// leave, and the last one adds a node to the fleet.
 test.serial('SSE pushes a snapshot on connect, then live updates; restart bumps the epoch; kill stops it', async (t) => {
   const { httpUrl, brokerUrl } = ctx.master;
   const stream = await openSse(`${httpUrl}/stream`);

@@ -8,33 +8,45 @@ import { writeFileSync } from 'node:fs';
 import type { Aggregator, SinkSpec, WindowResult } from 'tributary';
 import type { FleetReading } from './devices.js';
 
+/** Wall clock with sub-millisecond resolution. */
+const now = () => performance.timeOrigin + performance.now();
+
 export interface SinkFigures {
   /** Input records accounted for at the sink (the window sink: the sum of the windows' counts). */
   records: number;
   /** Messages the sink received (windows, or records). */
   results: number;
-  /** Smallest event time seen: the first record's birth (an unpaced fleet starts at the wall clock). */
+  /** Smallest event time seen. */
   firstTs: number;
+  /**
+   * Wall time the first record reached the cloud side: the window operator (its accumulator
+   * records when it was created) or, without a window, the sink. Throughput is measured from here
+   * to lastArrival, like the baselines' first to last arrival: the time an application takes to
+   * start, with its source waiting for its first credits, is not in it.
+   */
+  firstInput: number;
   firstArrival: number;
   lastArrival: number;
   /** Per-record latency (arrival - event time), ms, over records born `warmupMs` after the first. */
   latency: { measured: number; p50: number; p99: number; max: number } | null;
 }
 
-/** Wall clock with sub-millisecond resolution. */
-const now = () => performance.timeOrigin + performance.now();
 
-/** Per window: how many readings, and the span of their event times. Mergeable for checkpoints. */
+/**
+ * Per window: how many readings, the span of their event times, and the wall time the window's
+ * first reading arrived. Mergeable for checkpoints.
+ */
 export interface Span {
   n: number;
   minTs: number;
   maxTs: number;
+  firstSeen: number;
 }
 
 export function span(): Aggregator<FleetReading, Span, Span> {
   return {
     name: 'span',
-    create: () => ({ n: 0, minTs: Infinity, maxTs: -Infinity }),
+    create: () => ({ n: 0, minTs: Infinity, maxTs: -Infinity, firstSeen: now() }),
     add: (acc, r) => {
       acc.n++;
       if (r.ts < acc.minTs) acc.minTs = r.ts;
@@ -42,7 +54,7 @@ export function span(): Aggregator<FleetReading, Span, Span> {
       return acc;
     },
     result: (acc) => acc,
-    merge: (a, b) => ({ n: a.n + b.n, minTs: Math.min(a.minTs, b.minTs), maxTs: Math.max(a.maxTs, b.maxTs) }),
+    merge: (a, b) => ({ n: a.n + b.n, minTs: Math.min(a.minTs, b.minTs), maxTs: Math.max(a.maxTs, b.maxTs), firstSeen: Math.min(a.firstSeen, b.firstSeen) }),
   };
 }
 
@@ -57,7 +69,7 @@ function measuring<T>(name: string, output: string, measure: () => Measure<T>): 
     name,
     maxParallelism: 1,
     create: () => {
-      const f: SinkFigures = { records: 0, results: 0, firstTs: Infinity, firstArrival: 0, lastArrival: 0, latency: null };
+      const f: SinkFigures = { records: 0, results: 0, firstTs: Infinity, firstInput: Infinity, firstArrival: 0, lastArrival: 0, latency: null };
       const m = measure();
       return {
         open() {},
@@ -82,8 +94,10 @@ export function windowFiguresSink(output: string): SinkSpec<WindowResult<string,
   return measuring<WindowResult<string, Span>>('window-figures', output, () => ({
     onBatch(batch, _at, f) {
       for (const m of batch) {
-        f.records += m.value.value.n;
-        if (m.value.value.minTs < f.firstTs) f.firstTs = m.value.value.minTs;
+        const span = m.value.value;
+        f.records += span.n;
+        if (span.minTs < f.firstTs) f.firstTs = span.minTs;
+        if (span.firstSeen < f.firstInput) f.firstInput = span.firstSeen;
       }
     },
   }));
@@ -98,6 +112,7 @@ export function recordFiguresSink(output: string, warmupMs: number): SinkSpec<Fl
     return {
       onBatch(batch, at, f) {
         f.records += batch.length;
+        if (f.firstInput === Infinity) f.firstInput = at;
         for (const m of batch) {
           if (m.ts < f.firstTs) f.firstTs = m.ts;
           if (measureFrom === Infinity) measureFrom = m.ts + warmupMs;

@@ -2,7 +2,7 @@
  * Baseline subscriber: counts what arrives on a topic (QoS 1) and measures, per record, arrival
  * time minus event time. Frames are decoded with decodeFrame (Tributary's own codec), JSON
  * messages with JSON.parse. Options (argv JSON): { url, clientId }.
- * Command { type: 'expect', topic, format, records, warmupMs, timeoutMs } -> { type: 'armed' } once
+ * Command { type: 'expect', topic, format, records, warmupMs | null, timeoutMs } -> { type: 'armed' } once
  * subscribed, then { type: 'received', ... } when `records` have arrived or the timeout passed.
  */
 import { decodeFrame } from '@tributary/shared';
@@ -14,7 +14,8 @@ interface ExpectCommand {
   topic: string;
   format: 'frames' | 'json';
   records: number;
-  warmupMs: number;
+  /** Latency only for paced loads (an unpaced fleet's event time is not a birth time); null: none. */
+  warmupMs: number | null;
   timeoutMs: number;
 }
 
@@ -33,6 +34,7 @@ async function expect(c: ExpectCommand): Promise<void> {
   const seen = (ts: number, at: number) => {
     records++;
     if (ts < firstTs) firstTs = ts;
+    if (c.warmupMs === null) return;
     if (measureFrom === Infinity) measureFrom = ts + c.warmupMs;
     if (ts < measureFrom) return;
     if (n === latencies.length) {

@@ -19,7 +19,7 @@ export interface ClusterConfig {
 
 export interface AppRun {
   figures: SinkFigures;
-  /** Usage while data flowed: first record's event time to last arrival at the sink. */
+  /** Usage while data flowed: first record in the cloud to last arrival at the sink. */
   usage: Record<string, ProcessUsage>;
   /** CPU s per process from submission to results (application start-up included). */
   cpuSecTotal: Record<string, number>;
@@ -85,7 +85,7 @@ export class Cluster {
       await submit(this.httpUrl, app, { ...params, name: id, output });
       const figures = await awaitOutput<SinkFigures>(this.httpUrl, id, output, timeoutMs);
       const wallMs = Date.now() - t0;
-      const { usage, cpuSecTotal } = window.stop([figures.firstTs, figures.lastArrival]);
+      const { usage, cpuSecTotal } = window.stop([figures.firstInput, figures.lastArrival]);
       stopped = true;
       return { figures, usage, cpuSecTotal, wallMs };
     } finally {

@@ -21,7 +21,8 @@ export interface RigRun {
   format: 'frames' | 'json';
   frameRecords: number;
   inflight: number;
-  warmupMs: number;
+  /** Event-time warm-up before latency is measured; null: no latency (unpaced loads). */
+  warmupMs: number | null;
   timeoutMs: number;
   /** Further processes to account for (a relay such as Node-RED), by name. */
   extraPids?: Record<string, number>;
@@ -60,14 +61,14 @@ export class MqttRig {
       const published = await this.pub.request({ type: 'publish', topic: r.inTopic, load: r.load, format: r.format, frameRecords: r.frameRecords, inflight: r.inflight }, 'published', r.timeoutMs);
       const got = await this.sub.next('received', r.timeoutMs);
       const records = Number(got.records);
-      const { usage, cpuSecTotal } = window.stop([Number(got.firstTs), Number(got.lastArrival)]);
+      const { usage, cpuSecTotal } = window.stop([Number(got.firstArrival), Number(got.lastArrival)]);
       stopped = true;
       if (got.timedOut || records < expected) {
         throw new Error(`${r.outTopic}: ${records} of ${expected} records arrived (published ${String(published.records)}) within ${Math.round(r.timeoutMs / 1000)} s`);
       }
       return {
         records,
-        rate: rateOf(records, Number(got.firstTs), Number(got.lastArrival)),
+        rate: rateOf(records, Number(got.firstArrival), Number(got.lastArrival)),
         latency: (got.latency as Latency | null) ?? null,
         usage,
         cpuSecTotal,

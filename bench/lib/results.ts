@@ -18,7 +18,7 @@ export interface Row {
   /** Records per run (offered). */
   records: number;
   runs: number;
-  /** Records/s per run: records / (last arrival - first record's event time). */
+  /** Records/s per run: records / (last arrival - first arrival), see rateOf. */
   rate: Spread | null;
   latency: Latency | null;
   /** Offered load of a paced run, records/s. */
@@ -50,9 +50,12 @@ export interface RunFigures {
   wallMs?: number;
 }
 
-/** Records per second between the first record's birth and the last arrival. */
-export function rateOf(records: number, firstTs: number, lastArrival: number): number {
-  const ms = lastArrival - firstTs;
+/**
+ * Records per second from the first record's arrival on the receiving side (the cloud's window
+ * operator, the baselines' subscriber) to the last arrival at the end.
+ */
+export function rateOf(records: number, first: number, lastArrival: number): number {
+  const ms = lastArrival - first;
   return ms > 0 ? records / (ms / 1000) : NaN;
 }
 

@@ -27,7 +27,7 @@ async function measureTransport(ctx: BenchContext, rig: MqttRig): Promise<void> 
   const runs: RunFigures[] = [];
   for (let i = 0; i < o.runs; i++) {
     const topic = `bench/transport/tp${i}`;
-    const r = await rig.run({ inTopic: topic, outTopic: topic, load, format: 'frames', frameRecords: FRAME_RECORDS, inflight: INFLIGHT_FRAMES, warmupMs: 0, timeoutMs: o.runTimeoutMs }, load.devices * load.ticks);
+    const r = await rig.run({ inTopic: topic, outTopic: topic, load, format: 'frames', frameRecords: FRAME_RECORDS, inflight: INFLIGHT_FRAMES, warmupMs: null, timeoutMs: o.runTimeoutMs }, load.devices * load.ticks);
     ctx.say(`  transport run ${i + 1}: ${int(r.rate)} records/s`);
     runs.push(r);
   }

@@ -60,7 +60,7 @@ async function measurePlacement(ctx: BenchContext): Promise<void> {
     const place: number[] = [];
     const unplace: number[] = [];
     const post: number[] = [];
-    for (let i = 0; i < o.runs; i++) {
+    for (let i = 0; i < o.placements; i++) {
       const app = `placement-${i + 1}`;
       const window = new UsageWindow({ master: master.node.child.pid ?? NaN }).start();
       const s0 = Date.now();

@@ -36,7 +36,9 @@ export const durability: Scenario = {
     const eoLabel = `replay log on + exactly-once (checkpoint every ${ctx.options.checkpointMs} ms)`;
     const eo = ctx.add(reused ? { ...reused, scenario: 'durability', case: eoLabel, notes: [...(reused.notes ?? []), 'same runs as throughput, 10 devices'] } : await measure(ctx, 'default', eoLabel));
     for (const row of [on, eo]) {
-      row.extra = { ...row.extra, vsReplayLogOff: off.rate && row.rate ? Number(fixed(row.rate.median / off.rate.median, 3)) : null };
+      const vs = off.rate && row.rate ? row.rate.median / off.rate.median : null;
+      row.extra = { ...row.extra, vsReplayLogOff: vs === null ? null : Number(fixed(vs, 3)) };
+      row.headline = vs === null ? undefined : `${fixed(vs * 100, 0)} % of replay log off`;
     }
   },
 };

@@ -28,7 +28,7 @@ export async function runE2c(ctx: BenchContext, cluster: ClusterName, r: E2cRun)
   if (f.records !== expected) throw new Error(`${r.tag} on cluster ${cluster}: ${f.records} of ${expected} records reached the sink`);
   return {
     records: f.records,
-    rate: rateOf(f.records, f.firstTs, f.lastArrival),
+    rate: rateOf(f.records, f.firstInput, f.lastArrival),
     latency: f.latency,
     usage: res.usage,
     cpuSecTotal: res.cpuSecTotal,

@@ -29,6 +29,7 @@ export const footprint: Scenario = {
     ctx.add({
       scenario: 'footprint', case: 'agent idle', records: 0, runs: 1, rate: null, latency: null, recordsPerCpuSec: null, processes: idle,
       extra: { agentRssMB: idle.agent.meanRssMB, agentPeakRssMB: idle.agent.peakRssMB, agentCpuShare: Number(fixed(idle.agent.cpuSec / o.idleSeconds, 4)) },
+      headline: `agent RSS ${fixed(idle.agent.meanRssMB, 0)} MB`,
     });
 
     const load = pacedLoad(DEVICES, RATE, o.footprintSeconds);
@@ -43,5 +44,6 @@ export const footprint: Scenario = {
       agentCpuShare: Number(fixed(agent.cpuSec / seconds, 4)),
       recordsPerAgentCpuSec: Math.round(r.records / agent.cpuSec),
     };
+    row.headline = `agent RSS ${fixed(agent.meanRssMB, 0)} MB mean, ${fixed(agent.peakRssMB, 0)} MB peak; ${fixed((agent.cpuSec / seconds) * 100, 1)} % of a core; ${int(r.records / agent.cpuSec)} records per agent CPU-s`;
   },
 };

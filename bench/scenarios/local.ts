@@ -33,9 +33,9 @@ export async function measureLocal(ctx: BenchContext): Promise<void> {
           throw err;
         });
         const f = ran.figures as SinkFigures;
-        const { usage, cpuSecTotal } = window.stop([f.firstTs, f.lastArrival]);
+        const { usage, cpuSecTotal } = window.stop([f.firstInput, f.lastArrival]);
         if (f.records !== records) throw new Error(`local mode, ${devices} devices: ${f.records} of ${records} records in the windows`);
-        runs.push({ records, rate: rateOf(records, f.firstTs, f.lastArrival), latency: null, usage, cpuSecTotal, wallMs: Date.now() - t0 });
+        runs.push({ records, rate: rateOf(records, f.firstInput, f.lastArrival), latency: null, usage, cpuSecTotal, wallMs: Date.now() - t0 });
       }
       const row = ctx.add(summarizeRuns({ scenario: 'baselines', case: `local mode, ${int(devices)} device${devices > 1 ? 's' : ''}`, records, devices, role: 'local' }, runs));
       ctx.say(`  local mode, ${int(devices)} devices: median ${int(row.rate!.median)} records/s`);

@@ -23,7 +23,7 @@ export async function measureNodeRed(ctx: BenchContext, rig: MqttRig, devices: n
     for (let i = 0; i < o.runs; i++) {
       // Node-RED relays ~25k records/s here: allow for a tenth of that before calling it stuck.
       const timeoutMs = o.runTimeoutMs + (load.devices * load.ticks) / 2.5;
-      const r = await rig.run({ inTopic: IN, outTopic: OUT, load, format: 'json', frameRecords: 1, inflight: INFLIGHT, warmupMs: 0, timeoutMs, extraPids: { 'node-red': nodeRed.pid } }, load.devices * load.ticks);
+      const r = await rig.run({ inTopic: IN, outTopic: OUT, load, format: 'json', frameRecords: 1, inflight: INFLIGHT, warmupMs: null, timeoutMs, extraPids: { 'node-red': nodeRed.pid } }, load.devices * load.ticks);
       ctx.say(`  Node-RED run ${i + 1}: ${int(r.rate)} records/s`);
       runs.push(r);
     }

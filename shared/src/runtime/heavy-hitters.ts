@@ -1,7 +1,7 @@
 import type { Message } from '../message.js';
 
 /** Keys are sampled about one message in this many: the sketch's cost stays off most records. */
-export const KEY_SAMPLE_EVERY = 16;
+export const KEY_SAMPLE_EVERY = 16; // the gap() below draws gaps of mean 16
 /** Slots of a task's sketch: keys hotter than ~1/16 of the sampled traffic are always in it. */
 export const KEY_SKETCH_SIZE = 16;
 /** Keys a task reports (the sketch's lower slots are mostly churn). */
@@ -86,22 +86,34 @@ export class KeySampler {
   sample(messages: readonly Message[]): void {
     const n = messages.length;
     let i = this.next;
+    if (i >= n) {
+      this.next = i - n;
+      return;
+    }
+    const sketch = this.sketch;
+    let x = this.rng;
     while (i < n) {
       const k = messages[i].key;
-      if (k !== undefined) this.sketch.offer(typeof k === 'string' ? k : keyString(k), KEY_SAMPLE_EVERY);
-      i += this.gap();
+      if (k !== undefined) sketch.offer(typeof k === 'string' ? k : keyString(k), KEY_SAMPLE_EVERY);
+      // The next gap: 1 + two uniform draws on 0..15 from xorshift32 bits (1..31, mean 16). Masks,
+      // not `%`: a modulo of an unsigned 32-bit value is a floating-point operation in V8.
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      i += 1 + (x & 15) + ((x >>> 4) & 15);
     }
+    this.rng = x;
     this.next = i - n;
   }
 
-  /** Uniform on 1 .. 2·KEY_SAMPLE_EVERY − 1: mean KEY_SAMPLE_EVERY (xorshift32). */
+  /** As in sample(): 1..31, mean 16. */
   private gap(): number {
     let x = this.rng;
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
     this.rng = x;
-    return 1 + ((x >>> 0) % (2 * KEY_SAMPLE_EVERY - 1));
+    return 1 + (x & 15) + ((x >>> 4) & 15);
   }
 }
 
