@@ -61,6 +61,9 @@ export default (params: Params) => {
   const output = params.has('output') ? params.string('output') : undefined;
   const app = pipeline('plant-monitor');
   if (output) app.late(jsonLinesSink(`${output}.late`));
+  // `idleTimeoutMs`: a device silent that long stops holding the cloud windows back; what it sends
+  // later behind the clock goes to the late output.
+  if (params.has('idleTimeoutMs')) app.idleTimeout(params.integer('idleTimeoutMs'));
   return app
     .source(simulatedSensors({ sensors: s.sensors, intervalMs: s.intervalMs, count: s.count, startTs: s.startTs, seed: s.seed, spikes: 0.01, paced: s.paced, speed: s.speed }))
     .at('edge', site)

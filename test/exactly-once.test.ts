@@ -1,55 +1,12 @@
-import test, { type ExecutionContext } from 'ava';
-import { readFile } from 'node:fs/promises';
+import test from 'ava';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { decodeFrame, encodeFrame } from '@tributary/shared';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../cloud-core/src/broker/embedded-broker.js';
-import { expectedPlantWindows, plantKey, type PlantWindow } from '../chaos/reference.js';
-import { api, startMaster, startNode, until, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
-import { tributary } from './helpers/cli.js';
-import { tempDir } from './helpers/tmp.js';
-
-interface Cluster {
-  master: RunningMaster;
-  dir: string;
-  nodes: Map<string, Proc>;
-}
-
-async function cluster(t: ExecutionContext, extra: string[] = []): Promise<Cluster> {
-  const dir = await tempDir();
-  t.teardown(dir.cleanup);
-  const master = await startMaster(join(dir.path, 'master'), extra);
-  const nodes = new Map<string, Proc>();
-  t.teardown(async () => {
-    await Promise.all([...nodes.values()].map((n) => n.stop()));
-    await master.proc.stop();
-  });
-  const add = async (kind: 'worker' | 'agent', id: string) => nodes.set(id, await startNode(kind, id, master.brokerUrl, dir.path));
-  await Promise.all([add('worker', 'w-1'), add('worker', 'w-2'), add('agent', 'dev-1'), add('agent', 'dev-2')]);
-  await waitForNodesOnline(master.httpUrl, ['w-1', 'w-2', 'dev-1', 'dev-2']);
-  return { master, dir: dir.path, nodes };
-}
+import { until } from './helpers/cluster.js';
+import { compareWithReference as compare, plantApp as app, plantCluster as cluster, submitPlantMonitor as submit, untilFinished } from './helpers/plant-cluster.js';
 
 const params = (output: string): Record<string, string> => ({ count: '60000', startTs: '0', intervalMs: '10', windowMs: '1000', seed: '5', output });
-
-async function submit(c: Cluster, p: Record<string, string>): Promise<void> {
-  const args = Object.entries(p).flatMap(([k, v]) => ['--param', `${k}=${v}`]);
-  const r = await tributary(['submit', 'examples/plant-monitor.ts', '--master', c.master.httpUrl, ...args]);
-  if (r.code !== 0) throw new Error(r.stderr);
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const app = async (c: Cluster): Promise<any> => (await api(c.master.httpUrl, '/apps/plant-monitor')).body;
-
-/** Results compared with the failure-free reference: every window once, none lost, none wrong. */
-async function compare(t: ExecutionContext, output: string, p: Record<string, string>): Promise<void> {
-  const lines = (await readFile(output, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as PlantWindow);
-  const expected = await expectedPlantWindows(['dev-1', 'dev-2'], p);
-  const keys = lines.map(plantKey);
-  t.is(new Set(keys).size, keys.length, 'no result twice');
-  t.is(lines.length, expected.size, 'no result lost');
-  for (const w of lines) t.deepEqual(w, expected.get(plantKey(w)), `window ${plantKey(w)}`);
-}
 
 test.serial('a worker SIGKILLed mid-run: the application recovers from its checkpoint and the results are exactly the failure-free ones', async (t) => {
   const c = await cluster(t);
@@ -62,10 +19,7 @@ test.serial('a worker SIGKILLed mid-run: the application recovers from its check
   });
   const victim = running.tasks.find((x: { processor: number }) => x.processor === 1).node as string;
   c.nodes.get(victim)!.child.kill('SIGKILL');
-  const done = await until('the application to finish', async () => {
-    const a = await app(c);
-    return a.state === 'finished' ? a : undefined;
-  }, 1200);
+  const done = await untilFinished(c);
   t.true(done.epoch > running.epoch, 'a recovery bumped the epoch');
   t.regex(done.recovery.reason, new RegExp(`worker ${victim} went offline`));
   t.false(done.tasks.some((x: { node: string }) => x.node === victim), 'its tasks moved to the surviving worker');
@@ -83,10 +37,7 @@ test.serial('a frame dropped on the wire is detected and replayed; frames of the
   const c = await cluster(t, ['--broker', broker.url]);
   const p = params(join(c.dir, 'windows.jsonl'));
   await submit(c, p);
-  const done = await until('the application to finish', async () => {
-    const a = await app(c);
-    return a.state === 'finished' ? a : undefined;
-  }, 1200);
+  const done = await untilFinished(c);
   t.true(dataFrames >= 30, 'the frame was dropped');
   t.is(done.epoch, 2, 'one recovery');
   t.regex(done.recovery.reason, /frames lost/);

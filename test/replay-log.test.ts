@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Message } from '@tributary/shared';
 import { LevelReplayLog, MemoryReplayLog, type ReplayLog } from '@tributary/shared/store';
@@ -121,4 +122,39 @@ test('leveldb: stats kept in memory across appends and trims equal a fresh scan 
   t.deepEqual(await again.position('s'), { i: 6 });
   t.deepEqual(await again.replayStart('s', 35), { seq: 3, maxTsBefore: 30 }, 'the watermark before the replay start is known');
   t.deepEqual(await again.replayStart('s', 25), { seq: 2, maxTsBefore: 20 }, 'from the trimmed batches when the one before is gone');
+});
+
+test('leveldb: trimmed behind the checkpoints as a long run goes on, its disk use stays flat', async (t) => {
+  const dir = await tempDir();
+  t.teardown(dir.cleanup);
+  const log = new LevelReplayLog(dir.path);
+  await log.open();
+  t.teardown(() => log.close());
+  const onDisk = async (): Promise<number> => {
+    let bytes = 0;
+    // LevelDB deletes files as it compacts: one may vanish between readdir and stat.
+    for (const f of await readdir(dir.path)) bytes += (await stat(join(dir.path, f)).catch(() => ({ size: 0 }))).size;
+    return bytes;
+  };
+  // 1.2 million sensor readings in batches of 1,000; after each batch everything but the last
+  // 20,000 records is trimmed (a checkpoint completing), disk use sampled every 100,000 records.
+  let ts = 0;
+  const samples: number[] = [];
+  for (let b = 1; b <= 1200; b++) {
+    const records: Message[] = [];
+    for (let i = 0; i < 1000; i++) {
+      ts += 10;
+      records.push({ ts, value: { ts, device: 'dev-1', sensor: 'temperature', value: ((ts * 7919) % 4000) / 100 } });
+    }
+    const first = await log.append('s', records, ts, { ts });
+    await log.trim('s', first + records.length - 20_000);
+    if (b % 100 === 0) samples.push(await onDisk());
+  }
+  t.log(`disk use every 100k records (KB): ${samples.map((n) => Math.round(n / 1024)).join(' ')}`);
+  t.like(await log.stats('s'), { records: 20_000 });
+  // Untrimmed, the log grows by ~16 MB per million records; trimmed, the last third of the run
+  // uses no more than the first (allowing for when LevelDB happens to compact).
+  const firstThird = Math.max(...samples.slice(0, 4));
+  const lastThird = Math.max(...samples.slice(8));
+  t.true(lastThird <= 1.5 * firstThird + 1024 * 1024, `flat: ${lastThird} vs ${firstThird} bytes`);
 });

@@ -20,6 +20,11 @@ export interface EmbeddedBrokerOptions {
    * subscriber, as a lossy network or a broker losing its in-flight queue would.
    */
   forward?: (topic: string, clientId: string, payload: Buffer) => boolean;
+  /**
+   * Fault injection: return false to refuse a client's connection (closed before CONNACK, as a
+   * link that is down would look to it: it keeps retrying). Default: everyone is admitted.
+   */
+  admit?: (clientId: string) => boolean;
 }
 
 export interface EmbeddedBroker {
@@ -27,6 +32,11 @@ export interface EmbeddedBroker {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /**
+   * Fault injection: drops one client's connection without a DISCONNECT (its last will is
+   * published), as a broken link would. Returns false when no such client is connected.
+   */
+  disconnect(clientId: string): boolean;
   /** Closes every client connection, the listener and the broker. Idempotent. */
   close(): Promise<void>;
 }
@@ -86,9 +96,17 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   }
   const log = (options.log ?? createLogger()).child({ component: 'embedded-broker' });
   const forward = options.forward;
+  const admit = options.admit;
   const broker = await Aedes.createBroker({
+    ...(admit ? { preConnect: (_client: Client, packet: { clientId: string }, done: (err: Error | null, ok: boolean) => void) => done(null, admit(packet.clientId)) } : {}),
     ...(options.enforceTopicAcl ? aclHooks(log) : {}),
     ...(forward ? { authorizeForward: (client: Client, packet: AedesPublishPacket) => (forward(packet.topic, client.id, packet.payload as Buffer) ? packet : null) } : {}),
+  });
+  // aedes keeps its client table private; the fault hook `disconnect` needs it.
+  const connected = new Map<string, Client>();
+  broker.on('client', (client) => connected.set(client.id, client));
+  broker.on('clientDisconnect', (client) => {
+    if (connected.get(client.id) === client) connected.delete(client.id);
   });
   broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err }, 'client error'));
   broker.on('connectionError', (client, err) => log.debug({ clientId: client?.id, err }, 'connection error'));
@@ -135,5 +153,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     return closing;
   };
 
-  return { url, host, port, close };
+  const disconnect = (clientId: string): boolean => {
+    const client = connected.get(clientId);
+    if (!client) return false;
+    // conn.destroy(), not client.close(): aedes then publishes the will, as for a dropped link.
+    client.conn.destroy();
+    return true;
+  };
+
+  return { url, host, port, disconnect, close };
 }
