@@ -1,11 +1,12 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { cborDecoder, type NodeHeartbeat } from '@tributary/shared';
+import mqtt from 'mqtt';
+import { cborDecoder, decodeFrame, type NodeHeartbeat } from '@tributary/shared';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../cloud-core/src/broker/embedded-broker.js';
 import { expectedPlantWindows, plantKey, type PlantWindow } from '../chaos/reference.js';
 import { api, until } from './helpers/cluster.js';
-import { AGENTS, compareWithReference, plantCluster, readLines, submitPlantMonitor, untilFinished } from './helpers/plant-cluster.js';
+import { AGENTS, compareWithReference, plantApp, plantCluster, readLines, submitPlantMonitor, untilFinished } from './helpers/plant-cluster.js';
 
 /**
  * Paced plant-monitor data (readings follow the wall clock): `seconds` of data per sensor, a
@@ -98,3 +99,42 @@ test.serial('an agent offline past the idle timeout: the rest progresses, and it
 });
 
 const byKey = (a: PlantWindow, b: PlantWindow): number => plantKey(a).localeCompare(plantKey(b));
+
+test.serial('a frame lost just before its channel falls silent is detected (AckRequest) and replayed', async (t) => {
+  // The broker loses the next frame carrying records to a worker once `armed`.
+  let armed = false;
+  let dropped = 0;
+  const broker = await startEmbeddedBroker({
+    port: 0,
+    forward: (topic, client, payload) => {
+      // (the master may subscribe to data topics too: only the worker's copy is lost)
+      if (!armed || !client.startsWith('w-') || !topic.includes('/data/w-') || decodeFrame(payload).messages.length === 0) return true;
+      armed = false;
+      dropped++;
+      return false;
+    },
+  });
+  t.teardown(() => broker.close());
+  const c = await plantCluster(t, ['--broker', broker.url], ['dev-1']);
+  const output = join(c.dir, 'tail.jsonl');
+  await submitPlantMonitor(c, { broker: broker.url, output }, 'test/apps/idle-tail.ts');
+  const device = await mqtt.connectAsync(broker.url, { clientId: 'sensor-1' });
+  t.teardown(() => device.endAsync());
+  const publish = (n: number) => device.publishAsync('idle-tail/in', JSON.stringify({ ts: Date.now(), n }), { qos: 1 });
+  const seen = async (n: number) => (await readLines<{ n: number }>(output)).some((r) => r.n === n);
+  // Until the edge source has subscribed, readings are not accepted: knock until one gets through.
+  await until('the pipeline to carry a reading', async () => ((await seen(0)) ? true : void (await publish(0))), 300, 200);
+  for (let n = 1; n <= 10; n++) await publish(n);
+  await until('readings 1-10', async () => ((await seen(10)) ? true : undefined));
+
+  // The last reading before silence: its frame is lost, and nothing follows it on that channel.
+  armed = true;
+  await publish(11);
+  await until('reading 11 despite its lost frame', async () => ((await seen(11)) ? true : undefined), 600);
+  t.is(dropped, 1);
+  const a = await plantApp(c, 'idle-tail');
+  t.true(a.epoch >= 2, 'recovered in a new epoch');
+  t.regex(a.recovery.reason, /frames lost/);
+  const ns = (await readLines<{ n: number }>(output)).map((r) => r.n).filter((n) => n > 0);
+  t.deepEqual(ns.sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'each reading once');
+});

@@ -20,7 +20,7 @@ export interface PlantCluster {
 
 export const AGENTS = ['dev-1', 'dev-2'];
 
-export async function plantCluster(t: ExecutionContext, extra: string[] = []): Promise<PlantCluster> {
+export async function plantCluster(t: ExecutionContext, extra: string[] = [], agents = AGENTS): Promise<PlantCluster> {
   const dir = await tempDir();
   t.teardown(dir.cleanup);
   const master = await startMaster(join(dir.path, 'master'), extra);
@@ -30,19 +30,19 @@ export async function plantCluster(t: ExecutionContext, extra: string[] = []): P
     await master.proc.stop();
   });
   const add = async (kind: 'worker' | 'agent', id: string) => nodes.set(id, await startNode(kind, id, master.brokerUrl, dir.path));
-  await Promise.all([add('worker', 'w-1'), add('worker', 'w-2'), ...AGENTS.map((id) => add('agent', id))]);
-  await waitForNodesOnline(master.httpUrl, ['w-1', 'w-2', ...AGENTS]);
+  await Promise.all([add('worker', 'w-1'), add('worker', 'w-2'), ...agents.map((id) => add('agent', id))]);
+  await waitForNodesOnline(master.httpUrl, ['w-1', 'w-2', ...agents]);
   return { master, dir: dir.path, nodes };
 }
 
-export async function submitPlantMonitor(c: PlantCluster, p: Record<string, string>): Promise<void> {
+export async function submitPlantMonitor(c: PlantCluster, p: Record<string, string>, file = 'examples/plant-monitor.ts'): Promise<void> {
   const args = Object.entries(p).flatMap(([k, v]) => ['--param', `${k}=${v}`]);
-  const r = await tributary(['submit', 'examples/plant-monitor.ts', '--master', c.master.httpUrl, ...args]);
+  const r = await tributary(['submit', file, '--master', c.master.httpUrl, ...args]);
   if (r.code !== 0) throw new Error(r.stderr);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const plantApp = async (c: PlantCluster): Promise<any> => (await api(c.master.httpUrl, '/apps/plant-monitor')).body;
+export const plantApp = async (c: PlantCluster, id = 'plant-monitor'): Promise<any> => (await api(c.master.httpUrl, `/apps/${id}`)).body;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const untilFinished = (c: PlantCluster): Promise<any> =>

@@ -153,6 +153,7 @@ export class AppRuntime {
       if (!inb.active && inb.host.inputClock !== Infinity) this.announceCredit(inb);
       inb.active = false;
     }
+    for (const out of this.outbound.values()) out.tick();
   }
 
   private stopRefresh(): void {

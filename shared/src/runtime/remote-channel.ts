@@ -33,7 +33,11 @@ export class RemoteChannel implements OutChannel {
   private sent = 0;
   private seq = 0;
   private readonly gate = new CreditGate();
+  private lastClock = -Infinity;
+  private sentSinceTick = false;
+  private probeDue = false;
   framesSent = 0;
+  probesSent = 0;
 
   constructor(
     private readonly header: RemoteChannelHeader,
@@ -50,7 +54,30 @@ export class RemoteChannel implements OutChannel {
     this.seq += messages.length;
     this.sent++;
     this.framesSent++;
+    this.lastClock = clock;
+    this.sentSinceTick = true;
     this.publish(bytes);
+  }
+
+  /**
+   * AckRequest, called on a timer: sequence numbers reveal a lost frame only when a later one
+   * arrives, so a frame lost just before the channel falls silent would go unnoticed. Once a
+   * channel that sent frames has been silent for a whole tick, one empty frame carrying the next
+   * sequence number (and the same clock) follows: the receiver takes it as a clock step, or sees
+   * the gap. Nothing after the end of the stream (clock +Infinity), nothing without credit (then
+   * frames are unprocessed, not lost: the receiver's credit re-announcement follows them).
+   */
+  tick(): void {
+    if (this.sentSinceTick) {
+      this.sentSinceTick = false;
+      this.probeDue = true;
+      return;
+    }
+    if (!this.probeDue || this.lastClock === Infinity || this.credits <= 0) return;
+    this.probeDue = false;
+    this.probesSent++;
+    this.send([], this.lastClock);
+    this.sentSinceTick = false;
   }
 
   whenWritable(): Promise<void> | null {
