@@ -5,12 +5,14 @@ import type { OperatorFactory } from './operator.js';
 /**
  * The end of a chain: collects the messages of one input batch and hands them to the sink in one
  * write() at the batch end, whose promise (if any) the runtime awaits — that is the back-pressure
- * path from a slow sink to its sources.
+ * path from a slow sink to its sources. A checkpoint snapshotted during the batch reaches the sink
+ * (checkpoint(t)) once the batch is written, before the runtime reports it.
  */
 export function sinkOperator(spec: SinkSpec): OperatorFactory {
   return (_emit, ctx) => {
     const sink: Sink = spec.create();
     let buffer: Message[] = [];
+    let checkpointAt: number | null = null;
     return {
       open: () => sink.open({
         taskIndex: ctx.taskId.index, parallelism: ctx.parallelism, log: ctx.log,
@@ -19,11 +21,21 @@ export function sinkOperator(spec: SinkSpec): OperatorFactory {
       push(msg) {
         buffer.push(msg);
       },
+      snapshot(t) {
+        if (sink.checkpoint) checkpointAt = t;
+        return undefined;
+      },
       onBatchEnd() {
-        if (buffer.length === 0) return;
-        const batch = buffer;
-        buffer = [];
-        return sink.write(batch);
+        const t = checkpointAt;
+        checkpointAt = null;
+        let written: void | Promise<void> = undefined;
+        if (buffer.length > 0) {
+          const batch = buffer;
+          buffer = [];
+          written = sink.write(batch);
+        }
+        if (t === null) return written;
+        return written ? written.then(() => sink.checkpoint!(t)) : sink.checkpoint!(t);
       },
       async close() {
         if (buffer.length > 0) await sink.write(buffer.splice(0));

@@ -24,6 +24,14 @@ export interface SinkContext {
 export interface Sink<T = unknown> {
   open(ctx: SinkContext): void | Promise<void>;
   write(batch: readonly Message<T>[]): void | Promise<void>;
+  /**
+   * Exactly-once only: the sink's task snapshotted checkpoint time t, and every batch it received
+   * before that is written. A replay from t re-emits no result with ts < t that the sink got
+   * before this call, so a sink that remembers what it emitted may forget those (a checkpoint is
+   * complete only once every task reported it: a recovery may still restore an earlier one).
+   * Awaited like write(), before the runtime reports the checkpoint.
+   */
+  checkpoint?(t: number): void | Promise<void>;
   close(): void | Promise<void>;
 }
 
