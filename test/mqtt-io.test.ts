@@ -1,13 +1,12 @@
 import test, { type ExecutionContext } from 'ava';
 import { Buffer } from 'node:buffer';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import {
   ErrorCodes,
   LocalRuntime,
   cborDecoder,
   cborEncoder,
   collectionSource,
-  createLogger,
   memorySink,
   pipeline,
   type Message,
@@ -17,27 +16,14 @@ import {
 // TODO: import from '@tributary/shared' once shared/src/index.ts exports them.
 import { mqttSource, type MqttSource } from '../shared/src/source/mqtt-source.js';
 import { mqttSink } from '../shared/src/sink/mqtt-sink.js';
-import { startEmbeddedBroker } from '../cloud-core/src/broker/index.js';
+import { plainClient, silent, testBroker } from './helpers/mqtt.js';
 import { freePort } from './helpers/ports.js';
 
-const silent = createLogger({ level: 'silent' });
 
 interface Reading {
   ts: number;
   device: string;
   temp: number;
-}
-
-async function broker(t: ExecutionContext): Promise<string> {
-  const b = await startEmbeddedBroker({ port: 0, log: silent });
-  t.teardown(() => b.close());
-  return b.url;
-}
-
-async function plainClient(t: ExecutionContext, url: string): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
-  t.teardown(() => client.endAsync(true));
-  return client;
 }
 
 /** Resolves once the source of `spec` has opened, i.e. once the broker granted its subscription. */
@@ -101,7 +87,7 @@ const readings = (n: number, start = 1_700_000_000_000): Reading[] =>
 const toFahrenheit = (r: Reading) => ({ ...r, tempF: (r.temp * 9) / 5 + 32 });
 
 test('a pipeline from MQTT topics to an MQTT topic delivers every transformed reading exactly once', async (t) => {
-  const url = await broker(t);
+  const url = await testBroker(t);
   const n = 500;
   const subscriber = await plainClient(t, url);
   const out = await collector(subscriber, 'out', (p) => JSON.parse(p.toString()));
@@ -125,7 +111,7 @@ test('a pipeline from MQTT topics to an MQTT topic delivers every transformed re
 });
 
 test('CBOR payloads both ways, byte strings included', async (t) => {
-  const url = await broker(t);
+  const url = await testBroker(t);
   const n = 200;
   const subscriber = await plainClient(t, url);
   const out = await collector(subscriber, 'out/cbor', (p) => cborDecoder.decode(p) as Record<string, unknown>);
@@ -154,7 +140,7 @@ test('CBOR payloads both ways, byte strings included', async (t) => {
 });
 
 test('malformed payloads are rejected and counted; the good ones still arrive', async (t) => {
-  const url = await broker(t);
+  const url = await testBroker(t);
   const subscriber = await plainClient(t, url);
   const out = await collector(subscriber, 'clean', (p) => JSON.parse(p.toString()) as Reading);
   const { spec, opened } = whenOpened(
@@ -219,7 +205,7 @@ test('the source fails to open with SOURCE_FAILED when no broker listens', async
 });
 
 test('the topic is the message key, and with topicField part of the value; timestamp functions see it', async (t) => {
-  const url = await broker(t);
+  const url = await testBroker(t);
   const sink = memorySink<{ t: number; topic?: string }>();
   const topicsSeen: string[] = [];
   const { spec, opened } = whenOpened(
@@ -253,7 +239,7 @@ function fakeContext(rejected: string[] = []): SourceContext {
 }
 
 test("'ingest' timestamps with the arrival time; an idle read returns an empty batch after maxWaitMs", async (t) => {
-  const url = await broker(t);
+  const url = await testBroker(t);
   const source = mqttSource<number>({ url, topics: 'raw', timestamp: 'ingest', maxWaitMs: 50 }).create();
   await source.open(fakeContext());
   t.teardown(() => source.close());
@@ -269,7 +255,7 @@ test("'ingest' timestamps with the arrival time; an idle read returns an empty b
 });
 
 test('back-pressure: a full buffer stops reading from the broker, which stops acknowledging the publisher; nothing is lost', async (t) => {
-  const url = await broker(t);
+  const url = await testBroker(t);
   const n = 20_000;
   const maxBuffered = 100;
   // keepalive 1 s and a 3 s stall: without its own pings while paused, mqtt.js would drop the
@@ -312,7 +298,7 @@ test('back-pressure: a full buffer stops reading from the broker, which stops ac
 });
 
 test('close() while paused ends promptly and read() then reports the end', async (t) => {
-  const url = await broker(t);
+  const url = await testBroker(t);
   const source = mqttSource<{ ts: number }>({ url, topics: 'p', maxBuffered: 5 }).create() as MqttSource<{ ts: number }>;
   await source.open(fakeContext());
   const publisher = await plainClient(t, url);

@@ -1,29 +1,16 @@
 import test, { type ExecutionContext } from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
-import { createLogger, mqttSink, type Message, type MqttSinkOptions, type Sink, type SinkContext, type SinkSpec, type TaskContext } from '@tributary/shared';
+import { mqttSink, type Message, type MqttSinkOptions, type Sink, type SinkContext, type SinkSpec, type TaskContext } from '@tributary/shared';
 import { sinkOperator } from '../shared/src/operators/sink-operator.js';
-import { startEmbeddedBroker } from '../cloud-core/src/broker/index.js';
+import { plainClient, silent, testBroker } from './helpers/mqtt.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 
-const silent = createLogger({ level: 'silent' });
 const RESULTS = 'results/eo';
 const MARKER = `tributary/sink-state/${RESULTS}/0`;
 
 interface Result {
   ts: number;
   v: string;
-}
-
-async function embeddedBroker(t: ExecutionContext): Promise<string> {
-  const b = await startEmbeddedBroker({ port: 0, log: silent });
-  t.teardown(() => b.close());
-  return b.url;
-}
-
-async function plainClient(t: ExecutionContext, url: string): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
-  t.teardown(() => client.endAsync(true));
-  return client;
 }
 
 /**
@@ -101,7 +88,7 @@ const texts = (batch: readonly Message<Result>[]) => batch.map((m) => JSON.strin
 const sorted = (xs: readonly string[]) => [...xs].sort();
 
 test('a recovery replays overlapping results: the consumer sees each exactly once, identical results included', async (t) => {
-  const url = await embeddedBroker(t);
+  const url = await testBroker(t);
   const out = await consumer(await plainClient(t, url), RESULTS);
 
   // First run: two batches, one of them with two identical results (same topic, ts and value).
@@ -136,7 +123,7 @@ test('a recovery replays overlapping results: the consumer sees each exactly onc
 });
 
 test('checkpoint(t) prunes what no replay can re-emit; a recovery after pruning still sees no duplicate', async (t) => {
-  const url = await embeddedBroker(t);
+  const url = await testBroker(t);
   const out = await consumer(await plainClient(t, url), RESULTS);
   const sink = await openSink(t, { url, topic: RESULTS }, ctx(true, false));
 
@@ -165,7 +152,7 @@ test('checkpoint(t) prunes what no replay can re-emit; a recovery after pruning 
 });
 
 test('a first run resets an old marker, and a recovery with no marker on the broker publishes everything', async (t) => {
-  const url = await embeddedBroker(t);
+  const url = await testBroker(t);
   const out = await consumer(await plainClient(t, url), RESULTS);
   const first = await openSink(t, { url, topic: RESULTS, markerTopic: 'tributary/sink-state/app-a' }, ctx(true, false));
   await first.write(results(0, 5));
@@ -185,7 +172,7 @@ test('a first run resets an old marker, and a recovery with no marker on the bro
 });
 
 test('without exactly-once the sink publishes plainly: no marker, repeats pass through', async (t) => {
-  const url = await embeddedBroker(t);
+  const url = await testBroker(t);
   const out = await consumer(await plainClient(t, url), RESULTS);
   const sink = await openSink(t, { url, topic: RESULTS }, ctx(false, true));
   await sink.write(results(0, 3));
