@@ -90,20 +90,23 @@ test.serial('SSE pushes a snapshot on connect, then live updates; restart bumps 
   t.is(later.state, 'running');
   await stream.next((e) => (appOf(snap(e.data))?.throughput ?? 0) > 0, 'a non-zero throughput');
 
-  // Latency and hot keys: the cloud processor's tasks (fed by channels) are probed; sources are not.
+  // Latency and hot keys: the cloud processor's tasks (fed by channels) are probed for both; the
+  // source tasks on the agents for latency only (no hot keys).
   const probed = appOf(snap((await stream.next((e) => {
-    const p = appOf(snap(e.data))?.processors[1];
-    return !!p && p.tasks.length > 0 && p.tasks.every((x) => x.latencyMs && x.processingMs) && p.hotKeys.length > 0;
-  }, 'latency and hot keys of the cloud processor')).data))!;
+    const a = appOf(snap(e.data));
+    const p = a?.processors[1];
+    const latencies = (q: typeof p) => !!q && q.tasks.length > 0 && q.tasks.every((x) => x.latencyMs && x.processingMs);
+    return latencies(p) && p!.hotKeys.length > 0 && latencies(a!.processors[0]);
+  }, 'latency of the source and cloud processors, hot keys of the cloud processor')).data))!;
   const cloud = probed.processors[1];
-  for (const task of cloud.tasks) {
+  for (const task of [...probed.processors[0].tasks, ...cloud.tasks]) {
     for (const l of [task.latencyMs!, task.processingMs!]) {
       t.true(l.samples > 0, JSON.stringify(l));
       t.true(l.p50 >= 0 && l.p50 <= l.p99 && l.p99 <= l.max, `plausible percentiles: ${JSON.stringify(l)}`);
     }
   }
   t.is(cloud.latencyMs!.p99, Math.max(...cloud.tasks.map((x) => x.latencyMs!.p99)), 'a processor shows its slowest task');
-  t.true(probed.processors[0].tasks.every((x) => x.latencyMs === null && x.topKeys.length === 0), 'source tasks are not probed');
+  t.true(probed.processors[0].tasks.every((x) => x.topKeys.length === 0), 'source tasks sample no keys');
   // plant-monitor keys by device (the agent's id) and sensor.
   for (const k of cloud.hotKeys) {
     t.regex(k.key, /^dev-[12]\/(temperature|vibration)$/);
@@ -189,15 +192,13 @@ test.serial('a bounded run: /metrics parses, and its counters equal the API once
   // Latency histograms are the sums of the tasks' buckets, as the nodes report them (GET /nodes).
   const nodes = (await api(httpUrl, '/nodes')).body as { apps: Record<string, { epoch: number; tasks: TaskReport[] }> }[];
   const reports = nodes.flatMap((n) => (n.apps['plant-monitor']?.epoch === done.epoch ? n.apps['plant-monitor'].tasks : []));
+  // A source task samples both per batch it read in this run (a fresh submission: every batch).
+  for (const r of reports.filter((x) => x.processor === 0)) t.is(r.processingBuckets?.count, r.latencyBuckets?.count, `source task ${r.index}: one processing sample per batch read`);
   for (const [name, pick] of [['tributary_event_latency_seconds', (r: TaskReport) => r.latencyBuckets], ['tributary_processing_latency_seconds', (r: TaskReport) => r.processingBuckets]] as const) {
     for (const p of detail.body.plan.processors as { id: number; name: string }[]) {
       const bs = reports.filter((r) => r.processor === p.id).map(pick).filter((b): b is LatencyBuckets => b !== undefined);
       const h = histogramOf(samples, name, 'plant-monitor', p.name);
-      if (p.id === 0) {
-        t.is(bs.length, 0, 'source tasks report no latency');
-        t.is(h.count, undefined, `${name}: no series for the source processor`);
-        continue;
-      }
+      // Every processor, the source (on the agents) included.
       t.true(bs.length > 0, `${name}: ${p.name}'s tasks report buckets`);
       t.is(h.count, bs.reduce((n, b) => n + b.count, 0), `${name} _count of ${p.name}`);
       t.true(Math.abs(h.sum! - bs.reduce((n, b) => n + b.sumMs, 0) / 1000) < 1e-6, `${name} _sum of ${p.name}`);

@@ -108,7 +108,7 @@ test('keys print as the dashboard shows them; unkeyed messages are not sampled',
   t.deepEqual(m.takeProbeReport(), {}, 'no latency recorded and no keys: nothing to report');
 });
 
-test('local mode: a keyed channel-fed processor reports latency and its hot key; a source does not', async (t) => {
+test('local mode: a keyed channel-fed processor reports latency and its hot key; a source reports latency only', async (t) => {
   const now = Date.now();
   const records = Array.from({ length: 20_000 }, (_, i) => ({ ts: now + i, value: i % 4 === 0 ? 'hot' : `w${i % 500}` }));
   const p = pipeline('probes');
@@ -123,5 +123,9 @@ test('local mode: a keyed channel-fed processor reports latency and its hot key;
     t.true(l.p50 >= 0 && l.p50 <= l.p99 && l.p99 <= l.max, JSON.stringify(l));
   }
   const source = summary.processors.find((x) => x.id === 0)!;
-  t.is(source.latencyMs, undefined, 'source tasks are not probed');
+  // One sample of each per batch read (event time is ahead of the wall clock here: 0 ms).
+  t.true(source.latencyMs!.samples > 0 && source.latencyMs!.samples === source.processingMs!.samples, JSON.stringify(source));
+  t.is(source.latencyMs!.max, 0, 'event time ahead of the wall clock counts as 0');
+  t.true(source.processingMs!.p50 <= source.processingMs!.p99 && source.processingMs!.p99 <= source.processingMs!.max, JSON.stringify(source.processingMs));
+  t.is(source.topKeys, undefined, 'source tasks sample no keys');
 });

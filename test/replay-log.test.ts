@@ -1,8 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Message } from '@tributary/shared';
-import { LevelReplayLog, MemoryReplayLog, type ReplayLog } from '@tributary/shared/store';
+import { createLogger, type Message } from '@tributary/shared';
+import { AppReplayLog, LevelReplayLog, MemoryReplayLog, type ReplayLog } from '@tributary/shared/store';
 import { tempDir } from './helpers/tmp.js';
 
 type Factory = (t: ExecutionContext) => Promise<{ log: ReplayLog; reopen?: () => Promise<ReplayLog> }>;
@@ -157,4 +157,25 @@ test('leveldb: trimmed behind the checkpoints as a long run goes on, its disk us
   const firstThird = Math.max(...samples.slice(0, 4));
   const lastThird = Math.max(...samples.slice(8));
   t.true(lastThird <= 1.5 * firstThird + 1024 * 1024, `flat: ${lastThird} vs ${firstThird} bytes`);
+});
+
+test('a new submission on the same node starts with an empty replay log, never the earlier one\'s', async (t) => {
+  // The Level opens itself when constructed; the earlier submission's log must be closed before
+  // it is discarded (else: rm fails with ENOTEMPTY, or the new run replays the old records from
+  // a deleted directory). A race, so several rounds: before the fix most of them failed.
+  const log = createLogger({ level: 'silent' });
+  for (let round = 0; round < 10; round++) {
+    const dir = await tempDir();
+    t.teardown(dir.cleanup);
+    const first = new AppReplayLog(dir.path, 1, log);
+    await first.open();
+    for (let b = 0; b < 20; b++) await first.log.append('s', batch(...Array.from({ length: 50 }, (_, i) => b * 50 + i)), b * 50 + 49, { b });
+    await first.close();
+    const second = new AppReplayLog(dir.path, 2, log);
+    await second.open();
+    t.like(await second.log.stats('s'), { records: 0, nextSeq: 0 }, `round ${round}`);
+    t.is(await second.log.position('s'), undefined);
+    t.true((await readdir(join(dir.path, 'log'))).length > 0, 'the new log is on disk');
+    await second.close();
+  }
 });

@@ -24,6 +24,12 @@ export interface SourceRunnerOptions {
 
 /** Rejections logged one by one before only the count goes on. */
 const REJECT_LOG_LIMIT = 10;
+/**
+ * Read times kept for processing latency: batches read but not yet emitted. A batch read while
+ * more are waiting (a long store-and-forward backlog) gets no processing sample; its wait shows
+ * in its event-time latency and in the replay backlog.
+ */
+const READ_TIMES = 256;
 
 /**
  * Hosts a source processor's task: reads the source a batch at a time and feeds the task. The
@@ -40,6 +46,18 @@ export class SourceTaskRunner extends TaskHost {
   /** Sequence number of the next record the task gets (everything before went downstream). */
   emitted = 0;
   private skipBefore = -Infinity;
+  /**
+   * Processing latency: a ring of the batches read from the source and not yet emitted, each as
+   * its sequence range [readStart, readEnd) and the performance.now() it was read at (oldest at
+   * readHead). Fixed arrays: nothing allocated per batch.
+   */
+  private readonly readStart = new Float64Array(READ_TIMES);
+  private readonly readEnd = new Float64Array(READ_TIMES);
+  private readonly readAt = new Float64Array(READ_TIMES);
+  private readHead = 0;
+  private readCount = 0;
+  /** Sequence number the reader's next batch gets in the feed. */
+  private readSeq = 0;
 
   constructor(spec: ProcessorSpec, index: number, router: Router, log: Logger, events: HostEvents, private readonly options: SourceRunnerOptions = {}) {
     super(spec, index, router, log, events);
@@ -53,6 +71,9 @@ export class SourceTaskRunner extends TaskHost {
   override async start(): Promise<void> {
     const ok = await this.guard(async () => {
       const resumeFrom = await this.feed.open();
+      const replay = this.options.replay;
+      // The feed numbers this run's reads on from the log's end (from 0 without a log).
+      if (replay) this.readSeq = (await replay.log.stats(replay.name)).nextSeq;
       const from = this.options.replayFrom ?? -Infinity;
       const { seq, maxTsBefore } = await this.feed.replayStart(from);
       this.emitted = seq;
@@ -90,6 +111,7 @@ export class SourceTaskRunner extends TaskHost {
         this.emitted = batch.firstSeq + batch.records.length;
         const io = this.process(batch.records);
         if (io) await io;
+        this.recordProcessing(batch.firstSeq);
         // Reads that never touch the disk resolve as microtasks; yield now and then so timers,
         // signals and sockets are served.
         if (++batches % 16 === 0) await yieldToEventLoop();
@@ -107,7 +129,10 @@ export class SourceTaskRunner extends TaskHost {
       while (!this.stopRequested && !this.stopped) {
         const records = await this.source.read(this.batchSize);
         if (records === null || this.stopped) break;
-        if (records.length > 0) await this.feed.push(records, this.watermark.current(), this.source.position?.());
+        if (records.length > 0) {
+          this.noteRead(records.length);
+          await this.feed.push(records, this.watermark.current(), this.source.position?.());
+        }
         if (++batches % 16 === 0) await yieldToEventLoop();
       }
       this.feed.end();
@@ -118,11 +143,44 @@ export class SourceTaskRunner extends TaskHost {
     }
   }
 
+  /** Reader side: the time a batch was read, before the feed logs it. */
+  private noteRead(n: number): void {
+    const start = this.readSeq;
+    this.readSeq += n;
+    if (this.readCount === READ_TIMES) return;
+    const i = (this.readHead + this.readCount++) % READ_TIMES;
+    this.readStart[i] = start;
+    this.readEnd[i] = this.readSeq;
+    this.readAt[i] = performance.now();
+  }
+
+  /**
+   * Emitter side, once a batch's processing and I/O are done: processing latency is the time
+   * since it was read (its replay-log append, its wait in the feed for credit, then processing
+   * and I/O), as a channel-fed task's runs from its arrival in the inbox. Batches replayed from
+   * before this run (a restart) were not read by it: no sample.
+   */
+  private recordProcessing(firstSeq: number): void {
+    while (this.readCount > 0 && this.readEnd[this.readHead] <= firstSeq) this.popRead();
+    if (this.readCount === 0 || this.readStart[this.readHead] > firstSeq) return;
+    this.metrics.processingLatency.record(performance.now() - this.readAt[this.readHead]);
+    this.popRead();
+  }
+
+  private popRead(): void {
+    this.readHead = (this.readHead + 1) % READ_TIMES;
+    this.readCount--;
+  }
+
   private process(records: readonly { ts: number; key?: unknown; value: unknown }[]): void | Promise<void> {
     const wm = this.watermark;
     const task = this.task;
     const skipBefore = this.skipBefore;
     this.metrics.in += records.length;
+    // Event-time latency, once per batch as in channel-fed tasks: now minus its last record's
+    // event time (a record without a valid one is rejected below, not measured).
+    const lastTs = records.length > 0 ? records[records.length - 1].ts : undefined;
+    if (isEventTime(lastTs)) this.metrics.eventLatency.record(Date.now() - lastTs);
     for (let i = 0; i < records.length; i++) {
       const msg = records[i];
       if (!isEventTime(msg.ts)) {

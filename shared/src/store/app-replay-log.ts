@@ -22,6 +22,11 @@ export class AppReplayLog implements PartReplayLog {
     const previous = await readFile(marker, 'utf8').catch(() => null);
     if (previous !== null && previous !== String(this.submission)) {
       this.logger.info({ dir: this.dir }, 'replay log of an earlier submission discarded');
+      // A Level opens itself right after construction (abstract-level's deferred open), so by now
+      // it may have the earlier submission's log open, or be opening it: close it first (close
+      // waits for a pending open), else the files it writes make rm fail (ENOTEMPTY) or it reads
+      // the old records and keeps running in the deleted directory. open() below reopens it.
+      await this.log.close();
       await rm(join(this.dir, 'log'), { recursive: true, force: true });
     }
     await writeFile(marker, String(this.submission));
