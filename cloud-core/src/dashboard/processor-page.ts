@@ -17,7 +17,7 @@ export function processorPage(root: HTMLElement, app: string, pid: string): Page
       <tr><th rowspan="2">task</th><th rowspan="2">node</th><th rowspan="2">in/s</th><th rowspan="2">out/s</th><th rowspan="2">records in</th><th rowspan="2">records out</th><th rowspan="2">late</th><th rowspan="2">queued</th>
         <th colspan="3" title="wall clock when a batch is processed minus its last record's event time">event-time latency</th><th colspan="2" title="a batch's wait in the inbox plus its processing and I/O">processing</th><th rowspan="2">input clock</th><th rowspan="2">status</th></tr>
       <tr><th>p50</th><th>p99</th><th>max</th><th>p50</th><th>p99</th></tr></thead><tbody></tbody></table>
-      <p class="legend">Latency over the node's last report interval (~1 s), one sample per batch; — : no batch in that interval, or a source task (not measured).</p></section>
+      <p class="legend">Latency over the node's last report interval (~1 s), one sample per batch; — : no batch in that interval.</p></section>
     <section class="cols">
       <div><h2>Skew: share of records per task</h2><div data-testid="skew" class="skew"></div></div>
       <div><h2>Hottest keys</h2><p data-testid="key-skew"></p>

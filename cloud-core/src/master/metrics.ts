@@ -86,8 +86,8 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
   eventCounter('tributary_failures_total', 'Failures the master saw: nodes going offline, applications failing.', ['node.offline', 'app.failed']);
   eventCounter('tributary_recoveries_total', 'Recoveries: nodes back online, new epochs.', ['node.recovered', 'app.epoch']);
 
-  // Per-task latency, sampled once per batch by the tasks (channel-fed ones; sources are not
-  // probed). Histograms: the tasks' cumulative bucket counts, summed per processor, so
+  // Per-task latency, sampled once per batch by the tasks (sources from the moment they read a
+  // batch). Histograms: the tasks' cumulative bucket counts, summed per processor, so
   // histogram_quantile() and rate() work; the gauge: the snapshot's recent percentiles.
   const latencyHistogram = (name: string, help: string, pick: (r: TaskReport) => LatencyBuckets | undefined) =>
     registerPresetHistogram(reg, name, help, () => {

@@ -61,7 +61,7 @@ export function openApiDocument(): Record<string, unknown> {
         Event: { type: 'object', properties: { seq: { type: 'integer' }, at: { type: 'integer' }, kind: { type: 'string' }, subject: { type: 'string' }, message: { type: 'string' } } },
         AppStats: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, throughput: { type: 'number' }, lagMs: { type: 'number', nullable: true }, processors: { type: 'array', items: { $ref: '#/components/schemas/ProcessorStats' } }, edges: { type: 'array', items: obj } } },
         Latency: {
-          type: 'object', nullable: true, description: 'Percentiles (ms) of per-batch samples over the node\'s last report interval (~1 s); null: no batch then, or a source task (not measured)',
+          type: 'object', nullable: true, description: 'Percentiles (ms) of per-batch samples over the node\'s last report interval (~1 s); null: no batch then',
           properties: { p50: { type: 'number' }, p99: { type: 'number' }, max: { type: 'number' }, samples: { type: 'integer' } },
         },
         TaskStats: {

@@ -31,8 +31,7 @@ export interface TaskStats {
   outRate: number;
   /**
    * Event-time latency: wall clock when a batch was processed minus its last record's event
-   * time. null when the task processed no record in its node's last report interval, and for
-   * source tasks (not measured there).
+   * time. null when the task processed no record in its node's last report interval.
    */
   latencyMs: LatencyStats | null;
   /** Processing latency: a batch's wait in the inbox plus its processing and I/O. */

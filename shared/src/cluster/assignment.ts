@@ -99,7 +99,7 @@ export interface TaskReport {
   readonly maxQueued: number;
   /** The task's input min-clock (ms; ±Infinity before the first input / after the last). */
   readonly inputClock: number;
-  // Probes of channel-fed tasks (source tasks do not report them). All optional: reports from
+  // Probes (source tasks report latency, not keys). All optional: reports from
   // nodes without them still parse.
   /**
    * Event-time latency over the last report interval (~1 s): the wall clock when a batch is

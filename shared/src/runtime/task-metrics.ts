@@ -20,7 +20,7 @@ export interface TaskCounters {
 
 /**
  * A task's counters and its cheap probes. The probes are fed once per batch (latency) or on a
- * ~1-in-16 sample of messages (keys) by channel-fed tasks; source tasks leave them empty.
+ * ~1-in-16 sample of messages (keys) by channel-fed tasks; source tasks feed latency only.
  */
 export interface TaskMetrics extends TaskCounters {
   /** Event-time latency: wall clock when a batch is processed minus its last record's event time. */
