@@ -54,9 +54,12 @@ export class AppProcess {
     this.worker.postMessage(m);
   }
 
-  /** Tries to apply a new assignment without a restart; false means restart. */
+  /**
+   * Tries to apply a new assignment without a restart; false means restart. A thread that has
+   * died answers nothing: false then too, or every later assignment on this node would wait.
+   */
   update(assignment: AppAssignment): Promise<boolean> {
-    return new Promise((resolve) => {
+    const answered = new Promise<boolean>((resolve) => {
       this.updateWaiter = (ok) => {
         if (ok) this.assignment = assignment;
         resolve(ok);
@@ -64,6 +67,7 @@ export class AppProcess {
       const m: ToAppThread = { type: 'update', assignment };
       this.worker.postMessage(m);
     });
+    return Promise.race([answered, this.exited.then(() => false)]);
   }
 
   /** Aborts the application, lets it close its replay log (bounded wait), then ends the thread. */
