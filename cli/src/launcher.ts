@@ -77,13 +77,28 @@ export class ChildNode {
 }
 
 /**
+ * Opt-in profiling (benchmarks, investigations), off by default:
+ *  - TRIBUTARY_CPU_PROF_DIR=<dir>: every child is started with `--cpu-prof`, writing one
+ *    .cpuprofile per thread (application worker threads included) into <dir>/<name>/ when it
+ *    exits gracefully (SIGTERM; not SIGKILL);
+ *  - TRIBUTARY_NODE_FLAGS="<flags>": extra node flags for every child, space-separated (flags
+ *    NODE_OPTIONS refuses too, e.g. --trace-gc).
+ */
+function extraNodeFlags(name: string): string[] {
+  const flags = (process.env.TRIBUTARY_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0);
+  const dir = process.env.TRIBUTARY_CPU_PROF_DIR;
+  if (dir) flags.push('--cpu-prof', `--cpu-prof-dir=${dir}/${name.replace(/[^\w.-]/g, '_')}`);
+  return flags;
+}
+
+/**
  * Children log at info at least: their output is captured, not shown, and readiness is read from
  * their info-level lines ("master started", "worker started", …).
  */
 export function spawnNode(name: string, args: string[], env: Record<string, string> = {}): ChildNode {
   const wanted = env.TRIBUTARY_LOG_LEVEL ?? process.env.TRIBUTARY_LOG_LEVEL;
   const level = wanted === 'debug' || wanted === 'trace' ? wanted : 'info';
-  const child = spawn(process.execPath, [bin, ...args], {
+  const child = spawn(process.execPath, [...extraNodeFlags(name), bin, ...args], {
     env: { ...process.env, ...env, TRIBUTARY_LOG_LEVEL: level },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
