@@ -52,7 +52,11 @@ export class AppManager {
     registry.on('offline', (node: NodeView) => {
       if (node.kind === 'worker') this.recoverAppsOn(node.id, `worker ${node.id} went offline`);
     });
-    registry.on('restarted', (node: NodeView) => this.recoverAppsOn(node.id, `${node.kind} ${node.id} restarted`));
+    registry.on('restarted', (node: NodeView) => {
+      this.recoverAppsOn(node.id, `${node.kind} ${node.id} restarted`);
+      // It ignores desired states of its previous run: it needs one for this run, recovery or not.
+      void this.serially(() => this.publishDesired(node.id));
+    });
   }
 
   private serially(fn: () => Promise<void>): Promise<void> {
@@ -257,7 +261,8 @@ export class AppManager {
     }
     if (apps.length === 0 && !this.told.has(node)) return;
     this.told.add(node);
-    const desired: NodeDesiredState = { node, apps };
+    const boot = this.registry.get(node)?.boot;
+    const desired: NodeDesiredState = { node, apps, ...(boot ? { boot } : {}) };
     await this.transport.publish(topics.control(node), cborEncoder.encode(desired), { qos: 1, retain: true });
   }
 

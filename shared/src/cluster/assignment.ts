@@ -69,6 +69,12 @@ export interface AppClockMessage {
 export interface NodeDesiredState {
   readonly node: string;
   readonly apps: readonly AppAssignment[];
+  /**
+   * The node's boot id (from its hello) this was meant for, when the master knew it. A node that
+   * restarted ignores a retained desired state of its previous run: what that ran is lost, the
+   * master recovers it in a new epoch and publishes a new one once it has seen the new hello.
+   */
+  readonly boot?: string;
 }
 
 /** What a node says about itself when it connects (topic hello). */

@@ -138,6 +138,12 @@ export class NodeAgent {
         this.options.log.warn({ err: (err as Error).message }, 'ignoring malformed control message');
         return;
       }
+      if (desired.boot !== undefined && desired.boot !== this.boot) {
+        // Retained from this node's previous run: its epoch is over. The master sends a new one
+        // once it has seen this run's hello (no stale start, no frames of a dead epoch).
+        this.options.log.info('desired state of an earlier run of this node ignored: waiting for the master');
+        return;
+      }
       // Serialised: a burst of control messages is applied in order, one at a time.
       this.reconciling = this.reconciling.then(() => this.reconcile(desired)).catch((err) => {
         this.options.log.error({ err }, 'reconciling desired state failed');
