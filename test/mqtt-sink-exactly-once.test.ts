@@ -129,11 +129,14 @@ test('checkpoint(t) prunes what no replay can re-emit; a recovery after pruning 
 
   await sink.write(results(0, 10));
   await sink.checkpoint!(10);
-  t.is((await markerEntries(url)).length, 10, 'the last checkpoint may not be complete yet: nothing is dropped');
+  t.is((await markerEntries(url)).length, 10, 'checkpoint 10 is not complete yet: nothing is dropped');
 
   const late: Message<Result> = { ts: 5, value: { ts: 5, v: 'late' } };
   await sink.write([...results(10, 20), late]);
   await sink.checkpoint!(20);
+  t.is((await markerEntries(url)).length, 21, 'the sink snapshotted 20, but no checkpoint is complete: still nothing dropped');
+  sink.checkpointComplete!(10);
+  await sink.checkpoint!(30);
   const afterTwenty = await markerEntries(url);
   t.deepEqual(afterTwenty.map((e) => e[1]).sort((a, b) => a - b), [5, ...Array.from({ length: 10 }, (_, i) => 10 + i)],
     'results before 10 are gone; a late one written after the snapshot at 10 stays');
@@ -147,6 +150,7 @@ test('checkpoint(t) prunes what no replay can re-emit; a recovery after pruning 
   t.deepEqual(sorted(all), sorted([...texts(results(0, 23)), JSON.stringify(late.value)]));
 
   await recovered.checkpoint!(20);
+  recovered.checkpointComplete!(20);
   await recovered.checkpoint!(30);
   t.deepEqual((await markerEntries(url)).map((e) => e[1]), [20, 21, 22], 'everything before 20 is pruned');
 });
@@ -199,7 +203,7 @@ test('against Mosquitto: the marker is read back on a recovery, and "no marker" 
   t.is((await out.settled()).length, 10);
 });
 
-test('the sink operator hands a checkpoint to the sink once the batch holding it is written', async (t) => {
+test('the sink operator hands a checkpoint to the sink once the batch holding it is written, and passes on completions', async (t) => {
   const calls: string[] = [];
   const spec: SinkSpec = {
     kind: 'sink',
@@ -214,6 +218,9 @@ test('the sink operator hands a checkpoint to the sink once the batch holding it
       checkpoint: (cp) => {
         calls.push(`checkpoint ${cp}`);
       },
+      checkpointComplete: (cp) => {
+        calls.push(`complete ${cp}`);
+      },
       close: () => undefined,
     }),
   };
@@ -225,7 +232,8 @@ test('the sink operator hands a checkpoint to the sink once the batch holding it
   await op.onBatchEnd!();
   op.snapshot!(20);
   await op.onBatchEnd!();
+  op.checkpointComplete!(10);
   op.push({ ts: 21, value: 3 });
   await op.onBatchEnd!();
-  t.deepEqual(calls, ['write 2', 'checkpoint 10', 'checkpoint 20', 'write 1']);
+  t.deepEqual(calls, ['write 2', 'checkpoint 10', 'checkpoint 20', 'complete 10', 'write 1']);
 });

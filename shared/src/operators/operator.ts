@@ -22,6 +22,8 @@ export interface Operator {
   snapshot?(t: number): unknown;
   /** Puts back what snapshot() returned, before open() and any message. */
   restore?(state: unknown): void;
+  /** The application's checkpoint t is complete (Task.checkpointComplete): note it, no I/O. */
+  checkpointComplete?(t: number): void;
 }
 
 export type OperatorFactory = (emit: Emit, ctx: TaskContext) => Operator;

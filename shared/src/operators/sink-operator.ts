@@ -21,6 +21,9 @@ export function sinkOperator(spec: SinkSpec): OperatorFactory {
       push(msg) {
         buffer.push(msg);
       },
+      checkpointComplete(t) {
+        sink.checkpointComplete?.(t);
+      },
       snapshot(t) {
         if (sink.checkpoint) checkpointAt = t;
         return undefined;

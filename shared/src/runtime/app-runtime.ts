@@ -217,6 +217,7 @@ export class AppRuntime {
     }
     const cp = msg?.checkpoint;
     if (this.closed || !cp || cp.epoch !== this.epoch || typeof cp.t !== 'number') return;
+    for (const h of this.hosts.values()) h.checkpointComplete(cp.t);
     for (const s of this.sources) {
       s.feed.trim(cp.t, s.emitted).catch((err: Error) => this.log.warn({ err: err.message }, 'trimming the replay log failed'));
     }

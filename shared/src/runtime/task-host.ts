@@ -127,6 +127,11 @@ export abstract class TaskHost {
     this.pendingCheckpoint = { t, state: state === undefined ? null : cborEncoder.encode(state) };
   }
 
+  /** The application's checkpoint t is complete (from the master's clock message). */
+  checkpointComplete(t: number): void {
+    this.task.checkpointComplete(t);
+  }
+
   /** After a restart: the state of checkpoint t goes back into the task, before it starts. */
   restoreCheckpoint(t: number, state: Uint8Array | null): void {
     this.lastCheckpoint = t;

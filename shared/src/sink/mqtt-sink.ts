@@ -73,7 +73,8 @@ interface MarkerPayload {
  * (QoS 1, all acknowledged), then the updated marker (retained, QoS 1, acknowledged). A first run
  * resets the marker; a recovery (ctx.resume) reads it back and skips, per identity, as many
  * occurrences as it lists, publishing the rest. checkpoint(t) forgets entries no replay can
- * re-emit any more (see prune()), which keeps the marker at about two checkpoint intervals.
+ * re-emit any more (see prune(): behind the latest complete checkpoint, which checkpointComplete()
+ * reports), which keeps the marker at about two checkpoint intervals.
  *
  * Residual window: a crash after the results' PUBACKs and before the marker's (or after part of
  * a batch was acknowledged) leaves that batch out of the marker, so a consumer sees it again after
@@ -88,9 +89,9 @@ class MqttSink<T> implements Sink<T> {
   private log: Logger | null = null;
   private markerTopic = '';
   private readonly emitted = new Map<string, Emitted>();
-  /** The times of this instance's last two checkpoint() calls. */
+  /** This sink's latest snapshot time (checkpoint()), and the application's latest complete checkpoint. */
   private lastCheckpoint = -Infinity;
-  private previousCheckpoint = -Infinity;
+  private completed = -Infinity;
 
   constructor(private readonly o: MqttSinkOptions<T>) {
     this.encode = o.format === 'cbor' ? (v) => cborEncoder.encode(v) : (v) => JSON.stringify(v);
@@ -164,18 +165,19 @@ class MqttSink<T> implements Sink<T> {
 
   checkpoint(t: number): Promise<void> | void {
     if (!this.exactlyOnce || t <= this.lastCheckpoint) return;
-    this.previousCheckpoint = this.lastCheckpoint;
     this.lastCheckpoint = t;
-    if (this.prune(this.previousCheckpoint) > 0) return this.publishMarker();
+    if (this.prune(this.completed) > 0) return this.publishMarker();
+  }
+
+  checkpointComplete(t: number): void {
+    if (t > this.completed) this.completed = t;
   }
 
   /**
    * Forgets what a replay from checkpoint p or later cannot re-emit: results with ts < p written
    * before the sink's snapshot at p (a late result with ts < p written after it may be replayed).
-   * p is the sink's second-to-last checkpoint, not its last: the sink snapshots t before the
-   * application's checkpoint t is complete (every task reported it), so a recovery may still
-   * restore the previous one. Restoring a checkpoint older than that would show again the results
-   * of the gap.
+   * p is the application's latest complete checkpoint, not the sink's own latest snapshot: until
+   * every task reported it, a recovery restores an earlier one.
    */
   private prune(p: number): number {
     if (p === -Infinity) return 0;

@@ -32,6 +32,12 @@ export interface Sink<T = unknown> {
    * Awaited like write(), before the runtime reports the checkpoint.
    */
   checkpoint?(t: number): void | Promise<void>;
+  /**
+   * Exactly-once only: the application's checkpoint t is complete, so no recovery restores an
+   * earlier one and nothing before it is replayed. Arrives at any moment (also while a write() is
+   * in flight): note it, do no I/O here.
+   */
+  checkpointComplete?(t: number): void;
   close(): void | Promise<void>;
 }
 

@@ -64,6 +64,10 @@ export class ChainTask extends Task {
     });
   }
 
+  override checkpointComplete(t: number): void {
+    for (const op of this.ops) op.checkpointComplete?.(t);
+  }
+
   override async onStop(): Promise<void> {
     for (const op of this.ops) await op.close?.();
   }

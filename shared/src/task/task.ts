@@ -80,6 +80,12 @@ export abstract class Task<I = unknown, O = unknown> {
   }
 
   restore(_state: unknown): void {}
+
+  /**
+   * The application's checkpoint t is complete (every task reported it): a recovery restores t
+   * or a later one. Arrives from the master at any moment, also mid-batch: note it, do no I/O.
+   */
+  checkpointComplete(_t: number): void {}
 }
 
 /** Builds a task for one task slot of a processor. */
