@@ -1,4 +1,4 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { execFile } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
@@ -19,7 +19,7 @@ import {
   type SourceSpec,
 } from '@tributary/shared';
 import { fleetDeviceIds, fleetPlan, startThirdPartyDevices } from '@tributary/simulators';
-import { startEmbeddedBroker } from '../cloud-core/src/broker/index.js';
+import { testBroker, whenOpened } from './helpers/mqtt.js';
 import { repoRoot } from './helpers/cli.js';
 
 const silent = createLogger({ level: 'silent' });
@@ -264,38 +264,9 @@ test('options are checked when the fleet is declared', (t) => {
   t.throws(() => fleetPlan({ count: 1 }), { instanceOf: TypeError, message: /startTs/ });
 });
 
-async function broker(t: ExecutionContext): Promise<string> {
-  const b = await startEmbeddedBroker({ port: 0, log: silent });
-  t.teardown(() => b.close());
-  return b.url;
-}
-
-/** Resolves once the source of `spec` has opened, i.e. once the broker granted its subscription. */
-function whenOpened<T>(spec: SourceSpec<T>): { spec: SourceSpec<T>; opened: Promise<void> } {
-  let resolveOpened!: () => void;
-  const opened = new Promise<void>((resolve) => (resolveOpened = resolve));
-  return {
-    opened,
-    spec: {
-      ...spec,
-      create: () => {
-        const source = spec.create();
-        return {
-          open: async (c: SourceContext) => {
-            await source.open(c);
-            resolveOpened();
-          },
-          read: (max: number) => source.read(max),
-          close: () => source.close(),
-        };
-      },
-    },
-  };
-}
-
 for (const format of ['json', 'cbor'] as const) {
   test(`third-party devices publishing ${format.toUpperCase()} are ingested by mqttSource, every reading`, async (t) => {
-    const url = await broker(t);
+    const url = await testBroker(t);
     const options = { devices: 5, sensors: ['temperature', 'humidity'], rateHz: 10, count: 20, startTs: START, seed: 2, clockSkewMs: 20, maxOutOfOrderMs: 150 };
     const expected = fleetPlan(options, { nodeId: 'meter' });
     const sink = memorySink<FleetReading>();
@@ -318,7 +289,7 @@ for (const format of ['json', 'cbor'] as const) {
 }
 
 test('tributary-sim publish sends the readings of the plan as plain JSON', async (t) => {
-  const url = await broker(t);
+  const url = await testBroker(t);
   const subscriber: MqttClient = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
   t.teardown(() => subscriber.endAsync(true));
   const received: FleetReading[] = [];

@@ -11,12 +11,11 @@ import {
   pipeline,
   type Message,
   type SourceContext,
-  type SourceSpec,
 } from '@tributary/shared';
 // TODO: import from '@tributary/shared' once shared/src/index.ts exports them.
 import { mqttSource, type MqttSource } from '../shared/src/source/mqtt-source.js';
 import { mqttSink } from '../shared/src/sink/mqtt-sink.js';
-import { plainClient, silent, testBroker } from './helpers/mqtt.js';
+import { plainClient, silent, testBroker, whenOpened } from './helpers/mqtt.js';
 import { freePort } from './helpers/ports.js';
 
 
@@ -24,29 +23,6 @@ interface Reading {
   ts: number;
   device: string;
   temp: number;
-}
-
-/** Resolves once the source of `spec` has opened, i.e. once the broker granted its subscription. */
-function whenOpened<T>(spec: SourceSpec<T>): { spec: SourceSpec<T>; opened: Promise<void> } {
-  let resolveOpened!: () => void;
-  const opened = new Promise<void>((resolve) => (resolveOpened = resolve));
-  return {
-    opened,
-    spec: {
-      ...spec,
-      create: () => {
-        const source = spec.create();
-        return {
-          open: async (ctx: SourceContext) => {
-            await source.open(ctx);
-            resolveOpened();
-          },
-          read: (max: number) => source.read(max),
-          close: () => source.close(),
-        };
-      },
-    },
-  };
 }
 
 /**

@@ -1,7 +1,7 @@
 /** An embedded broker and plain MQTT clients for tests, closed when the test ends. */
 import type { ExecutionContext } from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
-import { createLogger } from '@tributary/shared';
+import { createLogger, type SourceContext, type SourceSpec } from '@tributary/shared';
 import { startEmbeddedBroker } from '../../cloud-core/src/broker/index.js';
 
 export const silent = createLogger({ level: 'silent' });
@@ -18,4 +18,27 @@ export async function plainClient(t: ExecutionContext, url: string): Promise<Mqt
   const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
   t.teardown(() => client.endAsync(true));
   return client;
+}
+
+/** Resolves once the source of `spec` has opened, i.e. once the broker granted its subscription. */
+export function whenOpened<T>(spec: SourceSpec<T>): { spec: SourceSpec<T>; opened: Promise<void> } {
+  let resolveOpened!: () => void;
+  const opened = new Promise<void>((resolve) => (resolveOpened = resolve));
+  return {
+    opened,
+    spec: {
+      ...spec,
+      create: () => {
+        const source = spec.create();
+        return {
+          open: async (ctx: SourceContext) => {
+            await source.open(ctx);
+            resolveOpened();
+          },
+          read: (max: number) => source.read(max),
+          close: () => source.close(),
+        };
+      },
+    },
+  };
 }
