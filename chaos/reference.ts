@@ -1,17 +1,7 @@
 import { Params, simulatedSensors, type SensorReading } from '@tributary/shared';
-import { keepOnEdge, settings } from '../examples/plant-monitor.js';
+import { keepOnEdge, settings, type PlantWindow } from '../examples/plant-monitor.js';
 
-/** One result of plant-monitor: window statistics of one device's sensor. */
-export interface PlantWindow {
-  device: string;
-  sensor: string;
-  windowStart: number;
-  windowEnd: number;
-  count: number;
-  min: number;
-  max: number;
-  avg: number;
-}
+export type { PlantWindow };
 
 /**
  * What plant-monitor must publish for these devices and params, without any failure: the same

@@ -48,6 +48,18 @@ export function settings(params: Params): PlantMonitorSettings {
   };
 }
 
+/** One result: window statistics of one device's sensor over [windowStart, windowEnd). */
+export interface PlantWindow {
+  device: string;
+  sensor: string;
+  windowStart: number;
+  windowEnd: number;
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+}
+
 /** The edge step, exported so tests can compute the expected answer the same way. */
 export function keepOnEdge(s: PlantMonitorSettings, r: SensorReading): boolean {
   return r.value >= s.minValid && r.value <= s.maxValid && Math.floor(r.ts / s.intervalMs) % s.downsample === 0;
@@ -72,7 +84,7 @@ export default (params: Params) => {
     .window(tumbling(s.windowMs))
     .stats((r) => r.value)
     .at(s.windowsAt)
-    .map((w) => {
+    .map((w): PlantWindow => {
       const [device, sensor] = String(w.key).split('/');
       return { device, sensor, windowStart: w.start, windowEnd: w.end, count: w.value.count, min: w.value.min, max: w.value.max, avg: w.value.avg };
     })

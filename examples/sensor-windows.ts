@@ -13,6 +13,17 @@ export interface Reading {
   value: number;
 }
 
+/** One result: a device's statistics over one window [windowStart, windowEnd). */
+export interface WindowRow {
+  device: string;
+  windowStart: number;
+  windowEnd: number;
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+}
+
 export function checkReading(r: Reading): string | undefined {
   if (r === null || typeof r !== 'object') return 'not a JSON object';
   if (typeof r.device !== 'string') return 'device must be a string';
@@ -30,8 +41,8 @@ export default (params: Params) => {
     .keyBy((r) => r.device)
     .window(tumbling(windowMs))
     .stats((r) => r.value)
-    .map((w) => ({
-      device: w.key,
+    .map((w): WindowRow => ({
+      device: String(w.key),
       windowStart: w.start,
       windowEnd: w.end,
       count: w.value.count,

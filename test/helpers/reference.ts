@@ -3,6 +3,7 @@
  * so the tests compare the engine against an independent answer.
  */
 import { readFile } from 'node:fs/promises';
+import type { WindowRow } from '../../examples/sensor-windows.js';
 
 export async function referenceWordCount(path: string): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
@@ -34,15 +35,7 @@ export class WindowAccumulator<K extends object> {
   }
 }
 
-export interface WindowRow {
-  device: string;
-  windowStart: number;
-  windowEnd: number;
-  count: number;
-  min: number;
-  max: number;
-  avg: number;
-}
+export type { WindowRow };
 
 export interface SensorReference {
   windows: Map<string, WindowRow>;

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { writeReadingsFile } from '@tributary/simulators';
 import type { RunSummary } from '@tributary/shared';
+import type { WindowRow } from '../../../examples/sensor-windows.js';
 import { check, fileSize, forEachJsonLine } from './util.js';
 import type { PreparedInput, ExampleApp, ScenarioOptions, VerifyResult } from './types.js';
 
@@ -29,15 +30,6 @@ export const sensorWindows: ExampleApp = {
   },
 };
 
-interface WindowRow {
-  device: string;
-  windowStart: number;
-  windowEnd: number;
-  count: number;
-  min: number;
-  max: number;
-  avg: number;
-}
 
 /** Every reading ends up in exactly one window or in the late output: counts must add up. */
 async function verifySensorWindows(output: string, readings: number, summary?: RunSummary): Promise<VerifyResult> {

@@ -1,4 +1,5 @@
 import { Level } from 'level';
+import { sortableNumber as num } from '@tributary/shared/store';
 
 /**
  * Where the master keeps task snapshots, so that a worker's death does not lose them. An
@@ -15,8 +16,6 @@ export interface CheckpointStore {
   dropBefore(app: string, t: number): Promise<void>;
 }
 
-const OFFSET = 2 ** 52;
-const num = (n: number): string => (n + OFFSET).toString(16).padStart(14, '0');
 
 /** Keys `<app>!<t>!<task>`, t fixed-width so a checkpoint is one range and older ones a prefix range. */
 export class LevelCheckpointStore implements CheckpointStore {

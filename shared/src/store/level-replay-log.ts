@@ -4,14 +4,7 @@ import { decodeFrame, encodeFrame } from '../codec/frame.js';
 import type { Message } from '../message.js';
 import type { LoggedBatch, ReplayLog, SourceLogStats } from './replay-log.js';
 
-/**
- * Keys sort as numbers: an offset keeps negatives positive, fixed width keeps order lexical. The
- * offset is 2^52, not 2^53: above 2^53 a double holds only even integers, so n + 2^53 would round.
- * Timestamps (~1.7e12) and sequence numbers are far below 2^52.
- */
-const OFFSET = 2 ** 52;
-const num = (n: number): string => (n + OFFSET).toString(16).padStart(14, '0');
-const unnum = (s: string): number => parseInt(s, 16) - OFFSET;
+import { parseSortableNumber as unnum, sortableNumber as num } from './sortable-number.js';
 
 /** One batch in the log: its first sequence number, record count and encoded size. */
 interface BatchEntry {
@@ -27,8 +20,6 @@ interface BatchEntry {
 interface SourceState {
   nextSeq: number;
   maxTs: number;
-  firstSeq: number;
-  batches: number;
   records: number;
   bytes: number;
   /** Newest timestamp among trimmed batches (-Infinity: none trimmed): where the index starts. */
@@ -67,18 +58,15 @@ export class LevelReplayLog implements ReplayLog {
   private async state(source: string): Promise<SourceState> {
     let s = this.sources.get(source);
     if (s) return s;
-    s = { nextSeq: 0, maxTs: -Infinity, firstSeq: 0, batches: 0, records: 0, bytes: 0, trimmedMaxTs: -Infinity, list: [], head: 0 };
+    s = { nextSeq: 0, maxTs: -Infinity, records: 0, bytes: 0, trimmedMaxTs: -Infinity, list: [], head: 0 };
     for await (const [key, value] of this.db.iterator({ gt: `b!${source}!`, lt: `b!${source}!~` })) {
       const seq = unnum(key.slice(key.lastIndexOf('!') + 1));
       const n = decodeFrame(value).messages.length;
-      if (s.batches === 0) s.firstSeq = seq;
-      s.batches++;
       s.records += n;
       s.bytes += value.byteLength;
       s.nextSeq = seq + n;
       s.list.push({ seq, n, bytes: value.byteLength });
     }
-    if (s.batches === 0) s.firstSeq = s.nextSeq;
     for await (const key of this.db.keys({ gt: `t!${source}!`, lt: `t!${source}!~`, reverse: true, limit: 1 })) {
       s.maxTs = unnum(key.split('!')[2]);
     }
@@ -97,9 +85,7 @@ export class LevelReplayLog implements ReplayLog {
     if (position !== undefined) batch.put(`p!${source}`, cborEncoder.encode(position));
     if (records.length > 0) batch.put(`t!${source}!${num(s.maxTs)}!${num(firstSeq)}`, new Uint8Array(0));
     await batch.write();
-    if (s.batches === 0) s.firstSeq = firstSeq;
     s.nextSeq += records.length;
-    s.batches++;
     s.records += records.length;
     s.bytes += frame.byteLength;
     s.list.push({ seq: firstSeq, n: records.length, bytes: frame.byteLength });
@@ -157,7 +143,6 @@ export class LevelReplayLog implements ReplayLog {
     const s = await this.state(source);
     let removed = 0;
     let removedBytes = 0;
-    let nextFirst = s.firstSeq;
     const gone = new Set<string>();
     const ops = this.db.batch();
     // The batches to delete come from the in-memory list: reading them back and decoding each
@@ -169,7 +154,6 @@ export class LevelReplayLog implements ReplayLog {
       const seqKey = num(b.seq);
       removed += b.n;
       removedBytes += b.bytes;
-      nextFirst = b.seq + b.n;
       gone.add(seqKey);
       ops.del(`b!${source}!${seqKey}`);
     }
@@ -193,15 +177,13 @@ export class LevelReplayLog implements ReplayLog {
       s.head = 0;
     }
     s.trimmedMaxTs = trimmedMaxTs;
-    s.batches -= gone.size;
     s.records -= removed;
     s.bytes -= removedBytes;
-    s.firstSeq = s.batches === 0 ? s.nextSeq : nextFirst;
     return removed;
   }
 
   async stats(source: string): Promise<SourceLogStats> {
-    const { firstSeq, nextSeq, batches, records, bytes } = await this.state(source);
-    return { firstSeq, nextSeq, batches, records, bytes };
+    const { nextSeq, records, bytes, list, head } = await this.state(source);
+    return { firstSeq: head < list.length ? list[head].seq : nextSeq, nextSeq, batches: list.length - head, records, bytes };
   }
 }
