@@ -11,9 +11,9 @@ import {
   peekFrameHeader,
   type Frame,
   type FrameHeader,
-} from '../shared/src/codec/index.js';
-import { ErrorCodes, FrameError, type ErrorCode } from '../shared/src/errors.js';
-import type { Message } from '../shared/src/message.js';
+} from '../shared/src/wire/codec.js';
+import { ErrorCodes, FrameError, type ErrorCode } from '../shared/src/api/errors.js';
+import type { Message } from '../shared/src/api/message.js';
 
 const T0 = 1_700_000_000_000;
 

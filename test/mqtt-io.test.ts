@@ -9,12 +9,15 @@ import {
   collectionSource,
   memorySink,
   pipeline,
+  builtinConnectors,
+  createSink,
+  createSource,
+  mqttSink,
+  mqttSource,
   type Message,
+  type MqttSource,
   type SourceContext,
 } from '@tributary/shared';
-// TODO: import from '@tributary/shared' once shared/src/index.ts exports them.
-import { mqttSource, type MqttSource } from '../shared/src/source/mqtt-source.js';
-import { mqttSink } from '../shared/src/sink/mqtt-sink.js';
 import { plainClient, silent, testBroker, whenOpened } from './helpers/mqtt.js';
 import { freePort } from './helpers/ports.js';
 
@@ -70,7 +73,7 @@ test('a pipeline from MQTT topics to an MQTT topic delivers every transformed re
   const { spec, opened } = whenOpened(mqttSource<Reading>({ url, topics: 'sensors/+', count: n, maxDelayMs: 0 }));
   const p = pipeline('x');
   p.source(spec).map(toFahrenheit).sink(mqttSink({ url, topic: 'out' }));
-  const run = new LocalRuntime(p.compile(), { log: silent }).run();
+  const run = new LocalRuntime(p.compile(), { log: silent, connectors: builtinConnectors }).run();
 
   await opened; // SUBACK received: nothing published from here on is missed
   const publisher = await plainClient(t, url);
@@ -96,7 +99,7 @@ test('CBOR payloads both ways, byte strings included', async (t) => {
   p.source(spec)
     .map((r) => ({ ...r, sum: r.raw.reduce((a, b) => a + b, 0) }))
     .sink(mqttSink({ url, topic: 'out/cbor', format: 'cbor' }));
-  const run = new LocalRuntime(p.compile(), { log: silent }).run();
+  const run = new LocalRuntime(p.compile(), { log: silent, connectors: builtinConnectors }).run();
 
   await opened;
   const publisher = await plainClient(t, url);
@@ -129,7 +132,7 @@ test('malformed payloads are rejected and counted; the good ones still arrive', 
   );
   const p = pipeline('malformed');
   p.source(spec).filter(() => true).sink(mqttSink({ url, topic: 'clean' }));
-  const run = new LocalRuntime(p.compile(), { log: silent }).run();
+  const run = new LocalRuntime(p.compile(), { log: silent, connectors: builtinConnectors }).run();
 
   await opened;
   const publisher = await plainClient(t, url);
@@ -160,7 +163,7 @@ test('malformed payloads are rejected and counted; the good ones still arrive', 
 
 test('the sink rejects with SINK_FAILED, naming the URL, when no broker listens', async (t) => {
   const url = `mqtt://127.0.0.1:${await freePort()}`;
-  const sink = mqttSink({ url, topic: 'out' }).create();
+  const sink = createSink(mqttSink({ url, topic: 'out' }), builtinConnectors);
   const err = await t.throwsAsync(Promise.resolve(sink.open({ taskIndex: 0, parallelism: 1, log: silent })));
   t.is((err as { code?: unknown }).code, ErrorCodes.SINK_FAILED);
   t.true(err!.message.includes(url), err!.message);
@@ -168,13 +171,13 @@ test('the sink rejects with SINK_FAILED, naming the URL, when no broker listens'
   // The same through the runtime: run() rejects with the sink's code.
   const p = pipeline('dead-sink');
   p.source(collectionSource([{ ts: 1, value: 1 }])).sink(mqttSink({ url, topic: 'out' }));
-  const runErr = await t.throwsAsync(new LocalRuntime(p.compile(), { log: silent }).run());
+  const runErr = await t.throwsAsync(new LocalRuntime(p.compile(), { log: silent, connectors: builtinConnectors }).run());
   t.is((runErr as { code?: unknown }).code, ErrorCodes.SINK_FAILED);
 });
 
 test('the source fails to open with SOURCE_FAILED when no broker listens', async (t) => {
   const url = `mqtt://127.0.0.1:${await freePort()}`;
-  const source = mqttSource({ url, topics: 'a/#' }).create();
+  const source = createSource(mqttSource({ url, topics: 'a/#' }), builtinConnectors);
   const err = await t.throwsAsync(Promise.resolve(source.open(fakeContext())));
   t.is((err as { code?: unknown }).code, ErrorCodes.SOURCE_FAILED);
   t.true(err!.message.includes(url), err!.message);
@@ -198,7 +201,7 @@ test('the topic is the message key, and with topicField part of the value; times
   );
   const p = pipeline('keys');
   p.source(spec).sink(sink);
-  const run = new LocalRuntime(p.compile(), { log: silent }).run();
+  const run = new LocalRuntime(p.compile(), { log: silent, connectors: builtinConnectors }).run();
   await opened;
   const publisher = await plainClient(t, url);
   for (const [i, line] of ['l1', 'l2', 'l3'].entries()) await publisher.publishAsync(`plant/${line}/temp`, JSON.stringify({ t: 10 + i }), { qos: 1 });
@@ -216,7 +219,7 @@ function fakeContext(rejected: string[] = []): SourceContext {
 
 test("'ingest' timestamps with the arrival time; an idle read returns an empty batch after maxWaitMs", async (t) => {
   const url = await testBroker(t);
-  const source = mqttSource<number>({ url, topics: 'raw', timestamp: 'ingest', maxWaitMs: 50 }).create();
+  const source = createSource(mqttSource<number>({ url, topics: 'raw', timestamp: 'ingest', maxWaitMs: 50 }), builtinConnectors);
   await source.open(fakeContext());
   t.teardown(() => source.close());
   t.deepEqual(await source.read(10), [], 'nothing published: an empty batch, not a hang');
@@ -237,7 +240,7 @@ test('back-pressure: a full buffer stops reading from the broker, which stops ac
   // keepalive 1 s and a 3 s stall: without its own pings while paused, mqtt.js would drop the
   // connection ("Keepalive timeout") and, with a clean session, lose what the broker had in flight.
   const spec = mqttSource<{ ts: number; i: number; pad: string }>({ url, topics: 'load', count: n, maxBuffered, keepaliveSeconds: 1, maxWaitMs: 100 });
-  const source = spec.create() as MqttSource<{ ts: number; i: number; pad: string }>;
+  const source = createSource(spec, builtinConnectors) as MqttSource<{ ts: number; i: number; pad: string }>;
   const rejected: string[] = [];
   await source.open(fakeContext(rejected));
   t.teardown(() => source.close());
@@ -275,7 +278,7 @@ test('back-pressure: a full buffer stops reading from the broker, which stops ac
 
 test('close() while paused ends promptly and read() then reports the end', async (t) => {
   const url = await testBroker(t);
-  const source = mqttSource<{ ts: number }>({ url, topics: 'p', maxBuffered: 5 }).create() as MqttSource<{ ts: number }>;
+  const source = createSource(mqttSource<{ ts: number }>({ url, topics: 'p', maxBuffered: 5 }), builtinConnectors) as MqttSource<{ ts: number }>;
   await source.open(fakeContext());
   const publisher = await plainClient(t, url);
   const pubs = Array.from({ length: 50 }, (_, i) => publisher.publishAsync('p', JSON.stringify({ ts: i }), { qos: 1 }));

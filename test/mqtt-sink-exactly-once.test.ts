@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
-import { mqttSink, type Message, type MqttSinkOptions, type Sink, type SinkContext, type SinkSpec, type TaskContext } from '@tributary/shared';
-import { sinkOperator } from '../shared/src/operators/sink-operator.js';
+import { builtinConnectors, createSink, mqttSink, type Message, type MqttSinkOptions, type Sink, type SinkContext, type SinkSpec, type TaskContext } from '@tributary/shared';
+import { sinkOperator } from '../shared/src/api/operators/sink-operator.js';
 import { plainClient, silent, testBroker } from './helpers/mqtt.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 
@@ -76,7 +76,7 @@ function ctx(exactlyOnce: boolean, resume: boolean, taskIndex = 0): SinkContext 
 }
 
 async function openSink(t: ExecutionContext, options: MqttSinkOptions<Result>, context: SinkContext): Promise<Sink<Result>> {
-  const sink = mqttSink<Result>(options).create();
+  const sink = createSink(mqttSink<Result>(options), builtinConnectors);
   await sink.open(context);
   t.teardown(() => sink.close());
   return sink;

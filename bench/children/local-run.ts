@@ -4,7 +4,8 @@
  * `figures` being what the app's measuring sink wrote to params.output.
  */
 import { readFile, rm } from 'node:fs/promises';
-import { LocalRuntime, Params, createLogger, loadApp } from '@tributary/shared';
+import { LocalRuntime, Params, builtinConnectors, createLogger } from '@tributary/shared';
+import { loadApp } from '../../cli/src/bundle.js';
 import { send, serve } from './io.js';
 
 const log = createLogger({ level: 'silent' });
@@ -15,7 +16,7 @@ serve(async (cmd) => {
   const params = cmd.params as Record<string, string>;
   await rm(params.output, { force: true });
   const graph = await loadApp(String(cmd.app), new Params(params));
-  const summary = await new LocalRuntime(graph, { log }).run();
+  const summary = await new LocalRuntime(graph, { log, connectors: builtinConnectors }).run();
   const figures = JSON.parse(await readFile(params.output, 'utf8')) as unknown;
   send({ type: 'ran', figures, durationMs: summary.durationMs });
 });

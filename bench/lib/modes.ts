@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LocalRuntime, Params, createLogger, loadApp, type RunSummary } from '@tributary/shared';
+import { LocalRuntime, Params, builtinConnectors, createLogger, type RunSummary } from '@tributary/shared';
+import { loadApp } from '../../cli/src/bundle.js';
 import type { PreparedInput, ExampleApp, VerifyResult } from '../scenarios/examples/types.js';
 import { childUsageHook, cliBin, repoRoot } from './paths.js';
 import { MB, RssSampler } from './rss.js';
@@ -72,7 +73,7 @@ export async function runInProcess(s: ExampleApp, input: PreparedInput, dir: str
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const graph = await loadApp(appPath(s), new Params(input.params(output)));
-    const summary = await new LocalRuntime(graph, { log, batchSize: o.batchSize }).run();
+    const summary = await new LocalRuntime(graph, { log, batchSize: o.batchSize, connectors: builtinConnectors }).run();
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     sampler.sample();

@@ -3,8 +3,8 @@
  * submission (params differ), the esbuild bundle once per app file.
  */
 import { readFile, rm } from 'node:fs/promises';
-import { Params, loadApp, planToJSON } from '@tributary/shared';
-import { bundleApp } from '../../cli/src/bundle.js';
+import { Params, planToJSON } from '@tributary/shared';
+import { bundleApp, loadApp } from '../../cli/src/bundle.js';
 import { callMaster } from '../../cli/src/submit.js';
 
 const bundles = new Map<string, Promise<string>>();

@@ -1,2 +1,5 @@
-/** The public API for application authors: `import { pipeline, … } from 'tributary'`. */
-export * from '@tributary/shared';
+/**
+ * The application API: `import { pipeline, … } from 'tributary'`. Only the API: a process that
+ * hosts an application supplies this module to its bundle, which marks `tributary` external.
+ */
+export * from '@tributary/shared/api';

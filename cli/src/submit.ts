@@ -1,11 +1,11 @@
-import { AppError, ErrorCodes, Params, loadApp, planToJSON } from '@tributary/shared';
-import { bundleApp } from './bundle.js';
+import { AppError, ErrorCodes, Params, planToJSON } from '@tributary/shared';
+import { bundleAndPlan } from './bundle.js';
 
 /** Plans an application locally, bundles it, and submits both to the master's REST API. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function submitApp(masterUrl: string, app: string, params: Params): Promise<any> {
-  const plan = planToJSON(await loadApp(app, params));
-  const bundle = await bundleApp(app);
+  const { bundle, graph } = await bundleAndPlan(app, params);
+  const plan = planToJSON(graph);
   return callMaster(masterUrl, 'POST', '/apps', { plan, params: params.toJSON(), bundle: Buffer.from(bundle).toString('base64') });
 }
 

@@ -1,39 +1,19 @@
-export * from './message.js';
-export * from './errors.js';
-export { createLogger, type Logger } from './log.js';
-export * from './task/task.js';
-export { ChainTask } from './task/chain-task.js';
-export * from './partitioner/index.js';
-export * from './clock/watermark.js';
-export type { Source, SourceContext, SourceSpec } from './source/source.js';
-export type { Sink, SinkContext, SinkSpec } from './sink/sink.js';
-export { linesSource, type LinesSourceOptions } from './source/lines-source.js';
-export { jsonLinesSource, type JsonLinesSourceOptions } from './source/json-lines-source.js';
-export { jsonLinesSink, stdoutSink } from './sink/json-lines-sink.js';
-export * from './operators/aggregators.js';
-export * from './operators/window-assigner.js';
-export type { WindowResult } from './operators/window-operator.js';
-export type { Operator, OperatorFactory, Emit } from './operators/operator.js';
-export * from './dag/placement.js';
-export { Graph, type ProcessorSpec, type EdgeSpec } from './dag/graph.js';
-export { graph, processor, sourceProcessor, sinkProcessor, ProcessorDef, Path, type ProcessorOptions, type GraphOptions } from './dag/builder.js';
-export { describePlan, planToJSON } from './dag/describe.js';
-export { pipeline, Pipeline, Stream, KeyedStream, WindowedStream } from './dsl/stream.js';
-export { Params } from './app/params.js';
-export { loadApp, resolveApp, type AppDefinition, type AppFactory } from './app/app-module.js';
+/**
+ * Everything a host process needs (workers, agents, the master, the CLI, tests): the application
+ * API and the layers below the composition roots. Applications import `tributary` (./api) only.
+ */
+export * from './api/index.js';
+export { createLogger } from './log/log.js';
 export { LocalRuntime, type LocalRuntimeOptions, type RunSummary, type ProcessorSummary } from './runtime/local-runtime.js';
 export type { TaskMetrics } from './runtime/task-metrics.js';
-export { collectionSource, type CollectionSourceOptions } from './source/collection-source.js';
-export { memorySink, type MemorySinkSpec } from './sink/memory-sink.js';
-export * from './config/index.js';
-export * from './cluster/index.js';
-export * from './codec/index.js';
-export * from './transport/index.js';
-export * from './node/index.js';
 export { AppRuntime, type AppRuntimeOptions, type WireStats } from './runtime/app-runtime.js';
 export { DEFAULT_REMOTE_CREDITS } from './runtime/remote-channel.js';
-export { mulberry32 } from './util/prng.js';
-export { simulatedSensors, type SimulatedSensorsOptions, type SensorReading } from './source/simulated-sensor-source.js';
-export { fleet, FleetGenerator, fleetMaxDelayMs, type FleetOptions, type FleetReading, type FleetPosition, type FleetPlacement, type FleetBursts, type FleetDisconnect, type FleetModel } from './source/fleet-source.js';
-export { mqttSink, type MqttSinkOptions } from './sink/mqtt-sink.js';
-export { mqttSource, type MqttSourceOptions } from './source/mqtt-source.js';
+export * from './config/index.js';
+export * from './wire/assignment.js';
+export * from './wire/codec.js';
+export * from './wire/topics.js';
+export type { QoS, PublishOptions, MessageHandler, Transport, TransportMessage, TransportOptions, TransportStatus } from './wire/transport.js';
+export * from './mqtt/index.js';
+export { builtinConnectors } from './connectors/index.js';
+export { MqttSource } from './connectors/mqtt-source.js';
+export * from './node/index.js';

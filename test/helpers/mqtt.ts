@@ -1,7 +1,7 @@
 /** An embedded broker and plain MQTT clients for tests, closed when the test ends. */
 import type { ExecutionContext } from 'ava';
 import mqtt, { type MqttClient } from 'mqtt';
-import { createLogger, type SourceContext, type SourceSpec } from '@tributary/shared';
+import { builtinConnectors, createLogger, createSource, type SourceContext, type SourceSpec } from '@tributary/shared';
 import { startEmbeddedBroker } from '../../cloud-core/src/broker/index.js';
 
 export const silent = createLogger({ level: 'silent' });
@@ -28,8 +28,10 @@ export function whenOpened<T>(spec: SourceSpec<T>): { spec: SourceSpec<T>; opene
     opened,
     spec: {
       ...spec,
+      // Wrapped here, so the runtime must not make it from the connector reference.
+      connector: undefined,
       create: () => {
-        const source = spec.create();
+        const source = createSource(spec, builtinConnectors);
         return {
           open: async (ctx: SourceContext) => {
             await source.open(ctx);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import mqtt from 'mqtt';
 import { Params } from '@tributary/shared';
 import { writeReadingsFile } from '@tributary/simulators';
@@ -10,7 +10,8 @@ import { launchMaster, launchNode, waitForNodesOnline, type ChildNode } from '..
 import { submitApp } from '../submit.js';
 import { runLocal } from './run.js';
 
-const examples = join(dirname(fileURLToPath(import.meta.url)), '../../../examples');
+/** The repository's examples, next to the `tributary` package (the same from the sources and from cli/dist). */
+const examples = join(dirname(createRequire(import.meta.url).resolve('tributary/package.json')), '../examples');
 
 export function registerDemo(program: Command): void {
   program

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { Params, describePlan, loadApp, planToJSON } from '@tributary/shared';
+import { Params, describePlan, planToJSON } from '@tributary/shared';
+import { loadApp } from '../bundle.js';
 import { paramOption } from './params-option.js';
 
 export function registerPlan(program: Command): void {

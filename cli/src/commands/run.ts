@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { LocalRuntime, Params, createLogger, loadApp, type RunSummary } from '@tributary/shared';
+import { LocalRuntime, Params, builtinConnectors, createLogger, type RunSummary } from '@tributary/shared';
+import { loadApp } from '../bundle.js';
 import { paramOption } from './params-option.js';
 
 export function registerRun(program: Command): void {
@@ -23,7 +24,7 @@ export function registerRun(program: Command): void {
 export async function runLocal(app: string, params: Params, batchSize: number): Promise<RunSummary> {
   const log = createLogger({ name: 'tributary-run' });
   const graph = await loadApp(app, params);
-  const runtime = new LocalRuntime(graph, { log, batchSize });
+  const runtime = new LocalRuntime(graph, { log, batchSize, connectors: builtinConnectors });
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) process.exit(130);

@@ -1,11 +1,12 @@
 import {
-  AppError, ErrorCodes, cborDecoder, cborEncoder, schedule, sha256, topics,
+  AppError, ErrorCodes, cborDecoder, cborEncoder, sha256, topics,
   type AppAssignment, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { AppRecord, MasterStore, PlanJson } from './master-store.js';
 import type { NodeView, Registry } from './registry.js';
 import { ClockService, type AppClock } from './clock-service.js';
+import { schedule } from './scheduler.js';
 
 export interface Submission {
   plan: PlanJson;

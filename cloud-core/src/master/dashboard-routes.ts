@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '@tributary/shared';
 import type { EventLog } from './events.js';
@@ -8,7 +9,8 @@ import type { Snapshot } from './snapshot.js';
 import type { Stats } from './stats.js';
 import type { Registry as PromRegistry } from 'prom-client';
 
-const dashboardDir = fileURLToPath(new URL('../dashboard/', import.meta.url));
+/** The dashboard's sources, found through the package (the same from the sources and from cli/dist). */
+const dashboardDir = join(dirname(createRequire(import.meta.url).resolve('@tributary/cloud-core/package.json')), 'src/dashboard/');
 /** SSE comment lines keep idle proxies and browsers from timing the stream out. */
 const KEEPALIVE_MS = 15_000;
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../api/errors.js';
 
 export interface ConfigSources {
   /** Path of a JSON config file (optional). */

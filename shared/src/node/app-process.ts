@@ -1,11 +1,16 @@
 import { Worker } from 'node:worker_threads';
-import type { AppAssignment, AppState, TaskReport } from '../cluster/assignment.js';
-import type { Logger } from '../log.js';
+import type { AppAssignment, AppState, TaskReport } from '../wire/assignment.js';
+import type { Logger } from '../log/log.js';
 import type { AppReplayStats, FromAppThread, ToAppThread } from './port-transport.js';
 import type { AppThreadData } from './app-thread.js';
 
-/** A JavaScript bootstrap: it registers the TypeScript loader in the thread, then runs app-thread.ts. */
-const threadEntry = new URL('./app-thread-entry.mjs', import.meta.url);
+/**
+ * The thread's entry: compiled, app-thread.mjs next to this module (cli/dist); from the sources
+ * (tests, development), a bootstrap that registers the TypeScript loader in the thread first.
+ */
+const threadEntry = import.meta.url.endsWith('.ts')
+  ? new URL('./app-thread-entry.mjs', import.meta.url)
+  : new URL('./app-thread.mjs', import.meta.url);
 
 export interface AppStatus {
   state: AppState;

@@ -4,11 +4,12 @@
  * not the node, which reports it and goes on.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
-import { resolveApp } from '../app/app-module.js';
-import { Params } from '../app/params.js';
-import type { AppAssignment } from '../cluster/assignment.js';
-import { createLogger } from '../log.js';
+import { resolveApp } from '../api/app/app-definition.js';
+import { Params } from '../api/app/params.js';
+import { builtinConnectors } from '../connectors/index.js';
+import { loadBundle } from './app-bundle.js';
+import type { AppAssignment } from '../wire/assignment.js';
+import { createLogger } from '../log/log.js';
 import { AppRuntime } from '../runtime/app-runtime.js';
 import { AppReplayLog } from '../store/app-replay-log.js';
 import { PortTransport, type FromAppThread, type ToAppThread } from './port-transport.js';
@@ -45,12 +46,11 @@ port.on('message', (m: ToAppThread) => {
 });
 
 try {
-  const mod = (await import(pathToFileURL(data.bundlePath).href)) as { default?: unknown };
-  const graph = await resolveApp(mod.default, new Params({ ...data.assignment.params }), data.assignment.app);
+  const graph = await resolveApp(await loadBundle(data.bundlePath), new Params({ ...data.assignment.params }), data.assignment.app);
   const replay = data.replay
     ? { log: new AppReplayLog(data.replay.dir, data.assignment.submission ?? 0, log), quotaBytes: data.replay.quotaBytes, policy: data.replay.policy }
     : undefined;
-  runtime = new AppRuntime({ graph, assignment: data.assignment, nodeId: data.nodeId, nodeLabels: data.labels, transport, log, replay });
+  runtime = new AppRuntime({ graph, assignment: data.assignment, nodeId: data.nodeId, nodeLabels: data.labels, transport, log, replay, connectors: builtinConnectors });
   const rt = runtime;
   rt.onFailure((err) => post({ type: 'state', state: 'failed', error: { code: err.code, message: err.message } }));
   await rt.start();

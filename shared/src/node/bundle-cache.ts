@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BundleRef } from '../cluster/assignment.js';
-import { AppError, ErrorCodes } from '../errors.js';
+import type { BundleRef } from '../wire/assignment.js';
+import { AppError, ErrorCodes } from '../api/errors.js';
 
 /**
  * Application bundles on a node's disk, by sha256. A bundle is downloaded from the master once,

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { cborDecoder, cborEncoder } from '../codec/cbor.js';
-import type { AppAssignment, NodeDesiredState, NodeHeartbeat, NodeHello, ReplayLogReport } from '../cluster/assignment.js';
-import type { Logger } from '../log.js';
-import { connectMqttTransport } from '../transport/mqtt-transport.js';
-import { parseTopic, topics } from '../transport/topics.js';
-import type { Transport } from '../transport/transport.js';
+import { cborDecoder, cborEncoder } from '../wire/cbor.js';
+import type { AppAssignment, NodeDesiredState, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
+import type { Logger } from '../log/log.js';
+import { connectMqttTransport } from '../mqtt/mqtt-transport.js';
+import { parseTopic, topics } from '../wire/topics.js';
+import type { Transport } from '../wire/transport.js';
 import { AppProcess } from './app-process.js';
 import { BundleCache } from './bundle-cache.js';
 

@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { TaskReport } from '../cluster/assignment.js';
-import type { MessageHandler, PublishOptions, QoS, Transport } from '../transport/transport.js';
+import type { TaskReport } from '../wire/assignment.js';
+import type { MessageHandler, PublishOptions, QoS, Transport } from '../wire/transport.js';
 
 /** Messages between a node's main thread and an application's worker thread. */
 export type ToAppThread =

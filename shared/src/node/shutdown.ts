@@ -1,4 +1,4 @@
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/log.js';
 
 /**
  * Graceful shutdown for a long-running process: the first SIGINT/SIGTERM runs `stop` and exits 0

@@ -1,15 +1,16 @@
-import { decodeFrame } from '../codec/frame.js';
-import { cborDecoder, cborEncoder } from '../codec/cbor.js';
-import type { AppAssignment, AppClockMessage, CheckpointReport, TaskPlacement } from '../cluster/assignment.js';
-import type { ReplayLog } from '../store/replay-log.js';
+import { decodeFrame } from '../wire/frame.js';
+import { cborDecoder, cborEncoder } from '../wire/cbor.js';
+import type { AppAssignment, AppClockMessage, CheckpointReport, TaskPlacement } from '../wire/assignment.js';
+import type { PartReplayLog } from '../store/replay-log.js';
+import type { Connectors } from '../api/connectors.js';
 import type { FeedStats, QuotaPolicy } from './source-feed.js';
-import { taskAddress } from '../cluster/assignment.js';
-import type { Graph, ProcessorSpec } from '../dag/graph.js';
-import type { TaskError } from '../errors.js';
-import type { Logger } from '../log.js';
-import { createPartitioner } from '../partitioner/index.js';
-import { parseTopic, topics } from '../transport/topics.js';
-import type { Transport } from '../transport/transport.js';
+import { taskAddress } from '../wire/assignment.js';
+import type { Graph, ProcessorSpec } from '../api/dag/graph.js';
+import type { TaskError } from '../api/errors.js';
+import type { Logger } from '../log/log.js';
+import { createPartitioner } from '../api/partitioner/index.js';
+import { parseTopic, topics } from '../wire/topics.js';
+import type { Transport } from '../wire/transport.js';
 import { ChannelTaskRunner } from './channel-task-runner.js';
 import { CreditBatcher } from './credit-batcher.js';
 import { DEFAULT_LOCAL_CREDITS, LocalChannel } from './local-channel.js';
@@ -31,14 +32,8 @@ export interface AppRuntimeOptions {
    * `@tributary/shared/store`) so that application bundles never pull in LevelDB.
    */
   replay?: { log: PartReplayLog; quotaBytes: number; policy: QuotaPolicy };
-}
-
-/** The replay log of this node's part of an application. */
-export interface PartReplayLog {
-  readonly log: ReplayLog;
-  open(): Promise<void>;
-  close(): Promise<void>;
-  diskBytes(): Promise<number>;
+  /** The host process's implementations of the built-in sources and sinks. */
+  connectors?: Connectors;
 }
 
 /** Counters of the wire side, for heartbeats, the API and /metrics. */
@@ -268,6 +263,7 @@ export class AppRuntime {
       },
       checkpointIntervalMs: cp?.intervalMs ?? 0,
       recovering: cp?.recovery ?? false,
+      connectors: this.options.connectors,
       checkpointed: (host, t, state) => this.onCheckpointed(host, t, state),
     };
   }

@@ -1,4 +1,4 @@
-import type { Message } from '../message.js';
+import type { Message } from '../api/message.js';
 
 /**
  * A batch as a receiving task sees it: messages from one sender task, followed by that sender's

@@ -1,4 +1,4 @@
-import { cborEncoder } from '../codec/cbor.js';
+import { cborEncoder } from '../wire/cbor.js';
 
 /**
  * Coalesces credit announcements: many frames processed in one turn of the event loop cost one

@@ -1,4 +1,4 @@
-import type { Message } from '../message.js';
+import type { Message } from '../api/message.js';
 
 /** Keys are sampled about one message in this many: the sketch's cost stays off most records. */
 export const KEY_SAMPLE_EVERY = 16; // the gap() below draws gaps of mean 16

@@ -1,4 +1,4 @@
-import type { LatencyBuckets, LatencyPercentiles } from '../cluster/assignment.js';
+import type { LatencyBuckets, LatencyPercentiles } from '../wire/assignment.js';
 
 /** Fine buckets: 8 per doubling (each ~9 % wide, so a percentile is within ~4.5 %). */
 const SUB = 8;

@@ -1,4 +1,4 @@
-import type { Message } from '../message.js';
+import type { Message } from '../api/message.js';
 import type { BatchReceiver, OutChannel } from './channel.js';
 import { CreditGate } from './credit-gate.js';
 

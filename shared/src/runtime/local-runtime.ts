@@ -1,14 +1,15 @@
-import type { Graph } from '../dag/graph.js';
-import type { TaskError } from '../errors.js';
-import { createLogger, type Logger } from '../log.js';
-import type { Message } from '../message.js';
-import { createPartitioner } from '../partitioner/index.js';
+import type { Graph } from '../api/dag/graph.js';
+import type { Connectors } from '../api/connectors.js';
+import type { TaskError } from '../api/errors.js';
+import { createLogger, type Logger } from '../log/log.js';
+import type { Message } from '../api/message.js';
+import { createPartitioner } from '../api/partitioner/index.js';
 import { ChannelTaskRunner } from './channel-task-runner.js';
 import { DEFAULT_LOCAL_CREDITS, LocalChannel } from './local-channel.js';
 import { DEFAULT_BATCH_SIZE, Router } from './router.js';
 import { SourceTaskRunner } from './source-task-runner.js';
 import type { HostEvents, TaskHost } from './task-host.js';
-import type { LatencyPercentiles } from '../cluster/assignment.js';
+import type { LatencyPercentiles } from '../wire/assignment.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { TaskCounters } from './task-metrics.js';
 
@@ -18,6 +19,8 @@ export interface LocalRuntimeOptions {
   batchSize?: number;
   /** Batches in flight per channel (default 16). */
   credits?: number;
+  /** The host process's implementations of the built-in sources and sinks (builtinConnectors). */
+  connectors?: Connectors;
 }
 
 export interface ProcessorSummary extends TaskCounters {
@@ -60,6 +63,7 @@ export class LocalRuntime {
 
   constructor(readonly graph: Graph, private readonly options: LocalRuntimeOptions = {}) {
     this.log = options.log ?? createLogger();
+    this.events.connectors = options.connectors;
     this.build();
   }
 
@@ -120,7 +124,7 @@ export class LocalRuntime {
     };
   }
 
-  private readonly events: HostEvents = {
+  private readonly events: HostEvents & { connectors?: Connectors } = {
     lateDropped: (host: TaskHost, msg: Message) => {
       if (++this.lateUndelivered <= 10) {
         this.log.warn({ task: host.name, ts: msg.ts }, 'late record and no late-data output configured (pipeline.late(sink)); counted only');

@@ -1,5 +1,5 @@
-import { encodeFrame } from '../codec/frame.js';
-import type { Message } from '../message.js';
+import { encodeFrame } from '../wire/frame.js';
+import type { Message } from '../api/message.js';
 import type { OutChannel } from './channel.js';
 import { CreditGate } from './credit-gate.js';
 

@@ -1,5 +1,5 @@
-import type { Message } from '../message.js';
-import { ALL_TASKS, type Partitioner } from '../partitioner/partitioner.js';
+import type { Message } from '../api/message.js';
+import { ALL_TASKS, type Partitioner } from '../api/partitioner/partitioner.js';
 import type { OutChannel } from './channel.js';
 
 /** Messages per batch before a channel is flushed mid-batch; also the unit of credit. */

@@ -1,4 +1,4 @@
-import type { Message } from '../message.js';
+import type { Message } from '../api/message.js';
 import type { ReplayLog } from '../store/replay-log.js';
 
 /** A batch of source records with its place in the source's sequence. */

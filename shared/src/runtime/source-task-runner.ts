@@ -1,9 +1,10 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { ProcessorSpec } from '../dag/graph.js';
-import type { Logger } from '../log.js';
-import { isEventTime } from '../message.js';
-import { createWatermark, type WatermarkStrategy } from '../clock/watermark.js';
-import type { Source } from '../source/source.js';
+import type { ProcessorSpec } from '../api/dag/graph.js';
+import type { Logger } from '../log/log.js';
+import { isEventTime } from '../api/message.js';
+import { createWatermark, type WatermarkStrategy } from '../api/clock/watermark.js';
+import type { Source } from '../api/source/source.js';
+import { createSource } from '../api/connectors.js';
 import type { Router } from './router.js';
 import { DEFAULT_BATCH_SIZE } from './router.js';
 import { TaskHost, type HostEvents } from './task-host.js';
@@ -62,7 +63,7 @@ export class SourceTaskRunner extends TaskHost {
   constructor(spec: ProcessorSpec, index: number, router: Router, log: Logger, events: HostEvents, private readonly options: SourceRunnerOptions = {}) {
     super(spec, index, router, log, events);
     if (!spec.source) throw new TypeError(`processor ${spec.name} has no source`);
-    this.source = spec.source.create();
+    this.source = createSource(spec.source, events.connectors);
     this.watermark = createWatermark(spec.source.watermark);
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     this.feed = new SourceFeed(options.replay ?? null);

@@ -1,10 +1,11 @@
-import type { ProcessorSpec } from '../dag/graph.js';
-import { ErrorCodes, TaskError, isTributaryError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Message } from '../message.js';
-import type { Task, TaskContext, TaskId } from '../task/task.js';
+import type { ProcessorSpec } from '../api/dag/graph.js';
+import { ErrorCodes, TaskError, isTributaryError } from '../api/errors.js';
+import type { Logger } from '../log/log.js';
+import type { Message } from '../api/message.js';
+import type { Task, TaskContext, TaskId } from '../api/task/task.js';
+import type { Connectors } from '../api/connectors.js';
 import type { Router } from './router.js';
-import { cborDecoder, cborEncoder } from '../codec/cbor.js';
+import { cborDecoder, cborEncoder } from '../wire/cbor.js';
 import { newTaskMetrics, type TaskMetrics } from './task-metrics.js';
 
 export interface HostEvents {
@@ -16,6 +17,8 @@ export interface HostEvents {
   readonly checkpointIntervalMs?: number;
   /** This run restarts from a checkpoint after a failure (sinks resume their output). */
   readonly recovering?: boolean;
+  /** The host process's implementations of the built-in sources and sinks. */
+  readonly connectors?: Connectors;
   /**
    * The task's input clock passed checkpoint time t and everything it did before t is done
    * (including its sink I/O): `state` is its encoded snapshot (null when it holds none).
@@ -66,6 +69,7 @@ export abstract class TaskHost {
       },
       checkpointIntervalMs: events.checkpointIntervalMs ?? 0,
       recovering: events.recovering ?? false,
+      connectors: events.connectors,
     };
     this.task = spec.taskFactory(this.ctx);
   }

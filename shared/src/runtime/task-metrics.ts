@@ -1,4 +1,4 @@
-import type { TaskReport } from '../cluster/assignment.js';
+import type { TaskReport } from '../wire/assignment.js';
 import { KeySampler } from './heavy-hitters.js';
 import { LatencyHistogram } from './latency-histogram.js';
 

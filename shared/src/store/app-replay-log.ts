@@ -1,8 +1,8 @@
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/log.js';
 import { LevelReplayLog } from './level-replay-log.js';
-import type { PartReplayLog } from '../runtime/app-runtime.js';
+import type { PartReplayLog } from './replay-log.js';
 
 /**
  * The replay log of one application's sources on one node: a LevelDB directory under the node's

@@ -1,7 +1,7 @@
 import { Level } from 'level';
-import { cborDecoder, cborEncoder } from '../codec/cbor.js';
-import { decodeFrame, encodeFrame } from '../codec/frame.js';
-import type { Message } from '../message.js';
+import { cborDecoder, cborEncoder } from '../wire/cbor.js';
+import { decodeFrame, encodeFrame } from '../wire/frame.js';
+import type { Message } from '../api/message.js';
 import type { LoggedBatch, ReplayLog, SourceLogStats } from './replay-log.js';
 
 import { parseSortableNumber as unnum, sortableNumber as num } from './sortable-number.js';

@@ -1,5 +1,5 @@
-import { encodeFrame } from '../codec/frame.js';
-import type { Message } from '../message.js';
+import { encodeFrame } from '../wire/frame.js';
+import type { Message } from '../api/message.js';
 import type { LoggedBatch, ReplayLog, SourceLogStats } from './replay-log.js';
 
 interface Kept extends LoggedBatch {

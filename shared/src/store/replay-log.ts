@@ -1,4 +1,4 @@
-import type { Message } from '../message.js';
+import type { Message } from '../api/message.js';
 
 /** One appended batch, as read back. */
 export interface LoggedBatch {
@@ -55,4 +55,12 @@ export interface ReplayLog {
   /** Drops every batch whose records are all below `belowSeq`; returns how many records went. */
   trim(source: string, belowSeq: number): Promise<number>;
   stats(source: string): Promise<SourceLogStats>;
+}
+
+/** The replay log of this node's part of an application. */
+export interface PartReplayLog {
+  readonly log: ReplayLog;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  diskBytes(): Promise<number>;
 }

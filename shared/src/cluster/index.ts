@@ -1,2 +1,0 @@
-export * from './assignment.js';
-export * from './scheduler.js';

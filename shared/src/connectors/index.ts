@@ -1,0 +1,44 @@
+import type { ConnectorRef, Connectors } from '../api/connectors.js';
+import { ErrorCodes, TributaryError } from '../api/errors.js';
+import type { Sink } from '../api/sink/sink.js';
+import type { Source } from '../api/source/source.js';
+import type { JsonLinesSourceOptions } from '../api/source/json-lines-source.js';
+import type { LinesSourceOptions } from '../api/source/lines-source.js';
+import type { ResolvedSourceOptions } from '../api/source/mqtt-source.js';
+import type { MqttSinkOptions } from '../api/sink/mqtt-sink.js';
+import { JsonLinesFileSink, StreamSink } from './json-lines-sink.js';
+import { JsonLinesSource, timestampOf } from './json-lines-source.js';
+import { LinesSource } from './lines-source.js';
+import { MqttSink } from './mqtt-sink.js';
+import { MqttSource } from './mqtt-source.js';
+
+type Make<T> = (options: never) => T;
+
+/** The implementations of the API's built-in sources, by `ConnectorRef.type`. */
+const SOURCES: Record<string, Make<Source>> = {
+  lines: (o: LinesSourceOptions & { path: string }) => new LinesSource(o),
+  jsonLines: (o: JsonLinesSourceOptions<unknown> & { path: string }) => new JsonLinesSource(o.path, timestampOf(o.timestamp ?? 'ts'), o.validate),
+  mqtt: (o: ResolvedSourceOptions<unknown>) => new MqttSource(o),
+};
+
+/** The implementations of the API's built-in sinks, by `ConnectorRef.type`. */
+const SINKS: Record<string, Make<Sink>> = {
+  jsonLines: (o: { path: string }) => new JsonLinesFileSink(o.path),
+  stdout: () => new StreamSink(() => process.stdout, 'stdout'),
+  mqtt: (o: MqttSinkOptions<unknown>) => new MqttSink(o),
+};
+
+/**
+ * The connectors every Tributary process supplies: files, standard output and MQTT. Composition
+ * roots (a node, `tributary run`) hand them to the runtime.
+ */
+export const builtinConnectors: Connectors = {
+  source: (ref) => make(SOURCES, ref, 'source'),
+  sink: (ref) => make(SINKS, ref, 'sink'),
+};
+
+function make<T>(table: Record<string, Make<T>>, ref: ConnectorRef, what: string): T {
+  const factory = Object.hasOwn(table, ref.type) ? table[ref.type] : undefined;
+  if (!factory) throw new TributaryError(ErrorCodes.CONNECTOR_MISSING, `no built-in ${what} connector '${ref.type}' in this process`);
+  return factory(ref.options as never);
+}

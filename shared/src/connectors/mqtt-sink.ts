@@ -1,0 +1,227 @@
+import { createHash, randomBytes } from 'node:crypto';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import { cborEncoder } from '../wire/cbor.js';
+import { ErrorCodes, TributaryError } from '../api/errors.js';
+import type { Logger } from '../log/log.js';
+import type { Message } from '../api/message.js';
+import type { Sink, SinkContext } from '../api/sink/sink.js';
+import type { MqttSinkOptions } from '../api/sink/mqtt-sink.js';
+
+
+/** One result the sink emitted: its ts, when it was written, how often, and replays still to skip. */
+interface Emitted {
+  ts: number;
+  /** The sink's latest checkpoint time when it was (last) written; -Infinity: before any. */
+  w: number;
+  /** Times published (identical results may legitimately occur more than once). */
+  n: number;
+  /** Occurrences a replay has yet to re-emit (and the sink to skip) after a recovery. */
+  skip: number;
+}
+
+/** The retained marker's payload: JSON, so any client can inspect it. w = null for -Infinity. */
+interface MarkerPayload {
+  v: 1;
+  e: [id: string, ts: number, w: number | null, n: number][];
+}
+
+/**
+ * The MQTT sink. Exactly-once (ctx.exactlyOnce, i.e. checkpoints on): a replayed result is the
+ * same value on the same topic with the same ts as before the failure (the pipeline is
+ * deterministic from the replay log), so each sink task keeps a retained "emitted" marker on
+ * `<markerTopic>/<taskIndex>` holding a short hash of (topic, ts, payload) and a count for each
+ * result it published that a replay could still re-emit. write() publishes the batch's results
+ * (QoS 1, all acknowledged), then the updated marker (retained, QoS 1, acknowledged). A first run
+ * resets the marker; a recovery (ctx.resume) reads it back and skips, per identity, as many
+ * occurrences as it lists, publishing the rest. checkpoint(t) forgets entries no replay can
+ * re-emit any more (see prune(): behind the latest complete checkpoint, which checkpointComplete()
+ * reports), which keeps the marker at about two checkpoint intervals.
+ *
+ * Residual window: a crash after the results' PUBACKs and before the marker's (or after part of
+ * a batch was acknowledged) leaves that batch out of the marker, so a consumer sees it again after
+ * the recovery. MQTT QoS 1 is also at-least-once per hop: a dropped connection between broker and
+ * consumer can redeliver a message, which no sink can prevent.
+ */
+export class MqttSink<T> implements Sink<T> {
+  private client: MqttClient | null = null;
+  private readonly encode: (v: T) => Buffer | string;
+  private readonly topicOf: (v: T) => string;
+  private exactlyOnce = false;
+  private log: Logger | null = null;
+  private markerTopic = '';
+  private readonly emitted = new Map<string, Emitted>();
+  /** This sink's latest snapshot time (checkpoint()), and the application's latest complete checkpoint. */
+  private lastCheckpoint = -Infinity;
+  private completed = -Infinity;
+
+  constructor(private readonly o: MqttSinkOptions<T>) {
+    this.encode = o.format === 'cbor' ? (v) => cborEncoder.encode(v) : (v) => JSON.stringify(v);
+    const topic = o.topic;
+    this.topicOf = typeof topic === 'string' ? () => topic : topic;
+  }
+
+  async open(ctx: SinkContext): Promise<void> {
+    const clientId = this.o.clientId ?? `trib-sink-${ctx.taskIndex}-${randomBytes(4).toString('hex')}`;
+    let client: MqttClient;
+    try {
+      client = await mqtt.connectAsync(this.o.url, {
+        protocolVersion: 4,
+        clientId,
+        connectTimeout: this.o.connectTimeoutMs ?? 10_000,
+        reconnectPeriod: 1000,
+      }, false);
+    } catch (cause) {
+      throw new TributaryError(ErrorCodes.SINK_FAILED, `mqttSink cannot connect to ${this.o.url}: ${(cause as Error).message}`, { cause });
+    }
+    (client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+    this.client = client;
+    this.exactlyOnce = ctx.exactlyOnce ?? false;
+    this.log = ctx.log ?? null;
+    if (!this.exactlyOnce) return;
+    const prefix = this.o.markerTopic ?? `tributary/sink-state/${typeof this.o.topic === 'string' ? this.o.topic : 'topic-fn'}`;
+    this.markerTopic = `${prefix}/${ctx.taskIndex}`;
+    if (!ctx.resume) {
+      // A new submission starts over, like the file sink truncating: an old marker must not hide results.
+      await this.publishMarker();
+      return;
+    }
+    const payload = await this.readMarker(client);
+    if (payload === null) {
+      this.log?.warn({ topic: this.markerTopic }, 'mqttSink: no emitted-marker on the broker (lost?): replayed results may be published again');
+      return;
+    }
+    this.loadMarker(payload);
+  }
+
+  write(batch: readonly Message<T>[]): Promise<void> | void {
+    const client = this.client;
+    if (!client || batch.length === 0) return;
+    const opts = { qos: this.o.qos ?? 1, retain: this.o.retain ?? false } as const;
+    if (!this.exactlyOnce) {
+      return Promise.all(batch.map((m) => client.publishAsync(this.topicOf(m.value), this.encode(m.value), opts))).then(() => undefined, (err: Error) => this.failed(err));
+    }
+    const publishes: Promise<unknown>[] = [];
+    for (const m of batch) {
+      const topic = this.topicOf(m.value);
+      const payload = this.encode(m.value);
+      const id = identity(topic, m.ts, payload);
+      const e = this.emitted.get(id);
+      if (e && e.skip > 0) {
+        // A replay of a result published before the failure.
+        e.skip--;
+        continue;
+      }
+      if (e) {
+        e.n++;
+        e.w = this.lastCheckpoint;
+      } else {
+        this.emitted.set(id, { ts: m.ts, w: this.lastCheckpoint, n: 1, skip: 0 });
+      }
+      publishes.push(client.publishAsync(topic, payload, opts));
+    }
+    if (publishes.length === 0) return;
+    // Results first, then the marker: a crash in between shows the batch again (never loses it).
+    return Promise.all(publishes).then(() => this.publishMarker(), (err: Error) => this.failed(err));
+  }
+
+  checkpoint(t: number): Promise<void> | void {
+    if (!this.exactlyOnce || t <= this.lastCheckpoint) return;
+    this.lastCheckpoint = t;
+    if (this.prune(this.completed) > 0) return this.publishMarker();
+  }
+
+  checkpointComplete(t: number): void {
+    if (t > this.completed) this.completed = t;
+  }
+
+  /**
+   * Forgets what a replay from checkpoint p or later cannot re-emit: results with ts < p written
+   * before the sink's snapshot at p (a late result with ts < p written after it may be replayed).
+   * p is the application's latest complete checkpoint, not the sink's own latest snapshot: until
+   * every task reported it, a recovery restores an earlier one.
+   */
+  private prune(p: number): number {
+    if (p === -Infinity) return 0;
+    let dropped = 0;
+    for (const [id, e] of this.emitted) {
+      if (e.ts < p && e.w < p) {
+        this.emitted.delete(id);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    await client?.endAsync();
+  }
+
+  private failed(cause: Error): never {
+    throw new TributaryError(ErrorCodes.SINK_FAILED, `mqttSink publish to ${this.o.url} failed: ${cause.message}`, { cause });
+  }
+
+  private publishMarker(): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.resolve();
+    const marker: MarkerPayload = { v: 1, e: [] };
+    for (const [id, e] of this.emitted) marker.e.push([id, e.ts, Number.isFinite(e.w) ? e.w : null, e.n]);
+    return client.publishAsync(this.markerTopic, JSON.stringify(marker), { qos: 1, retain: true }).then(() => undefined, (err: Error) => this.failed(err));
+  }
+
+  private loadMarker(payload: Buffer): void {
+    let marker: MarkerPayload;
+    try {
+      marker = JSON.parse(payload.toString('utf8')) as MarkerPayload;
+      if (marker?.v !== 1 || !Array.isArray(marker.e)) throw new Error('not a version 1 marker');
+    } catch (err) {
+      this.log?.warn({ topic: this.markerTopic, err: (err as Error).message }, 'mqttSink: unreadable emitted-marker, ignored: replayed results may be published again');
+      return;
+    }
+    for (const entry of marker.e) {
+      if (!Array.isArray(entry)) continue;
+      const [id, ts, w, n] = entry;
+      if (typeof id !== 'string' || typeof ts !== 'number' || typeof n !== 'number') continue;
+      this.emitted.set(id, { ts, w: typeof w === 'number' ? w : -Infinity, n, skip: n });
+    }
+  }
+
+  /**
+   * The retained marker, or null when there is none. The broker sends the SUBACK before the
+   * retained message (aedes streams it afterwards), so the SUBACK alone proves nothing. Instead the
+   * sink then publishes a fence, a non-retained message with a fresh nonce, to the marker topic
+   * itself: MQTT delivers one topic's messages in order, and the retained message was published
+   * before the fence, so a fence that arrives first means there is no marker.
+   */
+  private readMarker(client: MqttClient): Promise<Buffer | null> {
+    const topic = this.markerTopic;
+    const fence = `fence:${randomBytes(8).toString('hex')}`;
+    const timeoutMs = this.o.connectTimeoutMs ?? 10_000;
+    const read = new Promise<Buffer | null>((resolve, reject) => {
+      const onMessage = (t: string, payload: Buffer, packet: IPublishPacket) => {
+        if (t !== topic) return;
+        if (packet.retain) done(null, payload);
+        else if (payload.toString() === fence) done(null, null);
+      };
+      const timer = setTimeout(() => done(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      const done = (err: Error | null, payload: Buffer | null = null) => {
+        clearTimeout(timer);
+        client.off('message', onMessage);
+        if (err) reject(new TributaryError(ErrorCodes.SINK_FAILED, `mqttSink cannot read its emitted-marker ${topic}: ${err.message}`, { cause: err }));
+        else resolve(payload);
+      };
+      client.on('message', onMessage);
+      client.subscribeAsync(topic, { qos: 1 }).then((granted) => {
+        if (granted.some((g) => g.qos === 128)) throw new Error('subscription refused by the broker');
+        return client.publishAsync(topic, fence, { qos: 1, retain: false });
+      }).catch((err: Error) => done(err));
+    });
+    return read.finally(() => client.unsubscribeAsync(topic).catch(() => undefined));
+  }
+}
+
+/** A result's identity: 64 bits of SHA-256 over its topic, ts and payload (base64url, 11 chars). */
+function identity(topic: string, ts: number, payload: Buffer | string): string {
+  return createHash('sha256').update(topic).update('\0').update(String(ts)).update('\0').update(payload).digest().subarray(0, 8).toString('base64url');
+}

@@ -1,0 +1,335 @@
+import { randomBytes } from 'node:crypto';
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import { cborDecoder } from '../wire/cbor.js';
+import { ErrorCodes, TributaryError, type ErrorCode } from '../api/errors.js';
+import type { Logger } from '../log/log.js';
+import type { Message } from '../api/message.js';
+import { isEventTime } from '../api/message.js';
+import type { Source, SourceContext } from '../api/source/source.js';
+import type { MqttPayloadFormat, MqttSourceStats, ResolvedSourceOptions } from '../api/source/mqtt-source.js';
+
+/** mqtt.js reconnects on its own this often after a lost connection. */
+const DEFAULT_RECONNECT_MS = 1000;
+
+
+type Decode = (payload: Buffer) => unknown;
+const decoders: Record<MqttPayloadFormat, Decode> = {
+  json: (payload) => JSON.parse(payload.toString('utf8')),
+  cbor: (payload) => cborDecoder.decode(payload),
+};
+
+/** One task of `mqttSource`. Exported for its `stats()`; create it through `mqttSource`. */
+export class MqttSource<T> implements Source<T> {
+  private client: MqttClient | null = null;
+  private ctx!: SourceContext;
+  private readonly clientId: string;
+  private readonly decode: Decode;
+  private readonly tsOf: (record: T, topic: string, now: number) => unknown;
+  /** Accepted records in arrival order; `head` is the next to read (compacted on read). */
+  private buffer: Message<T>[] = [];
+  private head = 0;
+  private accepted = 0;
+  private highWater = 0;
+  private pauses = 0;
+  /** Messages that found the buffer full; until resumed, mqtt.js processes no further packet. */
+  private held: Array<() => void> = [];
+  private pingTimer: NodeJS.Timeout | null = null;
+  private wake: (() => void) | null = null;
+  private closed = false;
+
+  constructor(private readonly o: ResolvedSourceOptions<T>) {
+    this.clientId = o.clientId ?? `trib-src-${randomBytes(6).toString('hex')}`;
+    this.decode = decoders[o.format];
+    const spec = o.timestamp;
+    if (typeof spec === 'function') this.tsOf = (r, topic) => spec(r, topic);
+    else if (spec === 'ingest') this.tsOf = (_r, _t, now) => now;
+    else this.tsOf = (r) => (r !== null && typeof r === 'object' ? (r as Record<string, unknown>)[spec] : undefined);
+  }
+
+  async open(ctx: SourceContext): Promise<void> {
+    this.ctx = ctx;
+    const { url, topics, qos } = this.o;
+    const client = await connectMqttClient({
+      url,
+      clientId: this.clientId,
+      clean: this.o.clean,
+      keepaliveSeconds: this.o.keepaliveSeconds,
+      connectTimeoutMs: this.o.connectTimeoutMs,
+      errorCode: ErrorCodes.SOURCE_FAILED,
+      what: `mqtt source ${this.clientId}`,
+      log: ctx.log,
+    });
+    this.client = client;
+    // Every PUBLISH passes here before mqtt.js acknowledges it and parses the next packet.
+    client.handleMessage = (packet, done) => this.onPublish(packet, done);
+    client.on('close', () => {
+      // Held messages belong to the lost connection: never acknowledged, so with clean: false
+      // the broker sends them again on the next one (with a clean session they are gone anyway).
+      // Acknowledging them later would send stale packet ids on the new connection.
+      this.stopPinging();
+      this.held = [];
+    });
+    try {
+      const grants = await withTimeout(client.subscribeAsync(topics, { qos }), this.o.connectTimeoutMs, `no SUBACK within ${this.o.connectTimeoutMs} ms`);
+      const refused = grants.filter((g) => (g.qos & 0x80) !== 0).map((g) => g.topic);
+      if (refused.length > 0) throw new Error(`the broker refused the subscription to ${refused.join(', ')}`);
+    } catch (cause) {
+      await this.close();
+      throw new TributaryError(ErrorCodes.SOURCE_FAILED, `mqtt source: cannot subscribe to ${topics.join(', ')} at ${url}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async read(max: number): Promise<Message<T>[] | null> {
+    if (this.available() === 0) {
+      if (this.ended()) return null;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.wake = null;
+          resolve();
+        }, this.o.maxWaitMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          this.wake = null;
+          resolve();
+        };
+      });
+      if (this.available() === 0) return this.ended() ? null : [];
+    }
+    const end = Math.min(this.buffer.length, this.head + Math.max(1, max));
+    const out = this.buffer.slice(this.head, end);
+    this.head = end;
+    if (this.head === this.buffer.length) {
+      this.buffer = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.buffer.length) {
+      this.buffer = this.buffer.slice(this.head);
+      this.head = 0;
+    }
+    if (this.held.length > 0 && this.available() <= this.o.maxBuffered / 2) this.releaseHeld();
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopPinging();
+    this.wake?.();
+    const client = this.client;
+    this.client = null;
+    // Held messages stay unacknowledged: with clean: false the broker redelivers them.
+    this.held = [];
+    const dropped = this.available();
+    if (dropped > 0) this.ctx?.log.info({ dropped }, 'mqtt source closed with records still buffered; they are dropped');
+    this.buffer = [];
+    this.head = 0;
+    if (client) await endMqttClient(client, this.ctx?.log);
+  }
+
+  stats(): MqttSourceStats {
+    return { buffered: this.available(), peakBuffered: this.highWater, accepted: this.accepted, pauses: this.pauses, paused: this.held.length > 0 };
+  }
+
+  private available(): number {
+    return this.buffer.length - this.head;
+  }
+
+  private ended(): boolean {
+    return this.closed || (this.o.count !== undefined && this.accepted >= this.o.count);
+  }
+
+  /**
+   * mqtt.js calls this for every PUBLISH and processes no further packet (nor sends the PUBACK)
+   * until `done` is called. A message that finds the buffer full is held there, undecoded.
+   */
+  private onPublish(packet: IPublishPacket, done: () => void): void {
+    if (this.available() >= this.o.maxBuffered && !this.closed && !this.ended()) {
+      return this.hold(() => {
+        this.accept(packet);
+        done();
+      });
+    }
+    this.accept(packet);
+    done();
+  }
+
+  private accept(packet: IPublishPacket): void {
+    if (this.closed || this.ended()) return; // past `count`: acknowledged and ignored
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const msg = this.toMessage(packet.topic, payload);
+    if (!msg) return;
+    this.buffer.push(msg);
+    this.accepted++;
+    const n = this.available();
+    if (n > this.highWater) this.highWater = n;
+    this.wake?.();
+  }
+
+  private toMessage(topic: string, payload: Buffer): Message<T> | null {
+    const now = Date.now();
+    if (payload.length === 0) {
+      this.ctx.reject(`${topic}: empty payload`);
+      return null;
+    }
+    let record: T;
+    try {
+      record = this.decode(payload) as T;
+    } catch (err) {
+      this.ctx.reject(`${topic}: malformed ${this.o.format.toUpperCase()} payload`, (err as Error).message);
+      return null;
+    }
+    let ts: unknown;
+    try {
+      const invalid = this.o.validate?.(record, topic);
+      if (invalid !== undefined) {
+        this.ctx.reject(`${topic}: ${invalid}`);
+        return null;
+      }
+      ts = this.tsOf(record, topic, now);
+    } catch (err) {
+      this.ctx.reject(`${topic}: validate or timestamp function threw`, (err as Error)?.message ?? String(err));
+      return null;
+    }
+    if (!isEventTime(ts)) {
+      this.ctx.reject(`${topic}: no valid integer timestamp`, ts);
+      return null;
+    }
+    if (this.o.topicField !== undefined && record !== null && typeof record === 'object' && !Array.isArray(record)) {
+      (record as Record<string, unknown>)[this.o.topicField] = topic;
+    }
+    return { ts, key: topic, value: record };
+  }
+
+  /** Keeps mqtt.js from processing further packets until the buffer has room again. */
+  private hold(resume: () => void): void {
+    if (this.held.length === 0) this.pauses++;
+    this.held.push(resume);
+    this.startPinging();
+  }
+
+  private releaseHeld(): void {
+    this.stopPinging();
+    const held = this.held;
+    this.held = [];
+    for (const resume of held) resume();
+  }
+
+  /**
+   * While packet processing is held, mqtt.js cannot see PINGRESPs and would drop the connection
+   * after 1.5 × keepalive ("Keepalive timeout"), losing what the broker had in flight. So the
+   * source pings the broker itself (the broker stays content) and resets mqtt.js's keepalive
+   * clock. A connection that really dies meanwhile is still noticed: by TCP, or by the keepalive
+   * once processing resumes.
+   */
+  private startPinging(): void {
+    if (this.pingTimer) return;
+    const everyMs = Math.max(100, (this.o.keepaliveSeconds * 1000) / 2);
+    this.pingTimer = setInterval(() => {
+      const client = this.client;
+      if (!client?.connected) return;
+      client.sendPing();
+      client.reschedulePing(true);
+    }, everyMs);
+    this.pingTimer.unref();
+  }
+
+  private stopPinging(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared with mqtt-sink.ts (internal: not part of the package's API).
+
+/** @internal */
+export interface ConnectMqttClientOptions {
+  url: string;
+  clientId: string;
+  clean: boolean;
+  keepaliveSeconds: number;
+  connectTimeoutMs: number;
+  /** The code of the TributaryError thrown when no connection is made. */
+  errorCode: ErrorCode;
+  /** Who connects, for messages: `mqtt sink trib-sink-…`. */
+  what: string;
+  log: Logger;
+}
+
+/**
+ * @internal An mqtt.js client (MQTT 3.1.1, Nagle off, reconnecting every second) once its first
+ * CONNACK arrived. Fails fast on the first error or close before that (refused, unreachable,
+ * wrong URL) and after `connectTimeoutMs`; nothing is left running then. Later connection losses
+ * are logged and repaired by mqtt.js.
+ */
+export async function connectMqttClient(o: ConnectMqttClientOptions): Promise<MqttClient> {
+  const fail = (reason: string, cause?: unknown) =>
+    new TributaryError(o.errorCode, `${o.what}: cannot connect to the MQTT broker at ${o.url}: ${reason}`, { cause });
+  const options: IClientOptions = {
+    protocolVersion: 4, // aedes speaks MQTT 3.1.1 only
+    clientId: o.clientId,
+    clean: o.clean,
+    keepalive: o.keepaliveSeconds,
+    reconnectPeriod: DEFAULT_RECONNECT_MS,
+    connectTimeout: o.connectTimeoutMs,
+  };
+  let client: MqttClient;
+  try {
+    client = connect(o.url, options);
+  } catch (cause) {
+    throw fail((cause as Error).message, cause);
+  }
+  // Always a listener: an 'error' event without one would crash the process.
+  client.on('error', (err) => o.log.debug({ err }, `${o.what}: MQTT client error`));
+  // Nagle adds ~40 ms to small packets (FACTS.md); every reconnect opens a new socket.
+  const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+  noDelay();
+  client.on('packetsend', (packet: Packet) => {
+    if (packet.cmd === 'connect') noDelay();
+  });
+  let timer: NodeJS.Timeout | undefined;
+  let onError!: (err: Error) => void;
+  let onClose!: () => void;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      onError = (err) => reject(fail(err.message, err));
+      onClose = () => reject(fail('the connection closed before the broker accepted it'));
+      client.once('connect', () => resolve());
+      client.on('error', onError);
+      client.on('close', onClose);
+      timer = setTimeout(() => reject(fail(`no CONNACK within ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
+    });
+  } catch (err) {
+    await endMqttClient(client, o.log, true);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    client.removeListener('error', onError);
+    client.removeListener('close', onClose);
+  }
+  let online = true;
+  client.on('close', () => {
+    if (online && !client.disconnecting) o.log.warn({ url: o.url }, `${o.what}: lost the MQTT connection, reconnecting`);
+    online = false;
+  });
+  client.on('connect', () => {
+    if (!online) o.log.info({ url: o.url }, `${o.what}: MQTT connection restored`);
+    online = true;
+  });
+  return client;
+}
+
+/** @internal Ends a client: DISCONNECT after in-flight packets, bounded; forced otherwise. */
+export async function endMqttClient(client: MqttClient, log?: Logger, force = false): Promise<void> {
+  const ended = client.endAsync(force || !client.connected).catch((err) => log?.debug({ err }, 'ending the MQTT client failed'));
+  if (!(await withTimeout(ended, 5000, '').then(() => true, () => false))) {
+    client.end(true);
+    client.stream?.destroy();
+  }
+}
+
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

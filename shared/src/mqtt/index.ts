@@ -1,0 +1,1 @@
+export { MqttTransport, connectMqttTransport } from './mqtt-transport.js';
