@@ -17,3 +17,4 @@ export * from './mqtt/index.js';
 export { builtinConnectors } from './connectors/index.js';
 export { MqttSource } from './connectors/mqtt-source.js';
 export * from './node/index.js';
+export { systemClock, type Clock, type Timer } from './runtime/wall-clock.js';
