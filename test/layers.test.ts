@@ -32,7 +32,7 @@ const PACKAGES: Record<string, readonly string[]> = {
   config: ['zod'],
   store: ['level'],
   mqtt: ['mqtt'],
-  connectors: ['mqtt'],
+  connectors: ['mqtt', 'pg'],
   runtime: [],
   node: [],
 };

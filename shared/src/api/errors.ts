@@ -25,6 +25,7 @@ export const ErrorCodes = {
   SOURCE_FAILED: 'TRIB_ERR_SOURCE_FAILED',
   /** A sink failed to open or write. */
   SINK_FAILED: 'TRIB_ERR_SINK_FAILED',
+  SINK_FENCED: 'TRIB_ERR_SINK_FENCED',
   /** A source produced a record whose timestamp is not an integer epoch-ms value. */
   BAD_TIMESTAMP: 'TRIB_ERR_BAD_TIMESTAMP',
   /** The MQTT broker could not be reached within the connect timeout. */

@@ -19,6 +19,7 @@ export { jsonLinesSource, type JsonLinesSourceOptions } from './source/json-line
 export { mqttSource, type MqttSourceOptions, type MqttSourceStats, type MqttPayloadFormat } from './source/mqtt-source.js';
 export { jsonLinesSink, stdoutSink } from './sink/json-lines-sink.js';
 export { mqttSink, type MqttSinkOptions } from './sink/mqtt-sink.js';
+export { postgresSink, type PostgresSinkOptions, type PostgresRow } from './sink/postgres-sink.js';
 export { collectionSource, type CollectionSourceOptions } from './source/collection-source.js';
 export { memorySink, type MemorySinkSpec } from './sink/memory-sink.js';
 export { simulatedSensors, type SimulatedSensorsOptions, type SensorReading } from './source/simulated-sensor-source.js';

@@ -6,11 +6,13 @@ import type { JsonLinesSourceOptions } from '../api/source/json-lines-source.js'
 import type { LinesSourceOptions } from '../api/source/lines-source.js';
 import type { ResolvedSourceOptions } from '../api/source/mqtt-source.js';
 import type { MqttSinkOptions } from '../api/sink/mqtt-sink.js';
+import type { PostgresSinkOptions } from '../api/sink/postgres-sink.js';
 import { JsonLinesFileSink, StreamSink } from './json-lines-sink.js';
 import { JsonLinesSource, timestampOf } from './json-lines-source.js';
 import { LinesSource } from './lines-source.js';
 import { MqttSink } from './mqtt-sink.js';
 import { MqttSource } from './mqtt-source.js';
+import { PostgresSink } from './postgres-sink.js';
 
 type Make<T> = (options: never) => T;
 
@@ -26,10 +28,11 @@ const SINKS: Record<string, Make<Sink>> = {
   jsonLines: (o: { path: string }) => new JsonLinesFileSink(o.path),
   stdout: () => new StreamSink(() => process.stdout, 'stdout'),
   mqtt: (o: MqttSinkOptions<unknown>) => new MqttSink(o),
+  postgres: (o: PostgresSinkOptions<unknown>) => new PostgresSink(o),
 };
 
 /**
- * The connectors every Tributary process supplies: files, standard output and MQTT. Composition
+ * The connectors every Tributary process supplies: files, standard output, MQTT and PostgreSQL. Composition
  * roots (a node, `tributary run`) hand them to the runtime.
  */
 export const builtinConnectors: Connectors = {
