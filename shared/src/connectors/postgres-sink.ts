@@ -141,6 +141,7 @@ export class PostgresSink<T> implements Sink<T> {
     await c.query('BEGIN');
     try {
       await c.query(`SELECT pg_advisory_xact_lock(hashtext('tributary_sink_schema'))`);
+      if (this.o.setup) await c.query(this.o.setup);
       if (this.exactlyOnce) for (const ddl of BOOKKEEPING_DDL) await c.query(ddl);
       if (this.refusedTable) await c.query(refusedDdl(this.refusedTable));
       if (this.exactlyOnce) {

@@ -34,6 +34,11 @@ export interface PostgresSinkOptions<T> {
    * a table created if missing (default `tributary_sink_refused`); null: only logged and counted.
    */
   refusedTable?: string | null;
+  /**
+   * SQL run when each sink task opens, before its first write (serialized across tasks), e.g.
+   * `CREATE TABLE IF NOT EXISTS ...`: an application that brings its own table.
+   */
+  setup?: string;
   /** How long open() keeps retrying an unreachable database before failing (default 60 s). */
   connectTimeoutMs?: number;
   /** Longest pause between retries of a lost connection (default 5 s; the first is 100 ms). */
@@ -79,6 +84,7 @@ export function postgresSink<T = unknown>(options: PostgresSinkOptions<T>): Sink
   if (batchSize !== undefined && (!Number.isSafeInteger(batchSize) || batchSize < 1)) fail('batchSize must be a positive integer');
   if (sinkId !== undefined && (typeof sinkId !== 'string' || sinkId.length === 0)) fail('sinkId must be a non-empty string');
   if (refusedTable !== undefined && refusedTable !== null && !isSqlTableName(refusedTable)) fail('refusedTable must be a table name or null');
+  if (options.setup !== undefined && (typeof options.setup !== 'string' || options.setup.trim() === '')) fail('setup must be an SQL statement');
   for (const k of ['connectTimeoutMs', 'retryMaxDelayMs'] as const) {
     const v = options[k];
     if (v !== undefined && (!Number.isFinite(v) || v <= 0)) fail(`${k} must be a positive number`);
