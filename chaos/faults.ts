@@ -1,12 +1,14 @@
 import { mulberry32 } from '@tributary/shared';
 
-export const FAULT_KINDS = ['worker', 'agent', 'master', 'broker'] as const;
+export const FAULT_KINDS = ['worker', 'agent', 'master', 'broker', 'postgres'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+/** What may be killed by default: the cluster's processes (`postgres` only with `--sink postgres`). */
+export const CLUSTER_FAULT_KINDS: readonly FaultKind[] = ['worker', 'agent', 'master', 'broker'];
 
 /** One planned kill. Times are relative: the schedule is a pure function of the seed. */
 export interface Fault {
   kind: FaultKind;
-  /** The process to kill: a worker or agent id, 'master' or 'broker'. */
+  /** The process to kill: a worker or agent id, 'master', 'broker' or 'postgres' (an immediate stop: a crash). */
   target: string;
   /** Wall-clock wait before the kill, counted from the moment the previous kill recovered (or the app first ran). */
   gapMs: number;

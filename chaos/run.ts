@@ -16,20 +16,32 @@ import { Params } from '@tributary/shared';
 import { submitApp } from '../cli/src/submit.js';
 import { ChaosCluster, DEFAULT_LAYOUT, type ClusterLayout } from './cluster.js';
 import { compareResults, isClean, median, readLines, referenceFromRun, type Comparison } from './compare.js';
-import { FAULT_KINDS, parseKinds, planFaults, type Fault, type FaultKind } from './faults.js';
+import { CLUSTER_FAULT_KINDS, FAULT_KINDS, parseKinds, planFaults, type Fault, type FaultKind } from './faults.js';
 import { ProgressTracker, fetchApp, type AppJson } from './progress.js';
 import { expectedPlantWindows, type PlantWindow } from './reference.js';
+import { startPostgres, type Postgres } from '../test/helpers/postgres.js';
 
-const APP = 'plant-monitor';
-const APP_FILE = fileURLToPath(new URL('../examples/plant-monitor.ts', import.meta.url));
+/** The application run, by sink: plant-monitor into a JSON-lines file, or plant-to-postgres into a table. */
+const APPS = {
+  file: { id: 'plant-monitor', file: fileURLToPath(new URL('../examples/plant-monitor.ts', import.meta.url)) },
+  postgres: { id: 'plant-to-postgres', file: fileURLToPath(new URL('../examples/plant-to-postgres.ts', import.meta.url)) },
+};
+/** Set by runChaos from its options. */
+let APP = APPS.file.id;
+let APP_FILE = APPS.file.file;
 export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const POLL_MS = 100;
 
 export interface ChaosOptions {
   seed: number;
   kills: number;
-  /** Fault kinds to pick from (default all: worker, agent, master, broker). */
+  /** Fault kinds to pick from (default: worker, agent, master, broker, and postgres with the postgres sink). */
   kinds?: readonly FaultKind[];
+  /**
+   * Where results go: 'file' (default; plant-monitor, JSON lines) or 'postgres' (plant-to-postgres
+   * into a private PostgreSQL started for the run, which the `postgres` kind crashes and restarts).
+   */
+  sink?: 'file' | 'postgres';
   /** Readings per sensor per agent; default: enough paced data for the kills (10 s + 20 s per kill). */
   count?: number;
   /** Event-time ms per wall-clock ms of the paced sources (default 1). */
@@ -128,7 +140,9 @@ export function chaosParams(o: ChaosOptions, output: string): Record<string, str
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const say = o.say ?? ((line: string) => process.stdout.write(line + '\n'));
   const startedAt = new Date();
-  const kinds = [...(o.kinds ?? FAULT_KINDS)];
+  const sink = o.sink ?? (o.kinds?.includes('postgres') ? 'postgres' : 'file');
+  ({ id: APP, file: APP_FILE } = APPS[sink]);
+  const kinds = [...(o.kinds ?? (sink === 'postgres' ? FAULT_KINDS : CLUSTER_FAULT_KINDS))];
   const layout = o.layout ?? DEFAULT_LAYOUT;
   const agents = Object.keys(layout.agents);
   const plan = planFaults({ seed: o.seed, kills: o.kills, kinds, workers: layout.workers, agents });
@@ -205,6 +219,15 @@ async function runCluster(dir: string, params: Record<string, string>, faults: r
   const kills: KillRecord[] = [];
   const result: RunResult = { dir, logDir: cluster.logDir, brokerUrl: '', httpUrl: '', startupTimeline: [], kills, outputLines: [], late: 0, exitCodes: {}, failures };
   const timeoutMs = o.timeoutMs ?? 60_000;
+  let db: Postgres | undefined;
+  if (APP === APPS.postgres.id) {
+    db = await startPostgres();
+    // No key on the table: a duplicated row shows. (The example's own table has one.)
+    await db.query(`CREATE TABLE plant_windows (device text NOT NULL, sensor text NOT NULL, window_start bigint NOT NULL,
+      window_end bigint NOT NULL, count integer NOT NULL, min double precision, max double precision, avg double precision)`);
+    params = { ...params, postgres: db.url, late: `${params.output}.late` };
+    say(`  PostgreSQL ${db.url} (pid ${db.pid()})`);
+  }
   const dataWallMs = (Number(params.count) * Number(params.intervalMs)) / Number(params.speed);
   let started = false;
   try {
@@ -233,7 +256,7 @@ async function runCluster(dir: string, params: Record<string, string>, faults: r
           '(the data ran out before the kills did: raise --count or lower --speed)');
         break;
       }
-      const rec = await injectFault(cluster, fault, tracker, submittedAt, timeoutMs, app!);
+      const rec = await injectFault(cluster, fault, tracker, submittedAt, timeoutMs, app!, db);
       downtime += fault.kind === 'agent' ? fault.downMs : 0;
       kills.push(rec);
       say(`  kill ${i + 1}: ${rec.kind} ${rec.target} at ${rec.atS.toFixed(1)} s, down ${rec.downMs} ms: ` +
@@ -278,7 +301,15 @@ async function runCluster(dir: string, params: Record<string, string>, faults: r
     if (started) result.exitCodes = await cluster.stop();
     else await cluster.killAll();
   }
-  result.outputLines = await readLines(params.output);
+  if (db) {
+    result.outputLines = await tableLines(db).catch((err: Error) => {
+      failures.push(`reading the table: ${err.message}`);
+      return [];
+    });
+    await db.destroy();
+  } else {
+    result.outputLines = await readLines(params.output);
+  }
   result.late = (await readLines(`${params.output}.late`)).length;
   return result;
 }
@@ -303,8 +334,8 @@ async function untilProcessing(httpUrl: string, tracker: ProgressTracker, deadli
  * kill until all tasks are processing again (recoveryMs), and until they are after the restart
  * too (settledMs; the next kill waits for it).
  */
-async function injectFault(cluster: ChaosCluster, fault: Fault, tracker: ProgressTracker, submittedAt: number, timeoutMs: number, before: AppJson): Promise<KillRecord> {
-  const proc = cluster.byName(fault.target);
+async function injectFault(cluster: ChaosCluster, fault: Fault, tracker: ProgressTracker, submittedAt: number, timeoutMs: number, before: AppJson, db?: Postgres): Promise<KillRecord> {
+  const proc = fault.kind === 'postgres' ? postgresProc(db) : cluster.byName(fault.target);
   const killAt = Date.now();
   const rec: KillRecord = { kind: fault.kind, target: fault.target, atS: (killAt - submittedAt) / 1000, downMs: fault.downMs, timedOut: false, epochBefore: before.epoch, timeline: [] };
   await proc.kill();
@@ -352,6 +383,18 @@ async function injectFault(cluster: ChaosCluster, fault: Fault, tracker: Progres
   return rec;
 }
 
+/** The database as a killable process: an immediate stop (connections cut, no shutdown checkpoint), then a start. */
+function postgresProc(db: Postgres | undefined): { kill(): Promise<void>; start(timeoutMs: number): Promise<unknown> } {
+  if (!db) throw new Error('a postgres fault needs --sink postgres');
+  return { kill: () => db.stop('immediate'), start: () => db.start() };
+}
+
+/** The table's rows as the JSON lines plant-monitor's file sink would have written (same key order). */
+async function tableLines(db: Postgres): Promise<string[]> {
+  const r = await db.query<{ device: string; sensor: string; window_start: string; window_end: string; count: number; min: number; max: number; avg: number }>('SELECT * FROM plant_windows');
+  return r.rows.map((x) => JSON.stringify({ device: x.device, sensor: x.sensor, windowStart: Number(x.window_start), windowEnd: Number(x.window_end), count: x.count, min: x.min, max: x.max, avg: x.avg } satisfies PlantWindow));
+}
+
 function printReport(r: ChaosReport, say: (l: string) => void): void {
   const c = r.comparison;
   say('');
@@ -384,7 +427,8 @@ async function main(argv: string[]): Promise<number> {
     .description('plant-monitor on a local cluster with seeded SIGKILLs of workers, agents, the master and the broker; results compared with a failure-free run')
     .option('--seed <n>', 'seed of the data and of the kill schedule', (v) => int('--seed', v), 1)
     .option('--kills <k>', 'how many kills', (v) => int('--kills', v), 3)
-    .option('--kinds <list>', `what may be killed, comma-separated (${FAULT_KINDS.join(',')})`, FAULT_KINDS.join(','))
+    .option('--kinds <list>', `what may be killed, comma-separated (${FAULT_KINDS.join(',')}; default all but postgres, all with --sink postgres)`)
+    .addOption(new Option('--sink <where>', 'results into a JSON-lines file (plant-monitor) or a PostgreSQL table (plant-to-postgres)').choices(['file', 'postgres']).default('file'))
     .option('--count <n>', 'readings per sensor per agent (default: 10 s + 20 s per kill of data)', (v) => int('--count', v, 1))
     .option('--speed <x>', 'event-time ms per wall-clock ms of the paced sources', (v) => num('--speed', v), 1)
     .option('--interval <ms>', 'event-time spacing of one sensor\'s readings', (v) => int('--interval', v, 1), 20)
@@ -396,17 +440,17 @@ async function main(argv: string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride();
   let kinds: FaultKind[];
-  let o: { seed: number; kills: number; kinds: string; count?: number; speed: number; interval: number; window: number; timeout: number; reference: 'compute' | 'run'; keep?: boolean; verbose?: boolean };
+  let o: { seed: number; kills: number; kinds?: string; sink: 'file' | 'postgres'; count?: number; speed: number; interval: number; window: number; timeout: number; reference: 'compute' | 'run'; keep?: boolean; verbose?: boolean };
   try {
     program.parse(argv);
     o = program.opts();
-    kinds = parseKinds(o.kinds);
+    kinds = parseKinds(o.kinds ?? (o.sink === 'postgres' ? FAULT_KINDS : CLUSTER_FAULT_KINDS).join(','));
   } catch (err) {
     if (err instanceof TypeError) process.stderr.write(`chaos: ${err.message}\n`);
     return (err as { exitCode?: number }).exitCode ?? 2;
   }
   const report = await runChaos({
-    seed: o.seed, kills: o.kills, kinds, count: o.count, speed: o.speed, intervalMs: o.interval,
+    seed: o.seed, kills: o.kills, kinds, sink: kinds.includes('postgres') ? 'postgres' : o.sink, count: o.count, speed: o.speed, intervalMs: o.interval,
     windowMs: o.window, timeoutMs: o.timeout * 1000, reference: o.reference, keep: o.keep, verbose: o.verbose,
   });
   return report.ok ? 0 : 1;

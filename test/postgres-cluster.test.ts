@@ -3,6 +3,7 @@ import { AGENTS, plantApp, plantCluster, submitPlantMonitor } from './helpers/pl
 import { startNode, until } from './helpers/cluster.js';
 import { expectedPlantWindows, plantKey, type PlantWindow } from './helpers/plant-reference.js';
 import { startPostgres } from './helpers/postgres.js';
+import { runChaos } from '../chaos/run.js';
 
 const APP = 'plant-to-postgres';
 
@@ -76,4 +77,19 @@ test.serial('plant-to-postgres through a worker SIGKILL, an agent SIGKILL and a 
   t.is(got.length, expected.size, 'no row lost');
   for (const w of got) t.deepEqual(w, expected.get(plantKey(w)), `row ${plantKey(w)}`);
   t.is((await db.query('SELECT * FROM tributary_sink_refused')).rowCount, 0, 'no row refused');
+});
+
+test.serial('the chaos command into PostgreSQL: a worker, the master, an agent, the broker and PostgreSQL killed; the table equals the reference', async (t) => {
+  t.timeout(600_000);
+  const lines: string[] = [];
+  // Seed 63 plans, with every kind: worker-1, the master, agent dev-1, the broker, PostgreSQL (immediate stop).
+  // 4,000 readings 20 ms apart: 80 s of paced data, room for five kills and their recoveries.
+  const r = await runChaos({ seed: 63, kills: 5, sink: 'postgres', count: 4000, timeoutMs: 30_000, reportDir: null, say: (l) => lines.push(l) });
+  if (!r.ok) t.log(lines.join('\n'));
+  t.deepEqual(r.plan.map((f) => f.kind), ['worker', 'master', 'agent', 'broker', 'postgres']);
+  t.deepEqual(r.failures, [], `failures (process logs: ${r.run.logDir})`);
+  t.true(r.comparison!.compared > 0);
+  t.like(r.comparison!, { lost: 0, duplicated: 0, wrong: 0, unexpected: 0, malformed: 0, late: 0 });
+  t.is(r.comparison!.outputLines, r.comparison!.compared, 'one row per window');
+  for (const k of r.run.kills) t.true(k.recoveryMs !== undefined && !k.timedOut, `${k.kind} ${k.target} recovered`);
 });

@@ -133,7 +133,11 @@ export class PostgresSink<T> implements Sink<T> {
     this.wake?.();
     const c = this.client;
     this.client = null;
-    await c?.end().catch(() => undefined);
+    if (!c) return;
+    // end() waits for the server's goodbye: bounded, for a server that is gone.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([c.end().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
   }
 
   /** Creates what is missing, takes the progress row over, and on a resume loads what to skip. */
