@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { ErrorCodes, TributaryError } from '../api/errors.js';
 import type { Logger } from '../log/log.js';
 import type { Message } from '../api/message.js';
 import type { Sink, SinkContext } from '../api/sink/sink.js';
 import type { PostgresRow, PostgresSinkOptions } from '../api/sink/postgres-sink.js';
+import { PostgresConnection } from './postgres-connection.js';
 import { BOOKKEEPING_DDL, classify, EMITTED_TABLE, emittedStatements, insertStatements, PROGRESS_TABLE, refusedDdl, rowsPerStatement, singleInsert } from './postgres-sql.js';
 
 /** One result to write: its time, identity, row object (for the refused table) and values in column order. */
@@ -37,14 +38,12 @@ interface Refused {
  * entries no replay can re-emit any more (as the MQTT sink prunes its marker).
  *
  * A lost connection (socket errors, SQLSTATE 08/57/53/40) is retried on a new connection with
- * backoff while write() waits; if the COMMIT itself may have been lost, the progress row's seq
+ * backoff while write() waits (postgres-connection.ts); if the COMMIT itself may have been lost, the progress row's seq
  * tells whether it went through. Opening bumps the owner token: a task instance still running
  * after its replacement opened (a zombie) is fenced off with TRIB_ERR_SINK_FENCED.
  */
 export class PostgresSink<T> implements Sink<T> {
-  private client: pg.Client | null = null;
-  private closed = false;
-  private wake: (() => void) | null = null;
+  private readonly db: PostgresConnection;
   private log: Logger | null = null;
   private task = 0;
   private exactlyOnce = false;
@@ -59,13 +58,18 @@ export class PostgresSink<T> implements Sink<T> {
   private pruned = -Infinity;
   private readonly sinkId: string;
   private readonly refusedTable: string | null;
-  /** Rows refused by the table in this instance's lifetime; connection retries. */
+  /** Rows refused by the table in this instance's lifetime. */
   refusedRows = 0;
-  retries = 0;
 
   constructor(private readonly o: PostgresSinkOptions<T>) {
     this.sinkId = o.sinkId ?? o.table;
     this.refusedTable = o.refusedTable === undefined ? 'tributary_sink_refused' : o.refusedTable;
+    this.db = new PostgresConnection(o.url, o.table, o.retryMaxDelayMs ?? 5000, () => this.log);
+  }
+
+  /** Connection losses retried in this instance's lifetime. */
+  get retries(): number {
+    return this.db.retries;
   }
 
   async open(ctx: SinkContext): Promise<void> {
@@ -75,7 +79,7 @@ export class PostgresSink<T> implements Sink<T> {
     const resume = ctx.resume ?? false;
     if (resume) this.lastCheckpoint = null;
     const deadline = Date.now() + (this.o.connectTimeoutMs ?? 60_000);
-    await this.retrying('open', (c) => this.prepare(c, resume), deadline);
+    await this.db.retrying('open', (c) => this.prepare(c, resume), deadline);
   }
 
   async write(batch: readonly Message<T>[]): Promise<void> {
@@ -86,7 +90,7 @@ export class PostgresSink<T> implements Sink<T> {
     let attempt = 0;
     let refused: Refused[] = [];
     let confirmed = false;
-    await this.retrying('write', async (c) => {
+    await this.db.retrying('write', async (c) => {
       if (attempt++ > 0 && this.exactlyOnce) {
         // The connection broke, maybe during COMMIT: the progress row says whether it went through.
         const r = await c.query(`SELECT seq, owner FROM ${PROGRESS_TABLE} WHERE sink = $1 AND task = $2`, [this.sinkId, this.task]);
@@ -115,7 +119,7 @@ export class PostgresSink<T> implements Sink<T> {
     const p = this.completed;
     if (!first && p <= this.pruned) return;
     const args = [this.sinkId, this.task];
-    return this.retrying('checkpoint', async (c) => {
+    return this.db.retrying('checkpoint', async (c) => {
       // Written before this run's first checkpoint: earlier than t, which is all prune() needs.
       if (first) await c.query(`UPDATE ${EMITTED_TABLE} SET w = $3 WHERE sink = $1 AND task = $2 AND w IS NULL`, [...args, t]);
       // Results a replay from p or later never re-emits: ts < p, written before the snapshot at p.
@@ -128,16 +132,8 @@ export class PostgresSink<T> implements Sink<T> {
     if (t > this.completed) this.completed = t;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.wake?.();
-    const c = this.client;
-    this.client = null;
-    if (!c) return;
-    // end() waits for the server's goodbye: bounded, for a server that is gone.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([c.end().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]);
-    clearTimeout(timer);
+  close(): Promise<void> {
+    return this.db.close();
   }
 
   /** Creates what is missing, takes the progress row over, and on a resume loads what to skip. */
@@ -246,71 +242,6 @@ export class PostgresSink<T> implements Sink<T> {
     }
     await c.query('RELEASE SAVEPOINT trib_rows');
     return true;
-  }
-
-  /**
-   * Runs `fn` on a live connection; a connection error drops it and tries again after a pause
-   * (100 ms doubling to retryMaxDelayMs) until it works, the sink closes, or the deadline passes.
-   * Other errors fail the sink (TRIB_ERR_SINK_FAILED unless already typed).
-   */
-  private async retrying<R>(what: string, fn: (c: pg.Client) => Promise<R>, deadline?: number): Promise<R> {
-    let delay = 100;
-    for (;;) {
-      if (this.closed) throw new TributaryError(ErrorCodes.SINK_FAILED, `postgresSink(${this.o.table}) closed during ${what}`);
-      try {
-        return await fn(await this.connection());
-      } catch (err) {
-        if (err instanceof TributaryError) throw err;
-        const message = (err as Error)?.message ?? String(err);
-        if (classify(err) !== 'connection') {
-          throw new TributaryError(ErrorCodes.SINK_FAILED, `postgresSink(${this.o.table}) ${what} failed: ${message}`, { cause: err });
-        }
-        this.dropConnection();
-        if (deadline !== undefined && Date.now() + delay > deadline) {
-          throw new TributaryError(ErrorCodes.SINK_FAILED, `postgresSink cannot reach the database for ${this.o.table}: ${message}`, { cause: err });
-        }
-        this.retries++;
-        this.log?.warn({ table: this.o.table, err: message, retryInMs: delay }, `postgresSink: ${what} lost the database, retrying`);
-        await this.pause(delay);
-        delay = Math.min(delay * 2, this.o.retryMaxDelayMs ?? 5000);
-      }
-    }
-  }
-
-  private async connection(): Promise<pg.Client> {
-    if (this.client) return this.client;
-    const client = new pg.Client({ connectionString: this.o.url, connectionTimeoutMillis: 10_000, keepAlive: true });
-    // An idle connection's error (the server went away) arrives here; the next query fails and reconnects.
-    client.on('error', (err) => {
-      this.log?.warn({ table: this.o.table, err: err.message }, 'postgresSink: connection error');
-      if (this.client === client) this.client = null;
-    });
-    try {
-      await client.connect();
-    } catch (err) {
-      client.end().catch(() => undefined);
-      throw err;
-    }
-    this.client = client;
-    return client;
-  }
-
-  private dropConnection(): void {
-    const c = this.client;
-    this.client = null;
-    c?.end().catch(() => undefined);
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
   }
 
   private fenced(): TributaryError {
