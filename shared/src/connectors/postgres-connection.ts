@@ -64,9 +64,10 @@ export class PostgresConnection {
     clearTimeout(timer);
   }
 
+  /** One connection per sink task, named `tributary-sink` in pg_stat_activity. */
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true });
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true, application_name: 'tributary-sink' });
     // An idle connection's error (the server went away) arrives here; the next query fails and reconnects.
     client.on('error', (err) => {
       this.log()?.warn({ table: this.label, err: err.message }, 'postgresSink: connection error');
