@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { ErrorCodes, TributaryError } from '../api/errors.js';
 import type { Logger } from '../log/log.js';
 import { classify } from './postgres-sql.js';
@@ -67,7 +67,9 @@ export class PostgresConnection {
   /** One connection per sink task, named `tributary-sink` in pg_stat_activity. */
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true, application_name: 'tributary-sink' });
+    // Loaded on first use: a process that runs no PostgreSQL sink (an edge agent) never loads the driver.
+    const { default: driver } = await import('pg');
+    const client = new driver.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, keepAlive: true, application_name: 'tributary-sink' });
     // An idle connection's error (the server went away) arrives here; the next query fails and reconnects.
     client.on('error', (err) => {
       this.log()?.warn({ table: this.label, err: err.message }, 'postgresSink: connection error');
