@@ -55,14 +55,12 @@ test.serial('plant-to-postgres through a worker SIGKILL, an agent SIGKILL and a 
   // 3. PostgreSQL crashes (immediate stop: connections cut, open transactions lost) and comes back.
   // The sink's task may be between instances right after a recovery: crash the database while it holds a connection.
   await until('the sink to hold a connection', async () => ((await db.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'tributary-sink'`)).rowCount ?? 0) > 0 || undefined);
-  const live = [...c.nodes.entries()].filter(([id, n]) => id.startsWith('w-') && n.child.exitCode === null && n.child.signalCode === null).map(([, n]) => n);
-  const sawCrash = Promise.race(live.map((n) => n.waitFor((l) => /^postgresSink: (.* lost the database|connection error)/.test(String(l.msg)), 'the sink to see the database go')));
   step(`recovered (epoch ${afterAgent.epoch}): PostgreSQL immediate stop`);
   await db.stop('immediate');
   await db.start();
-  await progressed('progress after the database restart', afterAgent.checkpoint);
-  await sawCrash;
-  step('the sink saw it');
+  // The sink connects again by itself (its connection died with the server).
+  await until('the sink to reconnect', async () => ((await db.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'tributary-sink'`)).rowCount ?? 0) > 0 || undefined);
+  step('the sink reconnected');
 
   const done = await until('the application to finish', async () => {
     const a = await app();
