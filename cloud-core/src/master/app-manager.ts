@@ -1,5 +1,5 @@
 import {
-  AppError, ErrorCodes, cborDecoder, cborEncoder, sha256, topics,
+  AppError, ErrorCodes, cborEncoder, decodeControl, sha256, topics,
   type AppAssignment, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
 import type { CheckpointStore } from './checkpoint-store.js';
@@ -28,6 +28,8 @@ export interface AppView extends AppRecord {
  */
 export class AppManager {
   private readonly apps = new Map<string, AppRecord>();
+  /** Checkpoint reports that failed their schema, since start. */
+  controlRejected = 0;
   private readonly pending = new Map<string, { processor: number; reason: string }[]>();
   /** Nodes we have told to run something, so a node that loses its last app is told too. */
   private readonly told = new Set<string>();
@@ -107,14 +109,13 @@ export class AppManager {
 
   /** A task's snapshot arrived; when every task has reported time t, checkpoint t is complete. */
   async onCheckpoint(payload: Buffer): Promise<void> {
-    let r: CheckpointReport;
-    try {
-      r = cborDecoder.decode(payload) as CheckpointReport;
-      if (typeof r?.app !== 'string' || typeof r.t !== 'number') throw new Error('not a checkpoint report');
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'ignoring malformed checkpoint report');
+    const decoded = decodeControl('checkpoint', payload);
+    if (!decoded.ok) {
+      const n = ++this.controlRejected;
+      if (n <= 10 || n % 1000 === 0) this.log.warn({ rejected: n, reason: decoded.reason }, 'control message rejected');
       return;
     }
+    const r: CheckpointReport = decoded.value;
     const app = this.apps.get(r.app);
     const store = this.exactlyOnce.checkpoints;
     if (!app || !store || app.state !== 'running' || r.epoch !== app.epoch || r.t <= (app.checkpoint ?? -Infinity)) return;
