@@ -30,6 +30,8 @@ export class MqttSource<T> implements Source<T> {
   /** Messages that found the buffer full; until resumed, mqtt.js processes no further packet. */
   private held: Array<() => void> = [];
   private pingTimer: NodeJS.Timeout | null = null;
+  /** When the source last pinged the broker itself (see ping()). */
+  private lastPingMs = 0;
   private wake: (() => void) | null = null;
   private closed = false;
 
@@ -148,6 +150,8 @@ export class MqttSource<T> implements Source<T> {
    * until `done` is called. A message that finds the buffer full is held there, undecoded.
    */
   private onPublish(packet: IPublishPacket, done: () => void): void {
+    const now = Date.now();
+    if (now - this.lastPingMs >= (this.o.keepaliveSeconds * 1000) / 2) this.ping(now);
     if (this.available() >= this.o.maxBuffered && !this.closed && !this.ended()) {
       return this.hold(() => {
         this.accept(packet);
@@ -229,13 +233,23 @@ export class MqttSource<T> implements Source<T> {
   private startPinging(): void {
     if (this.pingTimer) return;
     const everyMs = Math.max(100, (this.o.keepaliveSeconds * 1000) / 2);
-    this.pingTimer = setInterval(() => {
-      const client = this.client;
-      if (!client?.connected) return;
-      client.sendPing();
-      client.reschedulePing(true);
-    }, everyMs);
+    this.pingTimer = setInterval(() => this.ping(), everyMs);
     this.pingTimer.unref();
+  }
+
+  /**
+   * A PINGREQ (the broker hears from the client) and a reset of mqtt.js's keepalive clock. Also
+   * called, at most every keepalive / 2, while PUBLISHes arrive: mqtt.js counts only PINGRESPs and
+   * acks as signs of life, and behind a backlog of PUBLISHes (each through onPublish) its PINGRESP
+   * can come later than 0.5 × keepalive after its PINGREQ: it would then drop a live connection
+   * ("Keepalive timeout") and, with a clean session, lose what the broker had in flight.
+   */
+  private ping(now = Date.now()): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    this.lastPingMs = now;
+    client.sendPing();
+    client.reschedulePing(true);
   }
 
   private stopPinging(): void {
