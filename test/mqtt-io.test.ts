@@ -240,15 +240,20 @@ test('back-pressure: a full buffer stops reading from the broker, which stops ac
   const url = broker.url;
   const n = 20_000;
   const maxBuffered = 100;
-  // keepalive 1 s and a stall of 2 s: without its own pings while paused, mqtt.js would drop the
-  // connection after 1.5 s ("Keepalive timeout") and, with a clean session, lose what the broker
-  // had in flight.
+  // keepalive 2 s and a stall of 4 s: without its own pings while paused, mqtt.js would drop the
+  // connection after 3 s ("Keepalive timeout") and, with a clean session, lose what the broker
+  // had in flight. (1 s was too tight: on a loaded machine a process stall of 1.5 s made the
+  // broker time the client out, and the test then waited for records lost with the session.)
   const clientId = 'paused-source';
-  const spec = mqttSource<{ ts: number; i: number; pad: string }>({ url, clientId, topics: 'load', count: n, maxBuffered, keepaliveSeconds: 1, maxWaitMs: 100 });
+  const spec = mqttSource<{ ts: number; i: number; pad: string }>({ url, clientId, topics: 'load', count: n, maxBuffered, keepaliveSeconds: 2, maxWaitMs: 100 });
   const source = createSource(spec, builtinConnectors) as MqttSource<{ ts: number; i: number; pad: string }>;
   const rejected: string[] = [];
   await source.open(fakeContext(rejected));
   t.teardown(() => source.close());
+  // A lost connection (a clean session: messages lost) ends the test with a failure, not a hang.
+  let lost = false;
+  let onLost = () => {};
+  t.teardown(broker.on('clientDisconnect', (id) => id === clientId && ((lost = true), onLost())));
 
   const publisher = await plainClient(t, url);
   let acked = 0;
@@ -260,19 +265,16 @@ test('back-pressure: a full buffer stops reading from the broker, which stops ac
   // Nobody reads: the buffer fills to exactly maxBuffered and the source holds there (each turn
   // of the event loop lets mqtt.js process what arrived).
   while (!source.stats().paused) await new Promise((resolve) => setImmediate(resolve));
-  // It stays paused past 1.5 × keepalive: the broker sees the source's own PINGREQs (every 0.5 s,
-  // plus perhaps one sent just before the pause: the 5th comes at least 2 s into it) and never a
+  // It stays paused past 1.5 × keepalive: the broker sees the source's own PINGREQs (every 1 s,
+  // plus perhaps one sent just before the pause: the 5th comes at least 4 s into it) and never a
   // disconnect. Events, not a fixed wait.
   let pings = 0;
   const outcome = await new Promise<string>((resolve) => {
-    const offPing = broker.on('ping', (id) => id === clientId && ++pings === 5 && resolve('5 pings'));
-    const offGone = broker.on('clientDisconnect', (id) => id === clientId && resolve(`disconnected after ${pings} pings`));
-    t.teardown(() => (offPing(), offGone()));
+    onLost = () => resolve(`disconnected after ${pings} pings`);
+    if (lost) onLost();
+    t.teardown(broker.on('ping', (id) => id === clientId && ++pings === 5 && resolve('5 pings')));
   });
   t.is(outcome, '5 pings', 'the paused source kept its connection');
-  // A connection lost later (a clean session: messages lost) ends the test with a failure, not a hang.
-  let lost = false;
-  t.teardown(broker.on('clientDisconnect', (id) => void (lost ||= id === clientId)));
   const stalled = source.stats();
   t.is(stalled.buffered, maxBuffered);
   t.true(stalled.paused);
