@@ -4,6 +4,7 @@ import { cborDecoder, cborEncoder } from '../wire/cbor.js';
 import type { AppAssignment, NodeDesiredState, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
 import type { Logger } from '../log/log.js';
 import { connectMqttTransport } from '../mqtt/mqtt-transport.js';
+import { systemClock, type Clock, type Timer } from '../runtime/wall-clock.js';
 import { parseTopic, topics } from '../wire/topics.js';
 import type { Transport } from '../wire/transport.js';
 import { AppProcess } from './app-process.js';
@@ -23,6 +24,8 @@ export interface NodeAgentOptions {
   log: Logger;
   /** Replay logs for sources hosted here (under dataDir/replay); off: none. */
   replayLog?: { enabled: boolean; quotaBytes: number; policy: 'block' | 'drop-oldest' };
+  /** Time for heartbeats and the times the node reports (default: the system clock); tests pass a FakeClock. */
+  clock?: Clock;
 }
 
 /**
@@ -35,13 +38,16 @@ export class NodeAgent {
   private transport: Transport | null = null;
   private readonly apps = new Map<string, AppProcess>();
   private readonly bundles: BundleCache;
-  private heartbeat: NodeJS.Timeout | null = null;
+  private heartbeat: Timer | null = null;
   private reconciling: Promise<void> = Promise.resolve();
   private stopping = false;
   /** New on every process start: tells the master this node lost whatever it ran before. */
   private readonly boot = randomUUID();
 
+  private readonly clock: Clock;
+
   constructor(private readonly options: NodeAgentOptions) {
+    this.clock = options.clock ?? systemClock;
     this.bundles = new BundleCache(join(options.dataDir, 'bundles'));
   }
 
@@ -66,7 +72,7 @@ export class NodeAgent {
     });
     await this.transport.subscribe(topics.nodeSubscriptions(id), 1);
     await this.sayHello();
-    this.heartbeat = setInterval(() => this.sendHeartbeat(), this.options.heartbeatMs);
+    this.heartbeat = this.clock.setInterval(() => this.sendHeartbeat(), this.options.heartbeatMs);
     log.info({ id, kind: this.options.kind, labels: this.options.labels, broker: brokerUrl }, `${this.options.kind} started`);
   }
 
@@ -74,7 +80,7 @@ export class NodeAgent {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat?.cancel();
     await this.reconciling.catch(() => {});
     await Promise.all([...this.apps.values()].map((a) => a.stop()));
     this.apps.clear();
@@ -94,7 +100,7 @@ export class NodeAgent {
 
   private async sayHello(): Promise<void> {
     const { kind, labels, slots } = this.options;
-    const hello: NodeHello = { kind, labels, slots, version: TRIBUTARY_VERSION, now: Date.now(), boot: this.boot };
+    const hello: NodeHello = { kind, labels, slots, version: TRIBUTARY_VERSION, now: this.clock.now(), boot: this.boot };
     await this.transport?.publish(topics.hello(this.id), cborEncoder.encode(hello), { qos: 1, retain: true }).catch(() => {});
   }
 
@@ -105,7 +111,7 @@ export class NodeAgent {
       apps[id] = { epoch: a.assignment.epoch, state: s.state, tasks: s.tasks, wire: s.wire, ...(s.error ? { error: s.error } : {}) };
     }
     const replayLog = this.replayReport();
-    const hb: NodeHeartbeat = { now: Date.now(), apps, ...(replayLog ? { replayLog } : {}) };
+    const hb: NodeHeartbeat = { now: this.clock.now(), apps, ...(replayLog ? { replayLog } : {}) };
     this.transport?.publish(topics.heartbeat(this.id), cborEncoder.encode(hb), { qos: 0 }).catch(() => {});
   }
 
@@ -141,7 +147,7 @@ export class NodeAgent {
       if (desired.boot !== undefined && desired.boot !== this.boot) {
         // Retained from this node's previous run: its epoch is over. The master sends a new one
         // once it has seen this run's hello (no stale start, no frames of a dead epoch).
-        this.options.log.info('desired state of an earlier run of this node ignored: waiting for the master');
+        this.options.log.info({ event: 'stale-desired-state', boot: desired.boot }, 'desired state of an earlier run of this node ignored: waiting for the master');
         return;
       }
       // Serialised: a burst of control messages is applied in order, one at a time.
