@@ -20,8 +20,10 @@ const SOURCE_METHODS = ['open', 'read', 'close'] as const;
  *     reported when it returns. Asynchronous work is not counted, only the synchronous stretch that
  *     held the loop;
  *   - detection: a timer checks every tick how late it fired. A lag of `thresholdMs` or more that
- *     no timed call explains is reported as unattributed (the node's own code, or an
- *     application's own timer callback). A call that never returns cannot be reported by anything
+ *     no single call explains goes to the application whose calls took most of it (at least half:
+ *     many short calls in a row, a batch loop that did not yield), else it is unattributed (the
+ *     node's own code, an application's own timer callback, or the process not getting the CPU).
+ *     A call that never returns cannot be reported by anything
  *     on this thread: that is the price of inline hosting (isolation `thread` pays a V8 isolate
  *     per application instead).
  */
@@ -30,6 +32,8 @@ export class EventLoopWatchdog {
   private lastTick = 0;
   /** When the last attributed stall ended: a lag it explains is not reported twice. */
   private lastClaimed = -Infinity;
+  /** Per application: ms spent in its timed calls since the last tick. */
+  private readonly busy = new Map<string, { ms: number }>();
   private readonly tickMs: number;
 
   constructor(readonly thresholdMs: number, private readonly onStall: StallListener) {
@@ -66,8 +70,15 @@ export class EventLoopWatchdog {
     const lag = now - this.lastTick - this.tickMs;
     const since = this.lastTick;
     this.lastTick = now;
+    let top: string | null = null;
+    let topMs = 0;
+    for (const [app, b] of this.busy) {
+      if (b.ms > topMs) [top, topMs] = [app, b.ms];
+      b.ms = 0;
+    }
     if (lag < this.thresholdMs || this.lastClaimed >= since) return;
-    this.onStall(null, Math.round(lag), 'event loop');
+    if (top !== null && topMs >= lag / 2) this.onStall(top, Math.round(lag), `many calls (${Math.round(topMs)} ms of its code)`);
+    else this.onStall(null, Math.round(lag), 'event loop');
   }
 
   private wrapFactory(factory: TaskFactory, app: string, processor: string): TaskFactory {
@@ -92,6 +103,9 @@ export class EventLoopWatchdog {
   }
 
   private timeMethods(target: Record<string, unknown>, methods: readonly string[], app: string, processor: string): void {
+    let busy = this.busy.get(app);
+    if (!busy) this.busy.set(app, (busy = { ms: 0 }));
+    const account = busy;
     for (const m of methods) {
       const fn = target[m];
       if (typeof fn !== 'function') continue;
@@ -102,6 +116,7 @@ export class EventLoopWatchdog {
           return (fn as (...a: unknown[]) => unknown).apply(target, args);
         } finally {
           const ms = performance.now() - started;
+          account.ms += ms;
           if (ms >= this.thresholdMs) {
             this.lastClaimed = performance.now();
             this.onStall(app, Math.round(ms), where);
