@@ -1,11 +1,16 @@
+import { join, resolve } from 'node:path';
 import { NodeAgent, agentConfigSchema, createLogger, exitOnSignal, loadConfig, type ConfigSources } from '@tributary/shared';
+import { useNativeDir } from './native/sea-addon.js';
 
 /**
- * `tributary agent`: the device agent. It hosts the edge part of applications with the same task
- * runtime as the cloud, and stays light: shared/ and an MQTT client, nothing of the cloud.
+ * `tributary agent` and the binary `tributary-agent`: the device agent. It hosts the edge part of
+ * applications with the same task runtime as the cloud, and stays light: shared/ and an MQTT
+ * client, nothing of the cloud.
  */
 export async function runAgent(sources: ConfigSources): Promise<NodeAgent> {
   const config = loadConfig(agentConfigSchema, sources);
+  // Inside the single binary, native addons (LevelDB) are written here before first use.
+  useNativeDir(join(resolve(config.data), '.native'));
   const log = createLogger({ level: config.logLevel, name: config.id });
   const node = new NodeAgent({
     id: config.id, kind: 'agent', labels: config.labels, slots: config.slots, brokerUrl: config.master,
