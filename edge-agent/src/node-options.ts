@@ -12,16 +12,18 @@ export const configOption = (): Option =>
 
 export const logLevelOption = (): Option => new Option('--log-level <level>', 'trace|debug|info|warn|error|silent (env TRIBUTARY_LOG_LEVEL)');
 
-/** The replay-log options of every command that hosts sources (worker, agent). */
+/** The options of every command that hosts applications (worker, agent): replay log, isolation. */
 export function withReplayOptions(cmd: Command): Command {
   return cmd
     .option('--replay-log <on|off>', 'log first, then send: sources write a LevelDB replay log under --data; default on')
     .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
-    .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)');
+    .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)')
+    .option('--isolation <inline|thread>', 'host applications on the main thread (inline) or one worker thread each (thread); default: agent inline, worker thread')
+    .option('--watchdog-ms <ms>', 'inline: report an application call that blocks the event loop this long; 0 = off; default 1000');
 }
 
 export function replayFlags(o: Record<string, unknown>): Record<string, unknown> {
-  return { replayLog: o.replayLog, replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy };
+  return { replayLog: o.replayLog, replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy, isolation: o.isolation, watchdogMs: o.watchdogMs };
 }
 
 /** A repeatable option (--label a=b --label c=d). */
