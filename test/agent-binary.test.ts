@@ -1,8 +1,13 @@
 import test from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { api, startMaster, until, waitForNodesOnline } from './helpers/cluster.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { cborDecoder, type NodeHeartbeat } from '@tributary/shared';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../cloud-core/src/broker/embedded-broker.js';
+import { expectedPlantWindows, plantKey, type PlantWindow } from '../chaos/reference.js';
+import { api, startMaster, startNode, until, waitForNodesOnline, type Proc } from './helpers/cluster.js';
+import { AGENTS, compareWithReference, readLines, submitPlantMonitor, untilFinished, type PlantCluster } from './helpers/plant-cluster.js';
 import { tributary } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 import {
@@ -46,7 +51,7 @@ test('--version names the embedded Node LTS; --help lists exactly the options of
   t.regex(missingId.stderr, /required option '--id <device-id>'/);
 });
 
-test('x64: with no node on PATH, it takes flags, config file and environment, registers, and stops on SIGTERM', async (t) => {
+test.serial('x64: with no node on PATH, it takes flags, config file and environment, registers, and stops on SIGTERM', async (t) => {
   t.false(existsSync(join(pathWithoutNode(), 'node')));
   const dir = await tempDir();
   t.teardown(dir.cleanup);
@@ -70,7 +75,7 @@ test('x64: with no node on PATH, it takes flags, config file and environment, re
   await until('dev-x64 offline', async () => ((await api(master.httpUrl, '/nodes/dev-x64')).body?.online === false ? true : undefined));
 });
 
-test('arm64 under qemu-user: it registers with the master and stops on SIGTERM', async (t) => {
+test.serial('arm64 under qemu-user: it registers with the master and stops on SIGTERM', async (t) => {
   const version = await runAgentBinary('linux-arm64', ['--version'], sysroot);
   t.regex(version.stdout, /linux-arm64\)$/m);
   const dir = await tempDir();
@@ -83,4 +88,88 @@ test('arm64 under qemu-user: it registers with the master and stops on SIGTERM',
   await waitForNodesOnline(master.httpUrl, ['dev-arm64']);
   t.deepEqual((await api(master.httpUrl, '/nodes/dev-arm64')).body.labels, { arch: 'arm64' });
   t.is(await agent.stop('SIGTERM'), 0);
+});
+
+/** Files under `dir`, recursively (relative paths). */
+function filesUnder(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)) : [];
+}
+
+/** LevelDB wrote its files: the replay log of an application's edge source opened on disk. */
+const replayLogOnDisk = (agentData: string) => filesUnder(join(agentData, 'replay')).some((f) => f.endsWith('CURRENT'));
+
+/** The addon the binary wrote for LevelDB: <data>/.native/<content hash>/classic-level.node. */
+const addonOnDisk = (agentData: string) => filesUnder(join(agentData, '.native')).filter((f) => f.endsWith('/classic-level.node'));
+
+/** A cluster of CLI master and workers with agents that are the binary. */
+async function binaryCluster(t: import('ava').ExecutionContext, brokerUrl: string, agents: { id: string; start: (data: string) => Proc }[], workers: string[]) {
+  const dir = await tempDir();
+  t.teardown(dir.cleanup);
+  const master = await startMaster(join(dir.path, 'master'), ['--broker', brokerUrl]);
+  const nodes = new Map<string, Proc>();
+  t.teardown(async () => {
+    await Promise.all([...nodes.values()].map((n) => n.stop()));
+    await master.proc.stop();
+  });
+  await Promise.all(workers.map(async (id) => nodes.set(id, await startNode('worker', id, brokerUrl, dir.path))));
+  for (const a of agents) nodes.set(a.id, a.start(join(dir.path, a.id)));
+  await Promise.all(agents.map((a) => nodes.get(a.id)!.waitFor((l) => l.msg === 'agent started', `${a.id} started`)));
+  await waitForNodesOnline(master.httpUrl, [...workers, ...agents.map((a) => a.id)]);
+  return { master, dir: dir.path, nodes } satisfies PlantCluster;
+}
+
+test.serial('x64: binary agents run plant-monitor inline, keep producing into their replay logs while the broker is away, and the results are exact', async (t) => {
+  // Records every heartbeat's replay-log backlog as the broker forwards it to the master.
+  const backlog = new Map<string, number>();
+  const forward = (topic: string, _client: string, payload: Buffer): boolean => {
+    const m = /^trib\/(dev-\d)\/hb$/.exec(topic);
+    if (m) backlog.set(m[1], Math.max(backlog.get(m[1]) ?? 0, (cborDecoder.decode(payload) as NodeHeartbeat).replayLog?.backlogRecords ?? 0));
+    return true;
+  };
+  let broker: EmbeddedBroker = await startEmbeddedBroker({ port: 0, forward });
+  t.teardown(() => broker.close());
+  const agents = AGENTS.map((id) => ({ id, start: (data: string) => spawnAgentBinary(id, 'linux-x64', ['--id', id, '--master', broker.url, '--data', data]) }));
+  const c = await binaryCluster(t, broker.url, agents, ['w-1', 'w-2']);
+  // Paced readings (they follow the wall clock): 20 s per sensor, one every 20 ms, 1 s windows.
+  const output = join(c.dir, 'windows.jsonl');
+  const p = { count: '1000', startTs: '0', intervalMs: '20', windowMs: '1000', seed: '7', paced: 'true', speed: '1', output };
+  await submitPlantMonitor(c, p);
+  await until('results up to 3 s from both agents', async () => {
+    const lines = await readLines<PlantWindow>(output);
+    return AGENTS.every((d) => lines.some((w) => w.device === d && w.windowEnd >= 3000)) ? true : undefined;
+  }, 600);
+  for (const id of AGENTS) {
+    t.true(replayLogOnDisk(join(c.dir, id)), `${id}: its replay log is on disk`);
+    t.is(addonOnDisk(join(c.dir, id)).length, 1, `${id}: LevelDB's addon written under its data dir`);
+  }
+  t.is(c.nodes.get('dev-1')!.lines.find((l) => l.msg === 'application running')?.app, 'plant-monitor', 'the app runs inside the binary');
+
+  await broker.close();
+  backlog.clear();
+  // The outage itself: a fixed 8 s, during which nothing can be observed over MQTT.
+  await delay(8000);
+  broker = await startEmbeddedBroker({ port: broker.port, forward });
+
+  await untilFinished(c);
+  await compareWithReference(t, output, p);
+  t.deepEqual(await readLines(`${output}.late`), [], 'no record arrived behind the clock');
+  // Heartbeats queued during the outage show what each agent kept on disk meanwhile (~100 readings/s).
+  for (const id of AGENTS) t.true((backlog.get(id) ?? 0) >= 500, `${id} kept producing into its replay log (backlog ${backlog.get(id)})`);
+});
+
+test.serial('arm64 under qemu-user: a bounded plant-monitor run with its edge part on the arm64 binary, replay log on disk, results exact', async (t) => {
+  const broker = await startEmbeddedBroker({ port: 0 });
+  t.teardown(() => broker.close());
+  const id = 'dev-arm64';
+  const c = await binaryCluster(t, broker.url, [{ id, start: (data) => spawnAgentBinary(id, 'linux-arm64', ['--id', id, '--master', broker.url, '--data', data], {}, sysroot) }], ['w-1']);
+  const output = join(c.dir, 'windows.jsonl');
+  const p = { count: '300', startTs: '0', intervalMs: '20', windowMs: '1000', seed: '7', output };
+  await submitPlantMonitor(c, p);
+  await untilFinished(c);
+  const lines = await readLines<PlantWindow>(output);
+  const expected = await expectedPlantWindows([id], p);
+  t.is(lines.length, expected.size, 'no result lost');
+  for (const w of lines) t.deepEqual(w, expected.get(plantKey(w)), `window ${plantKey(w)}`);
+  t.true(replayLogOnDisk(join(c.dir, id)), 'its replay log is on disk');
+  t.deepEqual(addonOnDisk(join(c.dir, id)).length, 1, "LevelDB's arm64 addon written under its data dir");
 });
