@@ -54,11 +54,15 @@ function nodeBinary(target) {
   return { bin, tgzSha: actual };
 }
 
+/** Runs a tool; its output is shown only if it fails (postject warns about every stripped note). */
 function run(cmd, args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}`))));
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${out}`))));
   });
 }
 
@@ -89,7 +93,7 @@ async function buildTarget(target, bundle, hostNode) {
   }
   const started = performance.now();
   writeFileSync(join(work, 'sea-config.json'), JSON.stringify(seaConfig, null, 2));
-  execFileSync(hostNode, ['--experimental-sea-config', join(work, 'sea-config.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await run(hostNode, ['--experimental-sea-config', join(work, 'sea-config.json')]);
   const tmp = `${out}.tmp`;
   rmSync(tmp, { force: true });
   const strip = pins.targets[target].strip;

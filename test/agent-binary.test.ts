@@ -60,7 +60,7 @@ test.serial('x64: with no node on PATH, it takes flags, config file and environm
   const config = join(dir.path, 'agent.json');
   await writeFile(config, JSON.stringify({ labels: { site: 'plant-1' }, slots: 9 }));
   const agent = spawnAgentBinary('dev-x64', 'linux-x64', ['--id', 'dev-x64', '--master', master.brokerUrl, '--data', join(dir.path, 'dev-x64'), '--config', config], {
-    TRIBUTARY_SLOTS: '3', // the environment overrides the file
+    env: { TRIBUTARY_SLOTS: '3' }, // the environment overrides the file
   });
   t.teardown(() => agent.stop('SIGKILL'));
   const started = await agent.waitFor((l) => l.msg === 'agent started', 'agent started');
@@ -82,7 +82,7 @@ test.serial('arm64 under qemu-user: it registers with the master and stops on SI
   t.teardown(dir.cleanup);
   const master = await startMaster(join(dir.path, 'master'));
   t.teardown(() => master.proc.stop());
-  const agent = spawnAgentBinary('dev-arm64', 'linux-arm64', ['--id', 'dev-arm64', '--master', master.brokerUrl, '--data', join(dir.path, 'dev-arm64'), '--label', 'arch=arm64'], {}, sysroot);
+  const agent = spawnAgentBinary('dev-arm64', 'linux-arm64', ['--id', 'dev-arm64', '--master', master.brokerUrl, '--data', join(dir.path, 'dev-arm64'), '--label', 'arch=arm64'], { sysroot });
   t.teardown(() => agent.stop('SIGKILL'));
   await agent.waitFor((l) => l.msg === 'agent started', 'agent started');
   await waitForNodesOnline(master.httpUrl, ['dev-arm64']);
@@ -161,7 +161,7 @@ test.serial('arm64 under qemu-user: a bounded plant-monitor run with its edge pa
   const broker = await startEmbeddedBroker({ port: 0 });
   t.teardown(() => broker.close());
   const id = 'dev-arm64';
-  const c = await binaryCluster(t, broker.url, [{ id, start: (data) => spawnAgentBinary(id, 'linux-arm64', ['--id', id, '--master', broker.url, '--data', data], {}, sysroot) }], ['w-1']);
+  const c = await binaryCluster(t, broker.url, [{ id, start: (data) => spawnAgentBinary(id, 'linux-arm64', ['--id', id, '--master', broker.url, '--data', data], { sysroot }) }], ['w-1']);
   const output = join(c.dir, 'windows.jsonl');
   const p = { count: '300', startTs: '0', intervalMs: '20', windowMs: '1000', seed: '7', output };
   await submitPlantMonitor(c, p);

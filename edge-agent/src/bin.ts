@@ -10,6 +10,15 @@ import { agentCommand } from './agent-command.js';
  */
 const VERSION = '0.1.0';
 
+// Node 24 warns at run time when mqtt.js parses the broker URL with url.parse (DEP0169); it is
+// mqtt.js's to change, and on a device the warning is noise on stderr, so only that one is dropped.
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+  const code = typeof rest[0] === 'object' && rest[0] !== null ? (rest[0] as { code?: string }).code : rest[1];
+  if (code === 'DEP0169' || (warning as { code?: string })?.code === 'DEP0169') return;
+  emitWarning(warning, ...rest);
+}) as typeof process.emitWarning;
+
 const program = agentCommand(new Command('tributary-agent'))
   .version(`${VERSION} (node ${process.version}, ${process.platform}-${process.arch})`, '-V, --version')
   .showHelpAfterError()

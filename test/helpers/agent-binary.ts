@@ -37,12 +37,20 @@ export function pathWithoutNode(): string {
   return mkdtempSync(join(tmpdir(), 'tributary-empty-path-'));
 }
 
+export interface SpawnOptions {
+  /** Added to the minimal environment. */
+  env?: Record<string, string>;
+  /** arm64: the sysroot for qemu-user (arm64Sysroot()). */
+  sysroot?: string;
+  /** Another copy of the target's binary (the bench runs one written as a device would). */
+  bin?: string;
+}
+
 /**
  * Starts the binary (`args` as on a device). For arm64, through qemu-user with the sysroot. The
  * environment is minimal: PATH without node, HOME, the log level, plus `env`.
  */
-export function spawnAgentBinary(name: string, target: Target, args: string[], env: Record<string, string> = {}, sysroot?: string): ChildNode {
-  const bin = binaryPath(target);
+export function spawnAgentBinary(name: string, target: Target, args: string[], { env = {}, sysroot, bin = binaryPath(target) }: SpawnOptions = {}): ChildNode {
   const [cmd, argv] = target === 'linux-arm64' ? [QEMU_AARCH64, ['-L', sysroot!, bin, ...args]] : [bin, args];
   const child = spawn(cmd, argv, {
     env: { PATH: pathWithoutNode(), HOME: tmpdir(), TRIBUTARY_LOG_LEVEL: 'info', ...env },
