@@ -23,7 +23,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LEVEL_ASSET, bundleAgent, levelPrebuild, root } from './agent-bundle.mjs';
 
@@ -124,10 +124,11 @@ export async function buildAgent({ targets = Object.keys(pins.targets), compress
   if (compress) {
     // xz -6: ~27 MB per binary (gzip -9 gives ~40). Both targets at once on the available cores.
     await Promise.all(outs.map(async (o) => {
-      if (existsSync(`${o}.xz`) && existsSync(`${o}.xz.key`) && readFileSync(`${o}.xz.key`, 'utf8') === sha256(readFileSync(o))) return;
-      log(`compressing ${o}`);
+      const key = join(dist, `.${basename(o)}.xz.key`);
+      if (existsSync(`${o}.xz`) && existsSync(key) && readFileSync(key, 'utf8') === sha256(readFileSync(o))) return;
+      log(`compressing ${o.slice(root.length + 1)}`);
       await run('xz', ['-6', '-T2', '-k', '-f', o]);
-      writeFileSync(`${o}.xz.key`, sha256(readFileSync(o)));
+      writeFileSync(key, sha256(readFileSync(o)));
     }));
     const files = outs.flatMap((o) => [o, `${o}.xz`]);
     writeFileSync(join(dist, 'SHA256SUMS'), files.map((f) => `${sha256(readFileSync(f))}  ${f.slice(dist.length + 1)}\n`).join(''));
