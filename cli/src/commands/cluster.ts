@@ -61,16 +61,18 @@ export function registerCluster(program: Command): void {
     });
 }
 
-/** The replay-log options, shared by every command that hosts sources (worker, agent). */
+/** The options of every command that hosts applications (worker, agent): replay log, isolation. */
 function withReplayOptions(cmd: Command): Command {
   return cmd
     .option('--replay-log <on|off>', 'log first, then send: sources write a LevelDB replay log under --data; default on')
     .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
-    .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)');
+    .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)')
+    .option('--isolation <inline|thread>', 'host applications on the main thread (inline) or one worker thread each (thread); default: agent inline, worker thread')
+    .option('--watchdog-ms <ms>', 'inline: report an application call that blocks the event loop this long; 0 = off; default 1000');
 }
 
 function replayFlags(o: Record<string, unknown>): Record<string, unknown> {
-  return { replayLog: o.replayLog, replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy };
+  return { replayLog: o.replayLog, replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy, isolation: o.isolation, watchdogMs: o.watchdogMs };
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
