@@ -45,6 +45,7 @@ export class AppSession {
   private closing: Promise<void> | null = null;
   private failed = false;
   private stopped = false;
+  private ended = false;
 
   constructor(private readonly options: AppSessionOptions, private readonly events: AppSessionEvents) {}
 
@@ -73,7 +74,10 @@ export class AppSession {
       if (this.stopped) return;
       await this.reportStats();
       await this.close();
-      if (!rt.failure && !this.failed) this.events.state('finished');
+      if (!rt.failure && !this.failed) {
+        this.ended = true;
+        this.events.state('finished');
+      }
     } catch (err) {
       const e = err as { code?: string; message?: string };
       o.log.error({ err }, 'application failed to start');
@@ -108,7 +112,7 @@ export class AppSession {
    * reported once, then its tasks are abandoned so that nothing of it keeps running.
    */
   fail(code: string, message: string): void {
-    if (this.failed || this.stopped) return;
+    if (this.failed || this.stopped || this.ended) return;
     this.failed = true;
     this.events.state('failed', { code, message });
     this.runtime?.abort();

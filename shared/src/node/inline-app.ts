@@ -67,8 +67,7 @@ export class InlineApp implements AppHost, GuardedApp {
   }
 
   async stop(): Promise<void> {
-    this.release?.();
-    this.release = null;
+    this.unguard();
     await this.session.stop().catch((err: Error) => this.options.log.warn({ app: this.app, err: err.message }, 'stopping the application'));
     void this.transport.close();
     this.exitedResolve();
@@ -82,6 +81,11 @@ export class InlineApp implements AppHost, GuardedApp {
       `${origin} in application code: ${e?.message ?? String(err)}`);
   }
 
+  private unguard(): void {
+    this.release?.();
+    this.release = null;
+  }
+
   /** The watchdog saw this application block the event loop. */
   stalled(ms: number): void {
     const s = this.status.stalls;
@@ -89,6 +93,8 @@ export class InlineApp implements AppHost, GuardedApp {
   }
 
   private setState(state: AppStatus['state'], error?: string): void {
+    // Over: what its leftover callbacks still throw is logged and counted by the node, not blamed.
+    if (state === 'finished' || state === 'failed') this.unguard();
     setAppState(this.status, this.app, state, error, this.options.log, this.options.onChange);
   }
 }

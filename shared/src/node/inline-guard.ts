@@ -7,7 +7,7 @@ export interface GuardedApp {
   crashed(err: unknown, origin: 'uncaughtException' | 'unhandledRejection'): void;
 }
 
-/** Told about an exception no running application could be blamed for (`app`: a stopped one). */
+/** Told about an exception no running application could be blamed for (`app`: one that ended). */
 export type UnattributedListener = (err: unknown, origin: 'uncaughtException' | 'unhandledRejection', app?: string) => void;
 
 /**
@@ -20,7 +20,7 @@ export type UnattributedListener = (err: unknown, origin: 'uncaughtException' | 
  * delivered to it) runs in an AsyncLocalStorage context naming it; the context follows timers,
  * promises and callbacks the application creates. The process-wide handlers read it:
  *   - owned by a running application: that application is failed (stopped, reported), alone;
- *   - otherwise (the node's own code, or an application already stopped): logged with the error
+ *   - otherwise (the node's own code, or an application that has ended): logged with the error
  *     and counted (heartbeat `eventLoop.unattributedErrors`), and the node goes on.
  * The handlers are installed while at least one inline-hosting node runs in the process (from
  * its start to its stop, not only while apps run: a stopped application's stray timer must not

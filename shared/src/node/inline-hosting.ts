@@ -27,8 +27,8 @@ export class InlineHosting {
     this.watchdog?.start();
     this.stopListening ??= listenUnattributed((err, origin, app) => {
       this.unattributedErrors++;
-      this.log.error({ err, origin, ...(app ? { stoppedApp: app } : {}), count: this.unattributedErrors },
-        app ? `${origin} from application ${app}, already stopped: the node goes on` : `${origin} not attributable to an application: the node goes on`);
+      this.log.error({ err, origin, ...(app ? { endedApp: app } : {}), count: this.unattributedErrors },
+        app ? `${origin} from application ${app}, which is no longer running: the node goes on` : `${origin} not attributable to an application: the node goes on`);
     });
   }
 
