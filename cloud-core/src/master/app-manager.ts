@@ -1,6 +1,6 @@
 import {
   AppError, ErrorCodes, cborEncoder, decodeControl, sha256, topics,
-  type AppAssignment, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
+  type AppAssignment, type AppStalls, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { AppRecord, MasterStore, PlanJson } from './master-store.js';
@@ -18,7 +18,9 @@ export interface AppView extends AppRecord {
   /** Processors that are waiting for a node to host them, and why. */
   pending: { processor: number; reason: string }[];
   /** Per node hosting it: what that node reports. */
-  nodes: Record<string, { state: string; tasks: number; in: number; out: number; maxQueued: number; wire: Record<string, number>; online: boolean; error?: string }>;
+  nodes: Record<string, { state: string; tasks: number; in: number; out: number; maxQueued: number; wire: Record<string, number>; online: boolean; error?: string;
+    /** Event-loop stalls the node's watchdog blamed on the application there (inline hosting). */
+    stalls?: AppStalls }>;
 }
 
 /**
@@ -319,7 +321,7 @@ export class AppManager {
       nodes[n] = {
         state: r?.state ?? 'starting', tasks: tasks.length, in: sum(tasks, 'in'), out: sum(tasks, 'out'),
         maxQueued: Math.max(0, ...tasks.map((x) => x.maxQueued)), wire: { ...(r?.wire ?? {}) }, online: reg?.online ?? false,
-        ...(r?.error ? { error: r.error } : {}),
+        ...(r?.error ? { error: r.error } : {}), ...(r?.stalls ? { stalls: r.stalls } : {}),
       };
     }
     return { ...app, pending: this.pending.get(app.id) ?? [], nodes };

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { MASTER_ID, decodeControl, type Logger, type NodeHeartbeat, type NodeHello, type ReplayLogReport } from '@tributary/shared';
+import { MASTER_ID, decodeControl, type Logger, type NodeEventLoopReport, type NodeHeartbeat, type NodeHello, type ReplayLogReport } from '@tributary/shared';
 import type { MasterStore, NodeRecord } from './master-store.js';
 
 export interface NodeView extends NodeRecord {
@@ -8,6 +8,8 @@ export interface NodeView extends NodeRecord {
   apps: NodeHeartbeat['apps'];
   /** Its replay logs' state from its last heartbeat (nodes that host sources); absent otherwise. */
   replayLog?: ReplayLogReport;
+  /** Its watchdog's node-level counts (nodes that host applications inline); absent otherwise. */
+  eventLoop?: NodeEventLoopReport;
   /** The node process's boot id (from its hello): a new one means it restarted. */
   boot?: string;
 }
@@ -82,6 +84,7 @@ export class Registry extends EventEmitter {
     const hb: NodeHeartbeat = decoded.value;
     node.apps = hb.apps ?? {};
     node.replayLog = replayLogOf(hb.replayLog);
+    node.eventLoop = hb.eventLoop;
     node.lastSeen = Date.now();
     this.setOnline(node, true, 'heartbeat');
     this.emit('heartbeat', node);
@@ -113,7 +116,7 @@ export class Registry extends EventEmitter {
 }
 
 function stripView(n: NodeView): NodeRecord {
-  const { online: _o, apps: _a, boot: _b, ...record } = n;
+  const { online: _o, apps: _a, boot: _b, eventLoop: _e, ...record } = n;
   return record;
 }
 
@@ -124,3 +127,4 @@ function replayLogOf(r: unknown): ReplayLogReport | undefined {
   const num = (k: string) => (typeof x[k] === 'number' && Number.isFinite(x[k]) ? (x[k] as number) : 0);
   return { backlogRecords: num('backlogRecords'), diskBytes: num('diskBytes'), quotaBytes: num('quotaBytes'), droppedRecords: num('droppedRecords'), blocked: x.blocked === true };
 }
+

@@ -33,6 +33,7 @@ const appReport = z.object({
   tasks: z.array(taskReport),
   wire: z.record(z.string(), z.number()),
   error: z.string().optional(),
+  stalls: z.object({ count, maxMs: z.number().nonnegative(), lastAt: z.number() }).optional(),
 });
 
 export const helloSchema = z.object({
@@ -50,6 +51,7 @@ export const heartbeatSchema = z.object({
   replayLog: z.object({
     backlogRecords: z.number(), diskBytes: z.number(), quotaBytes: z.number(), droppedRecords: z.number(), blocked: z.boolean(),
   }).optional(),
+  eventLoop: z.object({ unattributedStalls: count, unattributedErrors: count }).optional(),
 });
 
 export const checkpointReportSchema = z.object({
