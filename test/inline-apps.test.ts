@@ -111,8 +111,9 @@ test.serial('two applications that throw on an inline agent fail alone; the agen
   t.true(rows.every((r) => r.device === 'dev-1' && typeof r.value === 'number'));
 
   const { body: node } = await api(master.httpUrl, '/nodes');
-  const dev1 = (node as { id: string; online: boolean }[]).find((n) => n.id === 'dev-1');
+  const dev1 = (node as { id: string; online: boolean; eventLoop?: { unattributedErrors: number } }[]).find((n) => n.id === 'dev-1');
   t.true(dev1?.online, 'the agent is still registered and online');
+  t.is(dev1?.eventLoop?.unattributedErrors, 0, 'both errors were blamed on their application');
   t.false(agentExited, 'the agent process is alive');
   t.is(await agent.stop(), 0, 'and stops cleanly');
 });
@@ -149,4 +150,8 @@ test.serial('an inline application that blocks the event loop is reported by the
   t.true(stalls.maxMs >= 300);
   const { body } = await api(master.httpUrl, '/apps/blocker');
   t.is(body.error, undefined, 'a stall is reported, not a failure');
+  t.is(body.nodes['dev-1'].stalls.count, 1, 'and shown with the application');
+  const { body: nodes } = await api(master.httpUrl, '/nodes');
+  const dev1 = (nodes as { id: string; eventLoop?: { unattributedStalls: number; unattributedErrors: number } }[]).find((n) => n.id === 'dev-1');
+  t.is(dev1?.eventLoop?.unattributedErrors, 0, 'the node reports its own counts too');
 });

@@ -18,3 +18,4 @@ export { builtinConnectors } from './connectors/index.js';
 export { MqttSource } from './connectors/mqtt-source.js';
 export * from './node/index.js';
 export { systemClock, type Clock, type Timer } from './runtime/wall-clock.js';
+export { decodeControl, type ControlKind, type Decoded } from './wire/control.js';

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import * as api from '../api/index.js';
 import { AppError, ErrorCodes } from '../api/errors.js';
 import { API_VERSION, canHostApi } from '../api/version.js';
@@ -40,14 +41,14 @@ export function evaluateBundle(code: string, filename: string): unknown {
   if (!canHostApi(API_VERSION, version)) {
     throw new AppError(ErrorCodes.API_VERSION, `${filename}: built against tributary API ${version}; this node hosts API ${API_VERSION} (same major, minor ≤ ${API_VERSION.split('.')[1]})`);
   }
-  const hostRequire = createRequire(filename);
+  const hostRequire = createRequire(resolve(filename));
   const require = (id: string): unknown => (id === 'tributary' ? api : hostRequire(id));
   const module = { exports: {} as Record<string, unknown> };
   // The CommonJS wrapper, as Node's own loader builds it; `new Function` compiles in this realm.
   const wrapper = new Function('exports', 'require', 'module', '__filename', '__dirname', code) as
     (e: unknown, r: unknown, m: unknown, f: string, d: string) => void;
   try {
-    wrapper(module.exports, require, module, filename, filename.slice(0, filename.lastIndexOf('/')));
+    wrapper(module.exports, require, module, resolve(filename), dirname(resolve(filename)));
   } catch (cause) {
     throw new AppError(ErrorCodes.APP_INVALID, `${filename}: the application module threw while loading: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }

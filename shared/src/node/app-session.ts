@@ -6,6 +6,7 @@ import { builtinConnectors } from '../connectors/index.js';
 import type { Logger } from '../log/log.js';
 import { AppRuntime } from '../runtime/app-runtime.js';
 import { AppReplayLog } from '../store/app-replay-log.js';
+import type { PartReplayLog } from '../store/replay-log.js';
 import type { AppAssignment, AppState, TaskReport } from '../wire/assignment.js';
 import type { Transport } from '../wire/transport.js';
 import { loadBundle } from './app-bundle.js';
@@ -56,7 +57,7 @@ export class AppSession {
       const graph = await resolveApp(await loadBundle(o.bundlePath), new Params({ ...o.assignment.params }), o.assignment.app);
       if (this.stopped) return;
       const replay = o.replay
-        ? { log: new AppReplayLog(o.replay.dir, o.assignment.submission ?? 0, o.log), quotaBytes: o.replay.quotaBytes, policy: o.replay.policy }
+        ? { log: new ClosingReplayLog(new AppReplayLog(o.replay.dir, o.assignment.submission ?? 0, o.log)), quotaBytes: o.replay.quotaBytes, policy: o.replay.policy }
         : undefined;
       const rt = new AppRuntime({
         graph: o.wrapGraph ? o.wrapGraph(graph) : graph, assignment: o.assignment, nodeId: o.nodeId, nodeLabels: o.labels,
@@ -142,5 +143,39 @@ export class AppSession {
     }));
     const replay = this.options.replay && !this.closing ? await rt.replayStats().catch(() => undefined) : undefined;
     this.events.stats(tasks, { ...rt.stats }, replay);
+  }
+}
+
+/**
+ * The replay log as the runtime gets it: a close that comes while it is still opening (the
+ * application stopped during its start) waits for the open, then closes, and nothing reopens it
+ * afterwards. LevelDB locks a log per process: inline, a log left open by a stopped run would keep
+ * the application's next run on this node (a recovery, say) from opening it. (A thread's exit
+ * releases it anyway.)
+ */
+class ClosingReplayLog implements PartReplayLog {
+  private opening: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(private readonly inner: AppReplayLog) {}
+
+  get log() {
+    return this.inner.log;
+  }
+
+  open(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('replay log closed: the application was stopped while starting'));
+    this.opening = this.inner.open();
+    return this.opening;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.opening?.catch(() => {});
+    await this.inner.close();
+  }
+
+  diskBytes(): Promise<number> {
+    return this.inner.diskBytes();
   }
 }
