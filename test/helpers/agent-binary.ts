@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,12 @@ export async function arm64Sysroot(): Promise<string> {
 
 export const QEMU_AARCH64 = '/usr/bin/qemu-aarch64-static';
 
+/** Binaries still running when this process exits (a test timed out) are killed with it. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** A PATH of one empty directory: no `node`, no npm, nothing the agent could lean on. */
 export function pathWithoutNode(): string {
   return mkdtempSync(join(tmpdir(), 'tributary-empty-path-'));
@@ -56,7 +62,8 @@ export function spawnAgentBinary(name: string, target: Target, args: string[], {
     env: { PATH: pathWithoutNode(), HOME: tmpdir(), TRIBUTARY_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  process.once('exit', () => child.kill('SIGKILL'));
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   return new ChildNode(name, child);
 }
 
