@@ -36,7 +36,7 @@ test("the binary's JavaScript holds the agent and nothing of cloud-core, the das
   t.false(inputs.some((f) => f.includes('node-gyp-build')), 'no addon looked up in node_modules');
 });
 
-test('--version names the embedded Node LTS; --help lists exactly the options of `tributary agent`', async (t) => {
+test('--version names the embedded Node LTS; --help lists exactly the options of `tributary agent`; --isolation thread is refused', async (t) => {
   const version = await runAgentBinary('linux-x64', ['--version']);
   t.is(version.code, 0);
   const pinned = (JSON.parse(readFileSync('deploy/node-binaries.json', 'utf8')) as { version: string }).version;
@@ -49,6 +49,10 @@ test('--version names the embedded Node LTS; --help lists exactly the options of
   const missingId = await runAgentBinary('linux-x64', []);
   t.is(missingId.code, 1);
   t.regex(missingId.stderr, /required option '--id <device-id>'/);
+  // No thread entry inside the binary: applications run inline, and asking for threads is refused.
+  const threads = await runAgentBinary('linux-x64', ['--id', 'dev-t', '--isolation', 'thread', '--master', 'mqtt://127.0.0.1:1']);
+  t.is(threads.code, 1);
+  t.regex(threads.stderr, /error \[TRIB_ERR_CONFIG_INVALID\]: isolation=thread/);
 });
 
 test.serial('x64: with no node on PATH, it takes flags, config file and environment, registers, and stops on SIGTERM', async (t) => {

@@ -5,9 +5,10 @@ import { collect, configOption, configSources, logLevelOption, replayFlags, with
  * The agent's command line, defined once: `tributary agent` (cli/src/commands/cluster.ts) and the
  * single binary `tributary-agent` (bin.ts) both call this on their command, so both take the same
  * flags, config file and TRIBUTARY_* environment (shared/src/config/schemas.ts, agentConfigSchema).
- * The agent itself loads on first use: the CLI's other commands start without LevelDB.
+ * The agent itself loads on first use: the CLI's other commands start without LevelDB. `host.threads`
+ * false (the binary) refuses `--isolation thread`: it has no thread entry file to start one from.
  */
-export function agentCommand(cmd: Command): Command {
+export function agentCommand(cmd: Command, host: { threads: boolean } = { threads: true }): Command {
   return withReplayOptions(cmd)
     .description('run an edge agent on a device; it hosts the edge part of applications')
     .requiredOption('--id <device-id>', 'device id (unique in the fleet)')
@@ -19,6 +20,6 @@ export function agentCommand(cmd: Command): Command {
     .addOption(logLevelOption())
     .action(async (o) => {
       const { runAgent } = await import('./main.js');
-      await runAgent(configSources(o, { id: o.id, master: o.master, labels: o.label, slots: o.slots, data: o.data, ...replayFlags(o), logLevel: o.logLevel }));
+      await runAgent(configSources(o, { id: o.id, master: o.master, labels: o.label, slots: o.slots, data: o.data, ...replayFlags(o), logLevel: o.logLevel }), host);
     });
 }

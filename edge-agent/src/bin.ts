@@ -19,7 +19,7 @@ process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
   emitWarning(warning, ...rest);
 }) as typeof process.emitWarning;
 
-const program = agentCommand(new Command('tributary-agent'))
+const program = agentCommand(new Command('tributary-agent'), { threads: false })
   .version(`${VERSION} (node ${process.version}, ${process.platform}-${process.arch})`, '-V, --version')
   .showHelpAfterError()
   .exitOverride();
