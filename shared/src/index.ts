@@ -8,11 +8,16 @@ export { LocalRuntime, type LocalRuntimeOptions, type RunSummary, type Processor
 export type { TaskMetrics } from './runtime/task-metrics.js';
 export { AppRuntime, type AppRuntimeOptions, type WireStats } from './runtime/app-runtime.js';
 export { DEFAULT_REMOTE_CREDITS } from './runtime/remote-channel.js';
+export { ReceiveChannel, type ReceiveVerdict } from './runtime/receive-channel.js';
+export { FrameReceiver, type Receipt } from './runtime/frame-receiver.js';
+export { buildTopology, type Topology, type TopologyOptions } from './runtime/topology.js';
 export * from './config/index.js';
 export * from './wire/assignment.js';
 export * from './wire/codec.js';
 export * from './wire/topics.js';
 export type { QoS, PublishOptions, MessageHandler, Transport, TransportMessage, TransportOptions, TransportStatus } from './wire/transport.js';
+export { MemoryBroker, type Delivery, type Fault } from './wire/memory-broker.js';
+export { MemoryTransport, type MemoryTransportOptions } from './wire/memory-transport.js';
 export * from './mqtt/index.js';
 export { builtinConnectors } from './connectors/index.js';
 export { MqttSource } from './connectors/mqtt-source.js';
