@@ -80,6 +80,9 @@ export function createMqttClient(o: MqttClientOptions): MqttClient {
     resubscribe: o.resubscribe ?? true,
     // A refused CONNECT is retried like a lost connection; firstConnack reports the first one.
     reconnectOnConnackError: true,
+    // mqtt-packet otherwise pre-builds a 2-byte Buffer for each of the 65,536 packet ids on the
+    // first write: 6.5 MB of heap in every process (a third of an idle agent's), for no gain.
+    writeCache: false,
     ...(o.username !== undefined ? { username: o.username } : {}),
     ...(o.password !== undefined ? { password: o.password } : {}),
     ...(o.will ? { will: { topic: o.will.topic, payload: toBuffer(o.will.payload), qos: o.will.qos ?? 1, retain: o.will.retain ?? false } } : {}),
