@@ -5,6 +5,7 @@ import mqtt from 'mqtt';
 import { api, startMaster, startNode, until, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
 import { repoRoot, tributary } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
+import { openSse } from './helpers/sse.js';
 
 async function cluster(t: ExecutionContext): Promise<{ master: RunningMaster; dir: string; nodes: Proc[] }> {
   const dir = await tempDir();
@@ -61,11 +62,12 @@ test.serial('a killed agent is seen offline at once (last will); back with the s
   t.is((await tributary(['submit', 'examples/plant-monitor.ts', '--master', c.master.httpUrl, ...live(c.master.brokerUrl, 'restart')])).code, 0);
   await firstResultFrom(c.master.brokerUrl, 'restart', 'dev-1');
 
+  // The master's pushed snapshots (SSE) show the node offline: an event, not a poll.
+  const stream = await openSse(`${c.master.httpUrl}/stream`, 10_000);
+  t.teardown(() => stream.close());
   await agent.stop('SIGKILL');
-  await until('dev-1 offline', async () => {
-    const { body } = await api(c.master.httpUrl, '/nodes');
-    return body.find((n: { id: string; online: boolean }) => n.id === 'dev-1' && !n.online);
-  }, 50);
+  await stream.next((e) => (JSON.parse(e.data) as { nodes: Array<{ id: string; online: boolean }> }).nodes.some((n) => n.id === 'dev-1' && !n.online), 'dev-1 offline');
+  await stream.close();
 
   const again = firstResultFrom(c.master.brokerUrl, 'restart', 'dev-1');
   c.nodes.push(await startNode('agent', 'dev-1', c.master.brokerUrl, c.dir));

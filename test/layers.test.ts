@@ -28,7 +28,7 @@ const ALLOWED: Record<string, readonly string[]> = {
 const PACKAGES: Record<string, readonly string[]> = {
   api: [],
   log: ['pino'],
-  wire: ['cbor-x'],
+  wire: ['cbor-x', 'zod'],
   config: ['zod'],
   store: ['level'],
   mqtt: ['mqtt'],

@@ -19,6 +19,7 @@ import {
   type SourceContext,
 } from '@tributary/shared';
 import { plainClient, silent, testBroker, whenOpened } from './helpers/mqtt.js';
+import { startEmbeddedBroker } from '../cloud-core/src/broker/index.js';
 import { freePort } from './helpers/ports.js';
 
 
@@ -234,16 +235,25 @@ test("'ingest' timestamps with the arrival time; an idle read returns an empty b
 });
 
 test('back-pressure: a full buffer stops reading from the broker, which stops acknowledging the publisher; nothing is lost', async (t) => {
-  const url = await testBroker(t);
+  const broker = await startEmbeddedBroker({ port: 0, log: silent });
+  t.teardown(() => broker.close());
+  const url = broker.url;
   const n = 20_000;
   const maxBuffered = 100;
-  // keepalive 1 s and a 3 s stall: without its own pings while paused, mqtt.js would drop the
-  // connection ("Keepalive timeout") and, with a clean session, lose what the broker had in flight.
-  const spec = mqttSource<{ ts: number; i: number; pad: string }>({ url, topics: 'load', count: n, maxBuffered, keepaliveSeconds: 1, maxWaitMs: 100 });
+  // keepalive 2 s and a stall of 4 s: without its own pings while paused, mqtt.js would drop the
+  // connection after 3 s ("Keepalive timeout") and, with a clean session, lose what the broker
+  // had in flight. (1 s was too tight: on a loaded machine a process stall of 1.5 s made the
+  // broker time the client out, and the test then waited for records lost with the session.)
+  const clientId = 'paused-source';
+  const spec = mqttSource<{ ts: number; i: number; pad: string }>({ url, clientId, topics: 'load', count: n, maxBuffered, keepaliveSeconds: 2, maxWaitMs: 100 });
   const source = createSource(spec, builtinConnectors) as MqttSource<{ ts: number; i: number; pad: string }>;
   const rejected: string[] = [];
   await source.open(fakeContext(rejected));
   t.teardown(() => source.close());
+  // A lost connection (a clean session: messages lost) ends the test with a failure, not a hang.
+  let lost = false;
+  let onLost = () => {};
+  t.teardown(broker.on('clientDisconnect', (id) => id === clientId && ((lost = true), onLost())));
 
   const publisher = await plainClient(t, url);
   let acked = 0;
@@ -252,8 +262,19 @@ test('back-pressure: a full buffer stops reading from the broker, which stops ac
     Array.from({ length: n }, (_, i) => publisher.publishAsync('load', JSON.stringify({ ts: i, i, pad }), { qos: 1 }).then(() => void acked++)),
   );
 
-  // Nobody reads for 3 s: the buffer fills to exactly maxBuffered and the source holds there.
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+  // Nobody reads: the buffer fills to exactly maxBuffered and the source holds there (each turn
+  // of the event loop lets mqtt.js process what arrived).
+  while (!source.stats().paused) await new Promise((resolve) => setImmediate(resolve));
+  // It stays paused past 1.5 × keepalive: the broker sees the source's own PINGREQs (every 1 s,
+  // plus perhaps one sent just before the pause: the 5th comes at least 4 s into it) and never a
+  // disconnect. Events, not a fixed wait.
+  let pings = 0;
+  const outcome = await new Promise<string>((resolve) => {
+    onLost = () => resolve(`disconnected after ${pings} pings`);
+    if (lost) onLost();
+    t.teardown(broker.on('ping', (id) => id === clientId && ++pings === 5 && resolve('5 pings')));
+  });
+  t.is(outcome, '5 pings', 'the paused source kept its connection');
   const stalled = source.stats();
   t.is(stalled.buffered, maxBuffered);
   t.true(stalled.paused);
@@ -263,11 +284,12 @@ test('back-pressure: a full buffer stops reading from the broker, which stops ac
 
   // Read slowly (a turn of the event loop per batch): the buffer never exceeds its bound.
   const ids: number[] = [];
-  for (let batch = await source.read(64); batch !== null; batch = await source.read(64)) {
+  for (let batch = await source.read(64); batch !== null && !lost; batch = await source.read(64)) {
     for (const m of batch) ids.push(m.value.i);
     t.true(source.stats().buffered <= maxBuffered);
     await new Promise((resolve) => setImmediate(resolve));
   }
+  t.false(lost, 'the source never lost its connection');
   await published;
   t.is(ids.length, n);
   t.true(ids.every((id, i) => id === i), 'every message once, in order');

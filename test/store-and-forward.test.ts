@@ -5,7 +5,8 @@ import mqtt from 'mqtt';
 import { cborDecoder, decodeFrame, type NodeHeartbeat } from '@tributary/shared';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../cloud-core/src/broker/embedded-broker.js';
 import { expectedPlantWindows, plantKey, type PlantWindow } from '../chaos/reference.js';
-import { api, until } from './helpers/cluster.js';
+import { until } from './helpers/cluster.js';
+import { openSse } from './helpers/sse.js';
 import { AGENTS, compareWithReference, plantApp, plantCluster, readLines, submitPlantMonitor, untilFinished } from './helpers/plant-cluster.js';
 
 /**
@@ -66,9 +67,13 @@ test.serial('an agent offline past the idle timeout: the rest progresses, and it
   await untilResultsReach(p.output, 3000);
 
   // dev-2's link goes down; the agent itself keeps running (and logging its readings).
+  // The master's pushed snapshots (SSE) show it offline: an event, not a poll.
+  const stream = await openSse(`${c.master.httpUrl}/stream`);
+  t.teardown(() => stream.close());
   refused.add('dev-2');
   t.true(broker.disconnect('dev-2'));
-  await until('dev-2 offline', async () => ((await api(c.master.httpUrl, '/nodes/dev-2')).body?.online === false ? true : undefined));
+  await stream.next((e) => (JSON.parse(e.data) as { nodes: Array<{ id: string; online: boolean }> }).nodes.some((n) => n.id === 'dev-2' && !n.online), 'dev-2 offline');
+  await stream.close();
   const cut = Math.max(...(await readLines<PlantWindow>(p.output)).filter((w) => w.device === 'dev-2').map((w) => w.windowEnd));
   // dev-1's windows keep coming, 5 s of event time past dev-2's last one, while dev-2 is away.
   await untilResultsReach(p.output, cut + 5000, ['dev-1']);

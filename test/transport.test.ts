@@ -6,8 +6,8 @@ import {
   TributaryError,
   connectMqttTransport,
   matchesFilter,
+  MemoryBroker,
   topics,
-  type MqttTransport,
   type Transport,
   type TransportOptions,
   type TransportStatus,
@@ -25,7 +25,19 @@ interface BrokerHandle {
   readonly port: number;
   stop(): Promise<void>;
 }
-type StartBroker = (port?: number) => Promise<BrokerHandle>;
+
+/**
+ * One implementation under test: how to start its broker (on a given port, to restart one), how
+ * to connect a client, and where no broker listens. A case an implementation cannot meaningfully
+ * run would be gated by a capability declared here (none is needed so far: the memory broker can
+ * be stopped, restarted and be absent, so every case runs against all three).
+ */
+interface Backend {
+  startBroker(port?: number): Promise<BrokerHandle>;
+  connect(options: TransportOptions): Promise<Transport>;
+  /** A URL where no broker runs. */
+  deadUrl(): Promise<string>;
+}
 
 interface Received {
   topic: string;
@@ -69,15 +81,15 @@ function nextStatus(transport: Transport, status: TransportStatus): Promise<void
  * The Transport conformance suite, run against every broker the fabric supports. Each test owns
  * its broker (ava runs a file's tests concurrently, and one test restarts its broker).
  */
-export function runTransportSuite(name: string, startBroker: StartBroker): void {
+export function runTransportSuite(name: string, backend: Backend): void {
   const cleanups: Array<() => Promise<unknown>> = [];
   const broker = async (port?: number) => {
-    const b = await startBroker(port);
+    const b = await backend.startBroker(port);
     cleanups.push(() => b.stop());
     return b;
   };
-  const client = async (url: string, clientId: string, extra: Partial<TransportOptions> = {}): Promise<MqttTransport> => {
-    const t = await connectMqttTransport({ url, clientId, log: silentLog, reconnectMs: 100, ...extra });
+  const client = async (url: string, clientId: string, extra: Partial<TransportOptions> = {}): Promise<Transport> => {
+    const t = await backend.connect({ url, clientId, log: silentLog, reconnectMs: 100, ...extra });
     cleanups.unshift(() => t.close({ force: true }));
     return t;
   };
@@ -222,23 +234,56 @@ export function runTransportSuite(name: string, startBroker: StartBroker): void 
     t.deepEqual(statuses.messages.map((m) => m.text), ['control']);
   });
 
-  test(`${name}: connecting to a dead port rejects with a typed error`, async (t) => {
+  test(`${name}: connecting where no broker runs rejects with a typed error`, async (t) => {
     t.timeout(TEST_TIMEOUT_MS);
-    const port = await freePort();
+    const url = await backend.deadUrl();
     const err = await t.throwsAsync(
-      connectMqttTransport({ url: `mqtt://127.0.0.1:${port}`, clientId: 'nobody-home', connectTimeoutMs: 500, reconnectMs: 50, log: silentLog }),
+      backend.connect({ url, clientId: 'nobody-home', connectTimeoutMs: 500, reconnectMs: 50, log: silentLog }),
       { instanceOf: TributaryError },
     );
     t.is(err?.code, ErrorCodes.BROKER_UNREACHABLE);
   });
 }
 
-runTransportSuite('aedes', async (port = 0) => {
-  const b = await startEmbeddedBroker({ port, log: silentLog });
-  return { url: b.url, port: b.port, stop: () => b.close() };
+const mqtt = {
+  connect: (options: TransportOptions) => connectMqttTransport(options),
+  deadUrl: async () => `mqtt://127.0.0.1:${await freePort()}`,
+};
+
+runTransportSuite('aedes', {
+  ...mqtt,
+  async startBroker(port = 0) {
+    const b = await startEmbeddedBroker({ port, log: silentLog });
+    return { url: b.url, port: b.port, stop: () => b.close() };
+  },
 });
 
-runTransportSuite('mosquitto', (port) => startMosquitto({ port }));
+runTransportSuite('mosquitto', { ...mqtt, startBroker: (port) => startMosquitto({ port }) });
+
+/** In-memory brokers by a made-up port, so a test can stop one and start it again "on its port". */
+const memoryBrokers = new Map<number, MemoryBroker>();
+let nextMemoryPort = 1;
+const memoryUrl = (port: number) => `memory://${port}`;
+
+runTransportSuite('memory', {
+  async startBroker(port) {
+    let broker = port === undefined ? undefined : memoryBrokers.get(port);
+    if (broker) broker.start();
+    else {
+      port ??= nextMemoryPort++;
+      broker = new MemoryBroker();
+      memoryBrokers.set(port, broker);
+    }
+    const b = broker;
+    return { url: memoryUrl(port!), port: port!, stop: async () => b.stop() };
+  },
+  async connect(options) {
+    const broker = memoryBrokers.get(Number(new URL(options.url).host));
+    if (!broker) throw new TributaryError(ErrorCodes.BROKER_UNREACHABLE, `no memory broker at ${options.url}`);
+    return broker.connect(options);
+  },
+  deadUrl: async () => memoryUrl(nextMemoryPort++),
+});
 
 test('mosquitto: a refused connection rejects with TRIB_ERR_BROKER_REFUSED at once', async (t) => {
   t.timeout(TEST_TIMEOUT_MS);

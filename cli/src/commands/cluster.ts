@@ -1,17 +1,14 @@
 import { Option, type Command } from 'commander';
-import type { ConfigSources } from '@tributary/shared';
+import { agentCommand } from '@tributary/edge-agent/command';
+import {
+  collect, configOption as config, configSources as sources, logLevelOption as logLevel, replayFlags, withReplayOptions,
+} from '@tributary/edge-agent/node-options';
 
-// The cloud and agent packages load only for their own commands: `tributary run` and friends, and
-// every process that is not a master, start without fastify, aedes and LevelDB.
+// The cloud package loads only for its own commands: `tributary run` and friends, and every
+// process that is not a master, start without fastify, aedes and LevelDB. The agent command is
+// defined in edge-agent/ (agent-command.ts), shared with the single binary `tributary-agent`; it
+// loads the agent itself on first use.
 const cloud = () => import('@tributary/cloud-core');
-const edge = () => import('@tributary/edge-agent');
-
-const config = () => new Option('-c, --config <file>', 'JSON configuration file (flags and TRIBUTARY_* environment variables override it)');
-const logLevel = () => new Option('--log-level <level>', 'trace|debug|info|warn|error|silent (env TRIBUTARY_LOG_LEVEL)');
-
-function sources(opts: Record<string, unknown> & { config?: string }, flags: Record<string, unknown>): ConfigSources {
-  return { file: opts.config, flags };
-}
 
 /** The long-running processes: master, worker, agent. Their settings are documented schemas in shared/src/config. */
 export function registerCluster(program: Command): void {
@@ -47,32 +44,5 @@ export function registerCluster(program: Command): void {
       await (await cloud()).runWorker(sources(o, { master: o.master, id: o.id, slots: o.slots, labels: o.label, data: o.data, ...replayFlags(o), logLevel: o.logLevel }));
     });
 
-  withReplayOptions(program.command('agent'))
-    .description('run an edge agent on a device; it hosts the edge part of applications')
-    .requiredOption('--id <device-id>', 'device id (unique in the fleet)')
-    .option('--master <url>', "the master's MQTT broker; default mqtt://127.0.0.1:1883")
-    .addOption(new Option('--label <key=value>', 'a label for placement selectors, e.g. site=plant-1 (repeatable)').argParser(collect))
-    .option('--slots <n>', 'how many tasks this agent accepts; default 4')
-    .option('--data <dir>', 'local data (bundle cache, replay logs); default .data/agent')
-    .addOption(config())
-    .addOption(logLevel())
-    .action(async (o) => {
-      await (await edge()).runAgent(sources(o, { id: o.id, master: o.master, labels: o.label, slots: o.slots, data: o.data, ...replayFlags(o), logLevel: o.logLevel }));
-    });
-}
-
-/** The replay-log options, shared by every command that hosts sources (worker, agent). */
-function withReplayOptions(cmd: Command): Command {
-  return cmd
-    .option('--replay-log <on|off>', 'log first, then send: sources write a LevelDB replay log under --data; default on')
-    .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
-    .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)');
-}
-
-function replayFlags(o: Record<string, unknown>): Record<string, unknown> {
-  return { replayLog: o.replayLog, replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy };
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
+  agentCommand(program.command('agent'));
 }

@@ -27,6 +27,9 @@ export interface EmbeddedBrokerOptions {
   admit?: (clientId: string) => boolean;
 }
 
+/** Client events the embedded broker reports through `EmbeddedBroker.on`. */
+export type BrokerClientEvent = 'ping' | 'clientDisconnect' | 'keepaliveTimeout';
+
 export interface EmbeddedBroker {
   /** `mqtt://host:port`, for `TransportOptions.url`. */
   readonly url: string;
@@ -37,6 +40,12 @@ export interface EmbeddedBroker {
    * published), as a broken link would. Returns false when no such client is connected.
    */
   disconnect(clientId: string): boolean;
+  /**
+   * Observation hook (tests, diagnostics): calls `listener` with the client id on each of that
+   * client event: 'ping' (a PINGREQ), 'clientDisconnect' (its connection gone, for whatever
+   * reason), 'keepaliveTimeout' (the broker gave up on a silent client). Returns the unsubscriber.
+   */
+  on(event: BrokerClientEvent, listener: (clientId: string) => void): () => void;
   /** Closes every client connection, the listener and the broker. Idempotent. */
   close(): Promise<void>;
 }
@@ -161,5 +170,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     return true;
   };
 
-  return { url, host, port, disconnect, close };
+  const on = (event: BrokerClientEvent, listener: (clientId: string) => void): (() => void) => {
+    // aedes's typed overloads differ per event; all three report the client (after the packet for 'ping').
+    const emitter = broker as unknown as NodeJS.EventEmitter;
+    const handler = event === 'ping' ? (_packet: unknown, client: Client) => listener(client.id) : (client: Client) => listener(client.id);
+    emitter.on(event, handler);
+    return () => void emitter.removeListener(event, handler);
+  };
+
+  return { url, host, port, disconnect, on, close };
 }

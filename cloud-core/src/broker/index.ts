@@ -1,1 +1,1 @@
-export { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';
+export { startEmbeddedBroker, type BrokerClientEvent, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';

@@ -1,6 +1,6 @@
 import {
-  AppError, ErrorCodes, cborDecoder, cborEncoder, sha256, topics,
-  type AppAssignment, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
+  AppError, ErrorCodes, cborEncoder, decodeControl, sha256, topics,
+  type AppAssignment, type AppStalls, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { AppRecord, MasterStore, PlanJson } from './master-store.js';
@@ -18,7 +18,9 @@ export interface AppView extends AppRecord {
   /** Processors that are waiting for a node to host them, and why. */
   pending: { processor: number; reason: string }[];
   /** Per node hosting it: what that node reports. */
-  nodes: Record<string, { state: string; tasks: number; in: number; out: number; maxQueued: number; wire: Record<string, number>; online: boolean; error?: string }>;
+  nodes: Record<string, { state: string; tasks: number; in: number; out: number; maxQueued: number; wire: Record<string, number>; online: boolean; error?: string;
+    /** Event-loop stalls the node's watchdog blamed on the application there (inline hosting). */
+    stalls?: AppStalls }>;
 }
 
 /**
@@ -28,6 +30,8 @@ export interface AppView extends AppRecord {
  */
 export class AppManager {
   private readonly apps = new Map<string, AppRecord>();
+  /** Checkpoint reports that failed their schema, since start. */
+  controlRejected = 0;
   private readonly pending = new Map<string, { processor: number; reason: string }[]>();
   /** Nodes we have told to run something, so a node that loses its last app is told too. */
   private readonly told = new Set<string>();
@@ -107,14 +111,13 @@ export class AppManager {
 
   /** A task's snapshot arrived; when every task has reported time t, checkpoint t is complete. */
   async onCheckpoint(payload: Buffer): Promise<void> {
-    let r: CheckpointReport;
-    try {
-      r = cborDecoder.decode(payload) as CheckpointReport;
-      if (typeof r?.app !== 'string' || typeof r.t !== 'number') throw new Error('not a checkpoint report');
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'ignoring malformed checkpoint report');
+    const decoded = decodeControl('checkpoint', payload);
+    if (!decoded.ok) {
+      const n = ++this.controlRejected;
+      if (n <= 10 || n % 1000 === 0) this.log.warn({ rejected: n, reason: decoded.reason }, 'control message rejected');
       return;
     }
+    const r: CheckpointReport = decoded.value;
     const app = this.apps.get(r.app);
     const store = this.exactlyOnce.checkpoints;
     if (!app || !store || app.state !== 'running' || r.epoch !== app.epoch || r.t <= (app.checkpoint ?? -Infinity)) return;
@@ -318,7 +321,7 @@ export class AppManager {
       nodes[n] = {
         state: r?.state ?? 'starting', tasks: tasks.length, in: sum(tasks, 'in'), out: sum(tasks, 'out'),
         maxQueued: Math.max(0, ...tasks.map((x) => x.maxQueued)), wire: { ...(r?.wire ?? {}) }, online: reg?.online ?? false,
-        ...(r?.error ? { error: r.error } : {}),
+        ...(r?.error ? { error: r.error } : {}), ...(r?.stalls ? { stalls: r.stalls } : {}),
       };
     }
     return { ...app, pending: this.pending.get(app.id) ?? [], nodes };

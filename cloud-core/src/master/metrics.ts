@@ -30,6 +30,13 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
   perTask('tributary_records_late_total', 'Records that arrived behind the clock (late-data output).', (r) => r.late);
   perTask('tributary_frames_rejected_total', 'Frames a processor\'s tasks rejected (bad, fenced or duplicate).', (r) => r.rejected);
 
+  new Counter({
+    name: 'tributary_control_rejected_total', help: 'Control messages (hello, heartbeat, checkpoint report) that failed their schema and were dropped.', registers: [reg],
+    collect() {
+      this.reset();
+      this.inc(deps.registry.controlRejected + deps.apps.controlRejected);
+    },
+  });
   new Gauge({
     name: 'tributary_backlog_batches', help: 'Batches waiting in the inboxes of a processor\'s tasks.', labelNames: ['app', 'processor'] as const, registers: [reg],
     collect() {

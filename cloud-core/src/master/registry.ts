@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { MASTER_ID, cborDecoder, type Logger, type NodeHeartbeat, type NodeHello, type ReplayLogReport } from '@tributary/shared';
+import { MASTER_ID, decodeControl, type Logger, type NodeEventLoopReport, type NodeHeartbeat, type NodeHello, type ReplayLogReport } from '@tributary/shared';
 import type { MasterStore, NodeRecord } from './master-store.js';
 
 export interface NodeView extends NodeRecord {
@@ -8,6 +8,8 @@ export interface NodeView extends NodeRecord {
   apps: NodeHeartbeat['apps'];
   /** Its replay logs' state from its last heartbeat (nodes that host sources); absent otherwise. */
   replayLog?: ReplayLogReport;
+  /** Its watchdog's node-level counts (nodes that host applications inline); absent otherwise. */
+  eventLoop?: NodeEventLoopReport;
   /** The node process's boot id (from its hello): a new one means it restarted. */
   boot?: string;
 }
@@ -20,6 +22,8 @@ export interface NodeView extends NodeRecord {
  */
 export class Registry extends EventEmitter {
   private readonly nodes = new Map<string, NodeView>();
+  /** Hellos and heartbeats that failed their schema, since start. */
+  controlRejected = 0;
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private readonly store: MasterStore, private readonly timeoutMs: number, private readonly log: Logger) {
@@ -45,14 +49,9 @@ export class Registry extends EventEmitter {
 
   onHello(id: string, payload: Buffer): void {
     if (id === MASTER_ID) return;
-    let hello: NodeHello;
-    try {
-      hello = cborDecoder.decode(payload) as NodeHello;
-      if (hello.kind !== 'worker' && hello.kind !== 'agent') throw new Error(`unknown kind ${String(hello.kind)}`);
-    } catch (err) {
-      this.log.warn({ node: id, err: (err as Error).message }, 'ignoring malformed hello');
-      return;
-    }
+    const decoded = decodeControl('hello', payload);
+    if (!decoded.ok) return this.rejectControl(id, decoded.reason);
+    const hello: NodeHello = decoded.value;
     const now = Date.now();
     const prev = this.nodes.get(id);
     const node: NodeView = {
@@ -80,16 +79,24 @@ export class Registry extends EventEmitter {
   onHeartbeat(id: string, payload: Buffer): void {
     const node = this.nodes.get(id);
     if (!node) return;
-    try {
-      const hb = cborDecoder.decode(payload) as NodeHeartbeat;
-      node.apps = hb.apps ?? {};
-      node.replayLog = replayLogOf(hb.replayLog);
-    } catch {
-      return;
-    }
+    const decoded = decodeControl('heartbeat', payload);
+    if (!decoded.ok) return this.rejectControl(id, decoded.reason);
+    const hb: NodeHeartbeat = decoded.value;
+    node.apps = hb.apps ?? {};
+    node.replayLog = replayLogOf(hb.replayLog);
+    node.eventLoop = hb.eventLoop;
     node.lastSeen = Date.now();
     this.setOnline(node, true, 'heartbeat');
     this.emit('heartbeat', node);
+  }
+
+  /**
+   * A hello or heartbeat that does not validate: counted (`tributary_control_rejected_total`),
+   * logged (the first ten, then every thousandth) and dropped; the node's state stays as it was.
+   */
+  private rejectControl(node: string, reason: string): void {
+    const n = ++this.controlRejected;
+    if (n <= 10 || n % 1000 === 0) this.log.warn({ node, rejected: n, reason }, 'control message rejected');
   }
 
   private setOnline(node: NodeView, online: boolean, why: string): void {
@@ -109,7 +116,7 @@ export class Registry extends EventEmitter {
 }
 
 function stripView(n: NodeView): NodeRecord {
-  const { online: _o, apps: _a, boot: _b, ...record } = n;
+  const { online: _o, apps: _a, boot: _b, eventLoop: _e, ...record } = n;
   return record;
 }
 
@@ -120,3 +127,4 @@ function replayLogOf(r: unknown): ReplayLogReport | undefined {
   const num = (k: string) => (typeof x[k] === 'number' && Number.isFinite(x[k]) ? (x[k] as number) : 0);
   return { backlogRecords: num('backlogRecords'), diskBytes: num('diskBytes'), quotaBytes: num('quotaBytes'), droppedRecords: num('droppedRecords'), blocked: x.blocked === true };
 }
+

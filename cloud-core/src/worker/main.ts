@@ -10,6 +10,7 @@ export async function runWorker(sources: ConfigSources): Promise<NodeAgent> {
     id, kind: 'worker', labels: config.labels, slots: config.slots, brokerUrl: config.master,
     heartbeatMs: config.heartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,
     replayLog: { enabled: config.replayLog, quotaBytes: config.replayQuotaMb * 1024 * 1024, policy: config.replayQuotaPolicy },
+    isolation: config.isolation, watchdogMs: config.watchdogMs,
   });
   await node.start();
   exitOnSignal(() => node.stop(), log);

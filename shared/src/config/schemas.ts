@@ -60,7 +60,22 @@ const nodeCommon = {
    * oldest records and counts them (reported as droppedRecords; they can no longer be replayed).
    */
   replayQuotaPolicy: z.enum(['block', 'drop-oldest']).default('block'),
+  /**
+   * Inline hosting: an application call that holds the event loop this long (ms) is logged,
+   * counted and reported with the application's status (`stalls`); 0 turns the watchdog off.
+   * A second is far beyond any healthy batch and well below the master's node timeout.
+   */
+  watchdogMs: z.coerce.number().int().min(0).default(1000),
 };
+
+/**
+ * How applications are hosted: `thread` runs each in its own worker thread (a V8 isolate, ~10 MB
+ * each; a loop or leak in its code cannot stall or grow the node), `inline` on the node's own main
+ * thread (no isolate, no copy per message; an application that throws still fails alone, a
+ * blocking one is reported by the watchdog). Agents run few applications on small devices:
+ * inline; workers host many, from many users: thread.
+ */
+const isolation = z.enum(['inline', 'thread']);
 
 /** `tributary worker`: a cloud node hosting tasks. */
 export const workerConfigSchema = z.object({
@@ -68,6 +83,7 @@ export const workerConfigSchema = z.object({
   /** How many tasks this worker accepts. */
   slots: z.coerce.number().int().min(1).default(8),
   data: z.string().min(1).default('.data/worker'),
+  isolation: isolation.default('thread'),
   ...nodeCommon,
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
@@ -77,6 +93,7 @@ export const agentConfigSchema = z.object({
   id: nodeId,
   slots: z.coerce.number().int().min(1).default(4),
   data: z.string().min(1).default('.data/agent'),
+  isolation: isolation.default('inline'),
   ...nodeCommon,
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

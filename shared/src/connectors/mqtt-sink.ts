@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import { cborEncoder } from '../wire/cbor.js';
 import { ErrorCodes, TributaryError } from '../api/errors.js';
 import type { Logger } from '../log/log.js';
+import { connectMqttClient, endMqttClient } from '../mqtt/mqtt-client.js';
 import type { Message } from '../api/message.js';
 import type { Sink, SinkContext } from '../api/sink/sink.js';
 import type { MqttSinkOptions } from '../api/sink/mqtt-sink.js';
@@ -64,16 +65,18 @@ export class MqttSink<T> implements Sink<T> {
     const clientId = this.o.clientId ?? `trib-sink-${ctx.taskIndex}-${randomBytes(4).toString('hex')}`;
     let client: MqttClient;
     try {
-      client = await mqtt.connectAsync(this.o.url, {
-        protocolVersion: 4,
+      client = await connectMqttClient({
+        url: this.o.url,
         clientId,
-        connectTimeout: this.o.connectTimeoutMs ?? 10_000,
-        reconnectPeriod: 1000,
-      }, false);
+        keepaliveSeconds: 60, // mqtt.js's default, as before the client layer
+        connectTimeoutMs: this.o.connectTimeoutMs ?? 10_000,
+        failFast: true,
+        what: `mqtt sink ${clientId}`,
+        log: ctx.log,
+      });
     } catch (cause) {
       throw new TributaryError(ErrorCodes.SINK_FAILED, `mqttSink cannot connect to ${this.o.url}: ${(cause as Error).message}`, { cause });
     }
-    (client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
     this.client = client;
     this.exactlyOnce = ctx.exactlyOnce ?? false;
     this.log = ctx.log ?? null;
@@ -155,7 +158,8 @@ export class MqttSink<T> implements Sink<T> {
   async close(): Promise<void> {
     const client = this.client;
     this.client = null;
-    await client?.endAsync();
+    // Graceful (in-flight publishes go out first), bounded: a dead broker does not hang the close.
+    if (client) await endMqttClient(client, { log: this.log ?? undefined });
   }
 
   private failed(cause: Error): never {

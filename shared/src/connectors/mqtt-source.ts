@@ -1,16 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import { cborDecoder } from '../wire/cbor.js';
-import { ErrorCodes, TributaryError, type ErrorCode } from '../api/errors.js';
-import type { Logger } from '../log/log.js';
+import { ErrorCodes, TributaryError } from '../api/errors.js';
+import { connectMqttClient, endMqttClient } from '../mqtt/mqtt-client.js';
 import type { Message } from '../api/message.js';
 import { isEventTime } from '../api/message.js';
 import type { Source, SourceContext } from '../api/source/source.js';
 import type { MqttPayloadFormat, MqttSourceStats, ResolvedSourceOptions } from '../api/source/mqtt-source.js';
-
-/** mqtt.js reconnects on its own this often after a lost connection. */
-const DEFAULT_RECONNECT_MS = 1000;
-
 
 type Decode = (payload: Buffer) => unknown;
 const decoders: Record<MqttPayloadFormat, Decode> = {
@@ -34,6 +30,8 @@ export class MqttSource<T> implements Source<T> {
   /** Messages that found the buffer full; until resumed, mqtt.js processes no further packet. */
   private held: Array<() => void> = [];
   private pingTimer: NodeJS.Timeout | null = null;
+  /** When the source last pinged the broker itself (see ping()). */
+  private lastPingMs = 0;
   private wake: (() => void) | null = null;
   private closed = false;
 
@@ -49,26 +47,36 @@ export class MqttSource<T> implements Source<T> {
   async open(ctx: SourceContext): Promise<void> {
     this.ctx = ctx;
     const { url, topics, qos } = this.o;
-    const client = await connectMqttClient({
-      url,
-      clientId: this.clientId,
-      clean: this.o.clean,
-      keepaliveSeconds: this.o.keepaliveSeconds,
-      connectTimeoutMs: this.o.connectTimeoutMs,
-      errorCode: ErrorCodes.SOURCE_FAILED,
-      what: `mqtt source ${this.clientId}`,
-      log: ctx.log,
-    });
+    let client: MqttClient;
+    try {
+      client = await connectMqttClient(
+        {
+          url,
+          clientId: this.clientId,
+          clean: this.o.clean,
+          keepaliveSeconds: this.o.keepaliveSeconds,
+          connectTimeoutMs: this.o.connectTimeoutMs,
+          failFast: true,
+          what: `mqtt source ${this.clientId}`,
+          log: ctx.log,
+        },
+        (c) => {
+          // Every PUBLISH passes here before mqtt.js acknowledges it and parses the next packet
+          // (set before the CONNACK: with clean: false, queued messages follow it at once).
+          c.handleMessage = (packet, done) => this.onPublish(packet, done);
+          c.on('close', () => {
+            // Held messages belong to the lost connection: never acknowledged, so with clean: false
+            // the broker sends them again on the next one (with a clean session they are gone anyway).
+            // Acknowledging them later would send stale packet ids on the new connection.
+            this.stopPinging();
+            this.held = [];
+          });
+        },
+      );
+    } catch (cause) {
+      throw new TributaryError(ErrorCodes.SOURCE_FAILED, `mqtt source ${this.clientId}: cannot connect: ${(cause as Error).message}`, { cause });
+    }
     this.client = client;
-    // Every PUBLISH passes here before mqtt.js acknowledges it and parses the next packet.
-    client.handleMessage = (packet, done) => this.onPublish(packet, done);
-    client.on('close', () => {
-      // Held messages belong to the lost connection: never acknowledged, so with clean: false
-      // the broker sends them again on the next one (with a clean session they are gone anyway).
-      // Acknowledging them later would send stale packet ids on the new connection.
-      this.stopPinging();
-      this.held = [];
-    });
     try {
       const grants = await withTimeout(client.subscribeAsync(topics, { qos }), this.o.connectTimeoutMs, `no SUBACK within ${this.o.connectTimeoutMs} ms`);
       const refused = grants.filter((g) => (g.qos & 0x80) !== 0).map((g) => g.topic);
@@ -122,7 +130,7 @@ export class MqttSource<T> implements Source<T> {
     if (dropped > 0) this.ctx?.log.info({ dropped }, 'mqtt source closed with records still buffered; they are dropped');
     this.buffer = [];
     this.head = 0;
-    if (client) await endMqttClient(client, this.ctx?.log);
+    if (client) await endMqttClient(client, { log: this.ctx?.log });
   }
 
   stats(): MqttSourceStats {
@@ -142,6 +150,8 @@ export class MqttSource<T> implements Source<T> {
    * until `done` is called. A message that finds the buffer full is held there, undecoded.
    */
   private onPublish(packet: IPublishPacket, done: () => void): void {
+    const now = Date.now();
+    if (now - this.lastPingMs >= (this.o.keepaliveSeconds * 1000) / 2) this.ping(now);
     if (this.available() >= this.o.maxBuffered && !this.closed && !this.ended()) {
       return this.hold(() => {
         this.accept(packet);
@@ -223,13 +233,23 @@ export class MqttSource<T> implements Source<T> {
   private startPinging(): void {
     if (this.pingTimer) return;
     const everyMs = Math.max(100, (this.o.keepaliveSeconds * 1000) / 2);
-    this.pingTimer = setInterval(() => {
-      const client = this.client;
-      if (!client?.connected) return;
-      client.sendPing();
-      client.reschedulePing(true);
-    }, everyMs);
+    this.pingTimer = setInterval(() => this.ping(), everyMs);
     this.pingTimer.unref();
+  }
+
+  /**
+   * A PINGREQ (the broker hears from the client) and a reset of mqtt.js's keepalive clock. Also
+   * called, at most every keepalive / 2, while PUBLISHes arrive: mqtt.js counts only PINGRESPs and
+   * acks as signs of life, and behind a backlog of PUBLISHes (each through onPublish) its PINGRESP
+   * can come later than 0.5 × keepalive after its PINGREQ: it would then drop a live connection
+   * ("Keepalive timeout") and, with a clean session, lose what the broker had in flight.
+   */
+  private ping(now = Date.now()): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    this.lastPingMs = now;
+    client.sendPing();
+    client.reschedulePing(true);
   }
 
   private stopPinging(): void {
@@ -238,96 +258,7 @@ export class MqttSource<T> implements Source<T> {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Helpers shared with mqtt-sink.ts (internal: not part of the package's API).
-
-/** @internal */
-export interface ConnectMqttClientOptions {
-  url: string;
-  clientId: string;
-  clean: boolean;
-  keepaliveSeconds: number;
-  connectTimeoutMs: number;
-  /** The code of the TributaryError thrown when no connection is made. */
-  errorCode: ErrorCode;
-  /** Who connects, for messages: `mqtt sink trib-sink-…`. */
-  what: string;
-  log: Logger;
-}
-
-/**
- * @internal An mqtt.js client (MQTT 3.1.1, Nagle off, reconnecting every second) once its first
- * CONNACK arrived. Fails fast on the first error or close before that (refused, unreachable,
- * wrong URL) and after `connectTimeoutMs`; nothing is left running then. Later connection losses
- * are logged and repaired by mqtt.js.
- */
-export async function connectMqttClient(o: ConnectMqttClientOptions): Promise<MqttClient> {
-  const fail = (reason: string, cause?: unknown) =>
-    new TributaryError(o.errorCode, `${o.what}: cannot connect to the MQTT broker at ${o.url}: ${reason}`, { cause });
-  const options: IClientOptions = {
-    protocolVersion: 4, // aedes speaks MQTT 3.1.1 only
-    clientId: o.clientId,
-    clean: o.clean,
-    keepalive: o.keepaliveSeconds,
-    reconnectPeriod: DEFAULT_RECONNECT_MS,
-    connectTimeout: o.connectTimeoutMs,
-  };
-  let client: MqttClient;
-  try {
-    client = connect(o.url, options);
-  } catch (cause) {
-    throw fail((cause as Error).message, cause);
-  }
-  // Always a listener: an 'error' event without one would crash the process.
-  client.on('error', (err) => o.log.debug({ err }, `${o.what}: MQTT client error`));
-  // Nagle adds ~40 ms to small packets (FACTS.md); every reconnect opens a new socket.
-  const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
-  noDelay();
-  client.on('packetsend', (packet: Packet) => {
-    if (packet.cmd === 'connect') noDelay();
-  });
-  let timer: NodeJS.Timeout | undefined;
-  let onError!: (err: Error) => void;
-  let onClose!: () => void;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      onError = (err) => reject(fail(err.message, err));
-      onClose = () => reject(fail('the connection closed before the broker accepted it'));
-      client.once('connect', () => resolve());
-      client.on('error', onError);
-      client.on('close', onClose);
-      timer = setTimeout(() => reject(fail(`no CONNACK within ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
-    });
-  } catch (err) {
-    await endMqttClient(client, o.log, true);
-    throw err;
-  } finally {
-    clearTimeout(timer);
-    client.removeListener('error', onError);
-    client.removeListener('close', onClose);
-  }
-  let online = true;
-  client.on('close', () => {
-    if (online && !client.disconnecting) o.log.warn({ url: o.url }, `${o.what}: lost the MQTT connection, reconnecting`);
-    online = false;
-  });
-  client.on('connect', () => {
-    if (!online) o.log.info({ url: o.url }, `${o.what}: MQTT connection restored`);
-    online = true;
-  });
-  return client;
-}
-
-/** @internal Ends a client: DISCONNECT after in-flight packets, bounded; forced otherwise. */
-export async function endMqttClient(client: MqttClient, log?: Logger, force = false): Promise<void> {
-  const ended = client.endAsync(force || !client.connected).catch((err) => log?.debug({ err }, 'ending the MQTT client failed'));
-  if (!(await withTimeout(ended, 5000, '').then(() => true, () => false))) {
-    client.end(true);
-    client.stream?.destroy();
-  }
-}
-
-
+/** Rejects with `message` unless `promise` settles within `ms`. */
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));

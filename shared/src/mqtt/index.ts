@@ -1,1 +1,10 @@
 export { MqttTransport, connectMqttTransport } from './mqtt-transport.js';
+export {
+  connectMqttClient,
+  createMqttClient,
+  endMqttClient,
+  firstConnack,
+  type EndMqttClientOptions,
+  type MqttClientOptions,
+  type MqttTlsOptions,
+} from './mqtt-client.js';

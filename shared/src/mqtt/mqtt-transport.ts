@@ -1,14 +1,13 @@
-import { Buffer } from 'node:buffer';
-import { connect, type IClientOptions, type MqttClient, type Packet } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { ErrorCodes, TributaryError, isTributaryError } from '../api/errors.js';
 import { createLogger, type Logger } from '../log/log.js';
 import { assertValidId } from '../wire/topics.js';
+import { createMqttClient, endMqttClient, firstConnack, toBuffer, type MqttClientOptions } from './mqtt-client.js';
 import type {
   MessageHandler,
   PublishOptions,
   QoS,
   Transport,
-  TransportMessage,
   TransportOptions,
   TransportStatus,
 } from '../wire/transport.js';
@@ -28,18 +27,11 @@ const DEFAULTS = {
 
 type Waiter = { resolve: () => void; reject: (err: Error) => void };
 
-const toBuffer = (payload: Uint8Array | string): Buffer =>
-  typeof payload === 'string' ? Buffer.from(payload) : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-
 function filterList(filters: string | string[]): string[] {
   const list = typeof filters === 'string' ? [filters] : filters;
   if (!Array.isArray(list) || list.length === 0) throw new TypeError('filters must be a non-empty string or array');
   for (const f of list) if (typeof f !== 'string' || f.length === 0) throw new TypeError(`Invalid topic filter ${JSON.stringify(f)}`);
   return list;
-}
-
-function willOption(msg: TransportMessage): IClientOptions['will'] {
-  return { topic: msg.topic, payload: toBuffer(msg.payload), qos: msg.qos ?? 1, retain: msg.retain ?? false };
 }
 
 /** A refusal of some filters by the broker (SUBACK 0x80), as opposed to a lost connection. */
@@ -55,6 +47,8 @@ function refused(filters: string[]): TributaryError {
 export class MqttTransport implements Transport {
   readonly clientId: string;
   readonly #opts: TransportOptions & typeof DEFAULTS;
+  /** How the client layer (mqtt-client.ts) connects this transport. */
+  readonly #clientOpts: MqttClientOptions;
   readonly #client: MqttClient;
   readonly #log: Logger;
   #status: TransportStatus = 'offline';
@@ -81,36 +75,29 @@ export class MqttTransport implements Transport {
     this.#opts = { ...DEFAULTS, ...stripUndefined(options) };
     this.clientId = options.clientId;
     this.#log = (options.log ?? createLogger()).child({ component: 'transport', clientId: this.clientId });
-    this.#client = connect(this.#opts.url, {
-      protocolVersion: 4, // aedes speaks MQTT 3.1.1 only
+    this.#clientOpts = {
+      url: this.#opts.url,
       clientId: this.clientId,
       username: this.#opts.username,
       password: this.#opts.password,
-      keepalive: this.#opts.keepaliveSeconds,
-      reconnectPeriod: this.#opts.reconnectMs,
-      connectTimeout: this.#opts.connectTimeoutMs,
+      keepaliveSeconds: this.#opts.keepaliveSeconds,
+      reconnectMs: this.#opts.reconnectMs,
+      connectTimeoutMs: this.#opts.connectTimeoutMs,
       clean: this.#opts.cleanSession,
       resubscribe: false, // done by #onConnect
-      reconnectOnConnackError: true,
-      will: this.#opts.will ? willOption(this.#opts.will) : undefined,
-      // Not `manualConnect`: with it, mqtt.js re-arms its reconnect timer after end() when the
-      // socket's 'close' comes late, and a closed transport reconnects forever.
-    });
-    // Every (re)connect opens a new socket; Nagle adds ~40 ms to small QoS 0 frames (FACTS.md).
-    // The first socket exists already (Node applies the flag once it connects); later ones are
-    // created just before their CONNECT packet is sent.
-    const noDelay = () => (this.#client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
-    noDelay();
-    this.#client.on('packetsend', (packet: Packet) => {
-      if (packet.cmd === 'connect') noDelay();
-    });
+      will: this.#opts.will,
+      // A node or the master may start before its broker: retry until connectTimeoutMs.
+      failFast: false,
+      what: `transport ${this.clientId}`,
+      log: this.#log,
+    };
+    this.#client = createMqttClient(this.#clientOpts);
     this.#client.on('connect', (connack) => void this.#onConnect(connack.sessionPresent === true));
     this.#client.on('close', () => {
       this.#generation++;
       if (this.#status === 'connected') this.#setStatus('offline');
     });
     this.#client.on('reconnect', () => this.#setStatus('reconnecting'));
-    this.#client.on('error', (err) => this.#log.debug({ err }, 'mqtt client error'));
     this.#client.on('message', (topic, payload) => {
       for (const handler of [...this.#messageHandlers]) {
         try {
@@ -122,35 +109,14 @@ export class MqttTransport implements Transport {
     });
   }
 
-  /** Connects, resolving on the first CONNACK; see `connectMqttTransport`. */
+  /** Connects, resolving once connected (first CONNACK, subscriptions in place); see `connectMqttTransport`. */
   static async connect(options: TransportOptions): Promise<MqttTransport> {
     const transport = new MqttTransport(options);
-    const client = transport.#client;
-    let lastError: Error | undefined;
-    let onError!: (err: Error & { code?: unknown }) => void;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        transport.#connectedWaiters.add({ resolve, reject });
-        onError = (err) => {
-          lastError = err;
-          // A CONNACK return code (number) is a refusal; socket errors have string codes.
-          if (typeof err.code === 'number') {
-            reject(new TributaryError(ErrorCodes.BROKER_REFUSED, `${options.url} refused ${options.clientId}: ${err.message}`, { cause: err }));
-          }
-        };
-        client.on('error', onError);
-        timer = setTimeout(() => {
-          const why = lastError ? `: ${lastError.message}` : '';
-          reject(new TributaryError(ErrorCodes.BROKER_UNREACHABLE, `no MQTT broker reachable at ${options.url} within ${transport.#opts.connectTimeoutMs} ms${why}`, { cause: lastError }));
-        }, transport.#opts.connectTimeoutMs);
-      });
+      await Promise.all([firstConnack(transport.#client, transport.#clientOpts), transport.#untilConnected()]);
     } catch (err) {
       await transport.close({ force: true });
       throw err;
-    } finally {
-      clearTimeout(timer);
-      client.removeListener('error', onError);
     }
     return transport;
   }
@@ -237,8 +203,7 @@ export class MqttTransport implements Transport {
       }
     }
     // Forced: destroy the socket without DISCONNECT, so the broker publishes the last will.
-    const ended = this.#client.endAsync(force || !this.#client.connected).catch((err) => this.#log.debug({ err }, 'end failed'));
-    if (!(await withTimeout(ended, this.#opts.closeTimeoutMs))) this.#client.stream?.destroy();
+    await endMqttClient(this.#client, { force, timeoutMs: this.#opts.closeTimeoutMs, log: this.#log });
     this.#generation++;
     const err = this.#closedError();
     for (const fail of this.#pending) fail(err);

@@ -2,3 +2,4 @@ export { NodeAgent, TRIBUTARY_VERSION, type NodeAgentOptions } from './node-agen
 export { BundleCache, sha256 } from './bundle-cache.js';
 export { exitOnSignal } from './shutdown.js';
 export { evaluateBundle, loadBundle, bundleHeader, bundleApiVersion, BUNDLE_HEADER } from './app-bundle.js';
+export type { AppHost, AppHostOptions, AppStatus, Isolation } from './app-host.js';

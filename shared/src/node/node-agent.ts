@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { cborDecoder, cborEncoder } from '../wire/cbor.js';
-import type { AppAssignment, NodeDesiredState, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
+import type { AppAssignment, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
 import type { Logger } from '../log/log.js';
 import { connectMqttTransport } from '../mqtt/mqtt-transport.js';
+import { systemClock, type Clock, type Timer } from '../runtime/wall-clock.js';
 import { parseTopic, topics } from '../wire/topics.js';
 import type { Transport } from '../wire/transport.js';
-import { AppProcess } from './app-process.js';
+import type { AppHost, AppHostOptions, Isolation } from './app-host.js';
 import { BundleCache } from './bundle-cache.js';
+import { InlineHosting } from './inline-hosting.js';
+import { ThreadApp } from './thread-app.js';
 
 export const TRIBUTARY_VERSION = '0.1.0';
 
@@ -23,26 +26,39 @@ export interface NodeAgentOptions {
   log: Logger;
   /** Replay logs for sources hosted here (under dataDir/replay); off: none. */
   replayLog?: { enabled: boolean; quotaBytes: number; policy: 'block' | 'drop-oldest' };
+  /** Time for heartbeats and the times the node reports (default: the system clock); tests pass a FakeClock. */
+  clock?: Clock;
+  /** How applications are hosted: `thread` (default here; workers) or `inline` (agents' default). */
+  isolation?: Isolation;
+  /** Inline hosting: a call that blocks the event loop this long (ms) is reported; 0 = off. */
+  watchdogMs?: number;
 }
 
 /**
  * A node of the fabric (cloud worker or edge agent): registers with the master over MQTT, sends
- * heartbeats, and runs the applications the master assigns to it, each in its own worker thread.
+ * heartbeats, and runs the applications the master assigns to it, each in its own worker thread
+ * (ThreadApp) or on the node's main thread (InlineApp), as `isolation` says.
  * Desired state comes on the node's retained control topic, so a (re)connecting node converges
  * on what it should run without asking.
  */
 export class NodeAgent {
   private transport: Transport | null = null;
-  private readonly apps = new Map<string, AppProcess>();
+  private readonly apps = new Map<string, AppHost>();
+  /** Isolation `inline`: the uncaught-error guard and the event-loop watchdog; null for threads. */
+  private readonly inline: InlineHosting | null;
   private readonly bundles: BundleCache;
-  private heartbeat: NodeJS.Timeout | null = null;
+  private heartbeat: Timer | null = null;
   private reconciling: Promise<void> = Promise.resolve();
   private stopping = false;
   /** New on every process start: tells the master this node lost whatever it ran before. */
   private readonly boot = randomUUID();
 
+  private readonly clock: Clock;
+
   constructor(private readonly options: NodeAgentOptions) {
+    this.clock = options.clock ?? systemClock;
     this.bundles = new BundleCache(join(options.dataDir, 'bundles'));
+    this.inline = options.isolation === 'inline' ? new InlineHosting(options.watchdogMs ?? 1000, options.log) : null;
   }
 
   get id(): string {
@@ -52,6 +68,7 @@ export class NodeAgent {
   async start(): Promise<void> {
     const { id, brokerUrl, log } = this.options;
     const status = topics.status(id);
+    this.inline?.start();
     this.transport = await connectMqttTransport({
       url: brokerUrl,
       clientId: id,
@@ -66,18 +83,19 @@ export class NodeAgent {
     });
     await this.transport.subscribe(topics.nodeSubscriptions(id), 1);
     await this.sayHello();
-    this.heartbeat = setInterval(() => this.sendHeartbeat(), this.options.heartbeatMs);
-    log.info({ id, kind: this.options.kind, labels: this.options.labels, broker: brokerUrl }, `${this.options.kind} started`);
+    this.heartbeat = this.clock.setInterval(() => this.sendHeartbeat(), this.options.heartbeatMs);
+    log.info({ id, kind: this.options.kind, labels: this.options.labels, broker: brokerUrl, isolation: this.options.isolation ?? 'thread' }, `${this.options.kind} started`);
   }
 
   /** Stops every application and leaves the fabric cleanly (status offline, then disconnect). */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat?.cancel();
     await this.reconciling.catch(() => {});
     await Promise.all([...this.apps.values()].map((a) => a.stop()));
     this.apps.clear();
+    this.inline?.stop();
     const t = this.transport;
     if (t) {
       // Not awaited: with the broker gone the acknowledgement never comes. close() flushes pending
@@ -94,7 +112,7 @@ export class NodeAgent {
 
   private async sayHello(): Promise<void> {
     const { kind, labels, slots } = this.options;
-    const hello: NodeHello = { kind, labels, slots, version: TRIBUTARY_VERSION, now: Date.now(), boot: this.boot };
+    const hello: NodeHello = { kind, labels, slots, version: TRIBUTARY_VERSION, now: this.clock.now(), boot: this.boot };
     await this.transport?.publish(topics.hello(this.id), cborEncoder.encode(hello), { qos: 1, retain: true }).catch(() => {});
   }
 
@@ -102,10 +120,14 @@ export class NodeAgent {
     const apps: Record<string, NodeHeartbeat['apps'][string]> = {};
     for (const [id, a] of this.apps) {
       const s = a.status;
-      apps[id] = { epoch: a.assignment.epoch, state: s.state, tasks: s.tasks, wire: s.wire, ...(s.error ? { error: s.error } : {}) };
+      apps[id] = {
+        epoch: a.assignment.epoch, state: s.state, tasks: s.tasks, wire: s.wire,
+        ...(s.error ? { error: s.error } : {}), ...(s.stalls ? { stalls: s.stalls } : {}),
+      };
     }
     const replayLog = this.replayReport();
-    const hb: NodeHeartbeat = { now: Date.now(), apps, ...(replayLog ? { replayLog } : {}) };
+    const eventLoop: NodeEventLoopReport | undefined = this.inline?.report();
+    const hb: NodeHeartbeat = { now: this.clock.now(), apps, ...(replayLog ? { replayLog } : {}), ...(eventLoop ? { eventLoop } : {}) };
     this.transport?.publish(topics.heartbeat(this.id), cborEncoder.encode(hb), { qos: 0 }).catch(() => {});
   }
 
@@ -141,7 +163,7 @@ export class NodeAgent {
       if (desired.boot !== undefined && desired.boot !== this.boot) {
         // Retained from this node's previous run: its epoch is over. The master sends a new one
         // once it has seen this run's hello (no stale start, no frames of a dead epoch).
-        this.options.log.info('desired state of an earlier run of this node ignored: waiting for the master');
+        this.options.log.info({ event: 'stale-desired-state', boot: desired.boot }, 'desired state of an earlier run of this node ignored: waiting for the master');
         return;
       }
       // Serialised: a burst of control messages is applied in order, one at a time.
@@ -186,21 +208,19 @@ export class NodeAgent {
       log.error({ app: a.app, err: (err as Error).message }, 'cannot fetch application bundle');
       return;
     }
-    const proc = new AppProcess(
-      a,
-      bundlePath,
-      {
-        nodeId: this.id, labels: this.options.labels, logLevel: this.options.logLevel,
-        ...(this.options.replayLog?.enabled
-          ? { replay: { dir: join(this.options.dataDir, 'replay', a.app), quotaBytes: this.options.replayLog.quotaBytes, policy: this.options.replayLog.policy } }
-          : {}),
-      },
-      (topic, payload, qos, retain) => {
+    const options: AppHostOptions = {
+      assignment: a, bundlePath, nodeId: this.id, labels: this.options.labels, logLevel: this.options.logLevel,
+      ...(this.options.replayLog?.enabled
+        ? { replay: { dir: join(this.options.dataDir, 'replay', a.app), quotaBytes: this.options.replayLog.quotaBytes, policy: this.options.replayLog.policy } }
+        : {}),
+      publish: (topic, payload, qos, retain) => {
         this.transport?.publish(topic, payload, { qos, retain }).catch((err: Error) => log.warn({ err: err.message, topic }, 'publish failed'));
       },
       log,
-      () => this.sendHeartbeat(),
-    );
+      onChange: () => this.sendHeartbeat(),
+    };
+    const proc = this.inline ? this.inline.host(options) : new ThreadApp(options);
     this.apps.set(a.app, proc);
+    proc.start();
   }
 }

@@ -1,5 +1,6 @@
 import type { InboundBatch, BatchReceiver } from './channel.js';
 import { TaskHost } from './task-host.js';
+import type { Timer } from './wall-clock.js';
 
 /**
  * Hosts a task fed by channels from upstream tasks. Input batches queue in an inbox and are
@@ -19,7 +20,7 @@ export class ChannelTaskRunner extends TaskHost implements BatchReceiver {
   private readonly lastActive: number[] = [];
   private idleTimeoutMs = 0;
   private idleCandidates = new Set<number>();
-  private idleTimer: NodeJS.Timeout | null = null;
+  private idleTimer: Timer | null = null;
 
   override queued(): number {
     return this.inbox.length - this.head;
@@ -28,7 +29,7 @@ export class ChannelTaskRunner extends TaskHost implements BatchReceiver {
   /** Registers one more inbound channel; returns its index. Called while wiring, before start. */
   addChannel(): number {
     this.channelClocks.push(-Infinity);
-    this.lastActive.push(Date.now());
+    this.lastActive.push(this.clock.now());
     return this.channelClocks.length - 1;
   }
 
@@ -41,9 +42,8 @@ export class ChannelTaskRunner extends TaskHost implements BatchReceiver {
     this.idleTimeoutMs = ms;
     for (const c of channels) this.idleCandidates.add(c);
     if (ms > 0 && !this.idleTimer && this.idleCandidates.size > 0) {
-      this.idleTimer = setInterval(() => this.enqueue({ channel: -1, messages: [], clock: -Infinity, release: () => {} }), Math.max(50, ms / 4));
-      this.idleTimer.unref();
-      void this.finished.then(() => this.idleTimer && clearInterval(this.idleTimer));
+      this.idleTimer = this.clock.setInterval(() => this.enqueue({ channel: -1, messages: [], clock: -Infinity, release: () => {} }), Math.max(50, ms / 4));
+      void this.finished.then(() => this.idleTimer?.cancel());
     }
   }
 
@@ -97,7 +97,7 @@ export class ChannelTaskRunner extends TaskHost implements BatchReceiver {
     this.metrics.in += messages.length;
     if (messages.length > 0) {
       // Probes, per batch: event-time latency of its last record, and a sample of its keys.
-      this.metrics.eventLatency.record(Date.now() - messages[messages.length - 1].ts);
+      this.metrics.eventLatency.record(this.clock.now() - messages[messages.length - 1].ts);
       this.metrics.keys.sample(messages);
     }
     for (let i = 0; i < messages.length; i++) {
@@ -109,7 +109,7 @@ export class ChannelTaskRunner extends TaskHost implements BatchReceiver {
     // Channel -1: a tick of the idle-source timer, no input.
     if (batch.channel >= 0) {
       if (batch.clock > clocks[batch.channel]) clocks[batch.channel] = batch.clock;
-      this.lastActive[batch.channel] = this.idleTimeoutMs > 0 ? Date.now() : 0;
+      this.lastActive[batch.channel] = this.idleTimeoutMs > 0 ? this.clock.now() : 0;
     }
     this.advanceClock(this.idleTimeoutMs > 0 ? this.minClockSkippingIdle() : minOf(clocks));
     return this.endBatch();
@@ -117,7 +117,7 @@ export class ChannelTaskRunner extends TaskHost implements BatchReceiver {
 
   private minClockSkippingIdle(): number {
     const clocks = this.channelClocks;
-    const idleBefore = Date.now() - this.idleTimeoutMs;
+    const idleBefore = this.clock.now() - this.idleTimeoutMs;
     let min = Infinity;
     let counted = 0;
     for (let i = 0; i < clocks.length; i++) {
@@ -131,7 +131,7 @@ export class ChannelTaskRunner extends TaskHost implements BatchReceiver {
   }
 
   override abort(): void {
-    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer?.cancel();
     super.abort();
   }
 

@@ -3,11 +3,10 @@ import type { Connectors } from '../api/connectors.js';
 import type { TaskError } from '../api/errors.js';
 import { createLogger, type Logger } from '../log/log.js';
 import type { Message } from '../api/message.js';
-import { createPartitioner } from '../api/partitioner/index.js';
 import { ChannelTaskRunner } from './channel-task-runner.js';
-import { DEFAULT_LOCAL_CREDITS, LocalChannel } from './local-channel.js';
-import { DEFAULT_BATCH_SIZE, Router } from './router.js';
-import { SourceTaskRunner } from './source-task-runner.js';
+import type { SourceTaskRunner } from './source-task-runner.js';
+import { buildTopology } from './topology.js';
+import type { Clock } from './wall-clock.js';
 import type { HostEvents, TaskHost } from './task-host.js';
 import type { LatencyPercentiles } from '../wire/assignment.js';
 import { LatencyHistogram } from './latency-histogram.js';
@@ -21,6 +20,8 @@ export interface LocalRuntimeOptions {
   credits?: number;
   /** The host process's implementations of the built-in sources and sinks (builtinConnectors). */
   connectors?: Connectors;
+  /** Wall time for the tasks (event-time latency, timers); default systemClock. */
+  clock?: Clock;
 }
 
 export interface ProcessorSummary extends TaskCounters {
@@ -64,6 +65,7 @@ export class LocalRuntime {
   constructor(readonly graph: Graph, private readonly options: LocalRuntimeOptions = {}) {
     this.log = options.log ?? createLogger();
     this.events.connectors = options.connectors;
+    this.events.clock = options.clock;
     this.build();
   }
 
@@ -124,7 +126,7 @@ export class LocalRuntime {
     };
   }
 
-  private readonly events: HostEvents & { connectors?: Connectors } = {
+  private readonly events: HostEvents & { connectors?: Connectors; clock?: Clock } = {
     lateDropped: (host: TaskHost, msg: Message) => {
       if (++this.lateUndelivered <= 10) {
         this.log.warn({ task: host.name, ts: msg.ts }, 'late record and no late-data output configured (pipeline.late(sink)); counted only');
@@ -139,28 +141,14 @@ export class LocalRuntime {
   };
 
   private build(): void {
-    const { graph } = this;
-    const batchSize = this.options.batchSize ?? DEFAULT_BATCH_SIZE;
-    const credits = this.options.credits ?? DEFAULT_LOCAL_CREDITS;
-    for (const p of graph.processors) {
-      this.hosts[p.id] = Array.from({ length: p.parallelism }, (_, index) => {
-        const log = this.log.child({ task: `${p.name}#${index}` });
-        const router = new Router(batchSize);
-        if (!p.source) return new ChannelTaskRunner(p, index, router, log, this.events);
-        const s = new SourceTaskRunner(p, index, router, log, this.events, { batchSize });
-        this.sources.push(s);
-        return s;
-      });
-    }
-    // Wire every sender task to every receiver task of each edge; receivers number their channels.
-    for (const e of graph.edges) {
-      const receivers = this.hosts[e.to] as ChannelTaskRunner[];
-      this.hosts[e.from].forEach((sender, senderIndex) => {
-        const channels = receivers.map((rx) => new LocalChannel(rx, rx.addChannel(), credits));
-        const route = { partitioner: createPartitioner(e.partitioner, senderIndex), channels };
-        if (e.kind === 'late') sender.router.setLateRoute(route);
-        else sender.router.addRoute(route);
-      });
-    }
+    const topology = buildTopology({
+      graph: this.graph,
+      log: this.log,
+      events: this.events,
+      batchSize: this.options.batchSize,
+      localCredits: this.options.credits,
+    });
+    this.hosts.push(...topology.byProcessor);
+    this.sources.push(...topology.sources);
   }
 }

@@ -1,5 +1,6 @@
 import type { Message } from '../api/message.js';
 import type { ReplayLog } from '../store/replay-log.js';
+import { systemClock, type Clock } from './wall-clock.js';
 
 /** A batch of source records with its place in the source's sequence. */
 export interface FeedBatch {
@@ -52,7 +53,7 @@ export class SourceFeed {
   private logItNext = -1;
   private bytesPerRecord = 64;
 
-  constructor(private readonly replay: ReplayOptions | null) {}
+  constructor(private readonly replay: ReplayOptions | null, private readonly clock: Clock = systemClock) {}
 
   /** Opens the log side; returns where the source should resume reading (its stored position). */
   async open(): Promise<unknown> {
@@ -150,7 +151,7 @@ export class SourceFeed {
       return;
     }
     this.stats.blocked = true;
-    while (this.stats.bytes >= quotaBytes && !this.ended) await new Promise<void>((r) => setTimeout(r, 100));
+    while (this.stats.bytes >= quotaBytes && !this.ended) await new Promise<void>((r) => this.clock.setTimeout(r, 100));
     this.stats.blocked = false;
   }
 

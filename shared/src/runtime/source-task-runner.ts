@@ -66,7 +66,7 @@ export class SourceTaskRunner extends TaskHost {
     this.source = createSource(spec.source, events.connectors);
     this.watermark = createWatermark(spec.source.watermark);
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-    this.feed = new SourceFeed(options.replay ?? null);
+    this.feed = new SourceFeed(options.replay ?? null, this.clock);
   }
 
   override async start(): Promise<void> {
@@ -181,7 +181,7 @@ export class SourceTaskRunner extends TaskHost {
     // Event-time latency, once per batch as in channel-fed tasks: now minus its last record's
     // event time (a record without a valid one is rejected below, not measured).
     const lastTs = records.length > 0 ? records[records.length - 1].ts : undefined;
-    if (isEventTime(lastTs)) this.metrics.eventLatency.record(Date.now() - lastTs);
+    if (isEventTime(lastTs)) this.metrics.eventLatency.record(this.clock.now() - lastTs);
     for (let i = 0; i < records.length; i++) {
       const msg = records[i];
       if (!isEventTime(msg.ts)) {

@@ -7,6 +7,7 @@ import type { Connectors } from '../api/connectors.js';
 import type { Router } from './router.js';
 import { cborDecoder, cborEncoder } from '../wire/cbor.js';
 import { newTaskMetrics, type TaskMetrics } from './task-metrics.js';
+import { systemClock, type Clock } from './wall-clock.js';
 
 export interface HostEvents {
   /** A late record with no late-data output to go to: counted and reported by the runtime. */
@@ -24,6 +25,8 @@ export interface HostEvents {
    * (including its sink I/O): `state` is its encoded snapshot (null when it holds none).
    */
   checkpointed?(host: TaskHost, t: number, state: Uint8Array | null): void;
+  /** Wall time for event-time latency and timers (idle-source timeout); default systemClock. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -36,6 +39,8 @@ export abstract class TaskHost {
   readonly metrics: TaskMetrics = newTaskMetrics();
   readonly task: Task;
   readonly ctx: TaskContext;
+  /** The runtime's clock (HostEvents.clock): every wall-time read and timer of a host. */
+  protected readonly clock: Clock;
   /** Min-clock of this task's inputs; reaches +Infinity when all its input has ended. */
   inputClock = -Infinity;
   protected stopped = false;
@@ -55,6 +60,7 @@ export abstract class TaskHost {
     protected readonly events: HostEvents,
   ) {
     this.id = { processor: spec.id, index };
+    this.clock = events.clock ?? systemClock;
     const host = this;
     this.ctx = {
       taskId: this.id,

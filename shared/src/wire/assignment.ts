@@ -157,6 +157,24 @@ export interface AppReport {
   /** Wire counters of the node's part: frames in/out, rejected, fenced, duplicates, gaps. */
   readonly wire: Readonly<Record<string, number>>;
   readonly error?: string;
+  /** Event-loop stalls the node's watchdog attributed to this application (inline hosting). */
+  readonly stalls?: AppStalls;
+}
+
+/** Times an application blocked its node's event loop longer than the watchdog's threshold. */
+export interface AppStalls {
+  readonly count: number;
+  /** The longest stall, ms, and the last one's wall-clock time (ms since the epoch). */
+  readonly maxMs: number;
+  readonly lastAt: number;
+}
+
+/** The node's own event loop (nodes that host applications inline). */
+export interface NodeEventLoopReport {
+  /** Stalls longer than the watchdog's threshold that no application's task call explains. */
+  readonly unattributedStalls: number;
+  /** Uncaught exceptions and unhandled rejections no application could be blamed for (logged). */
+  readonly unattributedErrors: number;
 }
 
 /** The node's replay logs (all applications together), for the fleet view and /metrics. */
@@ -179,6 +197,8 @@ export interface NodeHeartbeat {
   readonly apps: Readonly<Record<string, AppReport>>;
   /** Present on nodes that host sources (edge agents): their replay logs' state. */
   readonly replayLog?: ReplayLogReport;
+  /** Present on nodes that host applications inline: what their watchdog saw. */
+  readonly eventLoop?: NodeEventLoopReport;
 }
 
 export type AppState = 'starting' | 'running' | 'finished' | 'failed';

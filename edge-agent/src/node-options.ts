@@ -1,0 +1,37 @@
+import { Option, type Command } from 'commander';
+import type { ConfigSources } from '@tributary/shared';
+
+/**
+ * Command-line options every long-running node shares. They live with the agent because the agent
+ * binary (bin.ts) parses them without the CLI; the CLI's `tributary agent` and `tributary worker`
+ * (cli/src/commands/cluster.ts) use the same definitions, so the flags cannot drift apart. The
+ * settings themselves are the documented schemas in shared/src/config/schemas.ts.
+ */
+export const configOption = (): Option =>
+  new Option('-c, --config <file>', 'JSON configuration file (flags and TRIBUTARY_* environment variables override it)');
+
+export const logLevelOption = (): Option => new Option('--log-level <level>', 'trace|debug|info|warn|error|silent (env TRIBUTARY_LOG_LEVEL)');
+
+/** The options of every command that hosts applications (worker, agent): replay log, isolation. */
+export function withReplayOptions(cmd: Command): Command {
+  return cmd
+    .option('--replay-log <on|off>', 'log first, then send: sources write a LevelDB replay log under --data; default on')
+    .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
+    .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)')
+    .option('--isolation <inline|thread>', 'host applications on the main thread (inline) or one worker thread each (thread); default: agent inline, worker thread')
+    .option('--watchdog-ms <ms>', 'inline: report an application call that blocks the event loop this long; 0 = off; default 1000');
+}
+
+export function replayFlags(o: Record<string, unknown>): Record<string, unknown> {
+  return { replayLog: o.replayLog, replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy, isolation: o.isolation, watchdogMs: o.watchdogMs };
+}
+
+/** A repeatable option (--label a=b --label c=d). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** What the config loader gets: the file named by --config, and the flags given (undefined = not given). */
+export function configSources(opts: Record<string, unknown> & { config?: string }, flags: Record<string, unknown>): ConfigSources {
+  return { file: opts.config, flags };
+}

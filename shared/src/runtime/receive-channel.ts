@@ -1,0 +1,78 @@
+import { DEFAULT_REMOTE_CREDITS } from './remote-channel.js';
+
+/**
+ * What to do with a frame on one inbound channel:
+ * - `deliver`: the next frames in sequence (or an empty clock step / AckRequest): hand them on;
+ * - `duplicate`: a redelivery (QoS 1 is at-least-once) or a stale reordered frame: drop, count;
+ * - `gap`: the first sequence number skipped ahead, messages were lost: the channel freezes;
+ * - `frozen`: the channel froze on an earlier gap: nothing more is taken until recovery.
+ */
+export type ReceiveVerdict = 'deliver' | 'duplicate' | 'gap' | 'frozen';
+
+/**
+ * The receiving end of one remote sender-task -> receiver-task channel (Gearpump's Subscription):
+ * sequence numbers, duplicates, gaps and the credit total to announce. Pure: no I/O, no timers.
+ * FrameReceiver calls accept() for every decoded frame of this channel; the runtime calls
+ * released() when the task has processed a delivered frame and announces creditTotal.
+ *
+ * Credits are cumulative (see RemoteChannel): the total the sender may have sent is the frames
+ * processed here plus the window, so a lost announcement is healed by any later one.
+ */
+export class ReceiveChannel {
+  /** Sequence number the next frame must start at. */
+  private expected = 0;
+  /** Frames fully processed by the task. */
+  private processed = 0;
+  /** Whether a frame was delivered since the last refreshDue(). */
+  private active = false;
+  private frozen = false;
+
+  constructor(readonly window = DEFAULT_REMOTE_CREDITS) {}
+
+  get expectedSeq(): number {
+    return this.expected;
+  }
+
+  /** True once a gap was seen; the master's recovery replaces the channel in a new epoch. */
+  get broken(): boolean {
+    return this.frozen;
+  }
+
+  /** The credit total to announce: frames processed plus the window. */
+  get creditTotal(): number {
+    return this.processed + this.window;
+  }
+
+  /** Judges a frame of `count` messages starting at `firstSeq`; on `deliver` it is taken. */
+  accept(firstSeq: number, count: number): ReceiveVerdict {
+    // An empty frame behind the sequence is a stale clock step or AckRequest (reordered or
+    // redelivered): taking it would move the expected number back and fake a gap later.
+    if (firstSeq < this.expected) return 'duplicate';
+    if (this.frozen) return 'frozen';
+    if (firstSeq > this.expected) {
+      // Lost messages: stop taking this channel, so no window that could hold them fires (its
+      // clock stays before them); the master replays from the checkpoint in a new epoch.
+      this.frozen = true;
+      return 'gap';
+    }
+    this.expected = firstSeq + count;
+    this.active = true;
+    return 'deliver';
+  }
+
+  /** A delivered frame was fully processed; returns the new credit total to announce. */
+  released(): number {
+    this.processed++;
+    return this.creditTotal;
+  }
+
+  /**
+   * Called on every credit-refresh tick: true when no frame arrived since the last tick, so the
+   * total is worth announcing again (a sender that started late may have missed it).
+   */
+  refreshDue(): boolean {
+    const due = !this.active;
+    this.active = false;
+    return due;
+  }
+}

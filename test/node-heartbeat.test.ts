@@ -1,0 +1,59 @@
+import test from 'ava';
+import { NodeAgent, cborDecoder, topics, type NodeHeartbeat, type NodeHello } from '@tributary/shared';
+import { FakeClock } from './helpers/fake-clock.js';
+import { plainClient, silent } from './helpers/mqtt.js';
+import { startEmbeddedBroker } from '../cloud-core/src/broker/index.js';
+import { tempDir } from './helpers/tmp.js';
+
+/**
+ * The node host reads time only through its Clock: with a FakeClock, heartbeats go out exactly
+ * when the test moves time past a period, and carry the clock's time. No sleeping: the test
+ * awaits the messages themselves, which one MQTT connection delivers in order.
+ */
+test('a node sends its heartbeats on its clock, one per period, stamped with the clock\'s time', async (t) => {
+  const broker = await startEmbeddedBroker({ port: 0, log: silent });
+  t.teardown(() => broker.close());
+  const dir = await tempDir();
+  t.teardown(dir.cleanup);
+  const master = await plainClient(t, broker.url);
+  const heartbeats: NodeHeartbeat[] = [];
+  const waiting: Array<() => void> = [];
+  let hello: NodeHello | undefined;
+  master.on('message', (topic, payload) => {
+    if (topic === topics.hello('n-hb')) hello = cborDecoder.decode(payload) as NodeHello;
+    if (topic !== topics.heartbeat('n-hb')) return;
+    heartbeats.push(cborDecoder.decode(payload) as NodeHeartbeat);
+    waiting.splice(0).forEach((w) => w());
+  });
+  await master.subscribeAsync([topics.heartbeat('n-hb'), topics.hello('n-hb')], { qos: 1 });
+  const received = async (n: number) => {
+    while (heartbeats.length < n) await new Promise<void>((resolve) => waiting.push(resolve));
+  };
+
+  const clock = new FakeClock();
+  const start = clock.now();
+  const heartbeatMs = 1000;
+  const node = new NodeAgent({
+    id: 'n-hb', kind: 'agent', labels: {}, slots: 1, brokerUrl: broker.url, heartbeatMs, dataDir: dir.path, logLevel: 'silent', log: silent, clock,
+  });
+  await node.start();
+  t.teardown(() => node.stop());
+  t.is(clock.pending, 1, 'one timer: the heartbeat');
+
+  // Just short of a period nothing is due; the next millisecond sends the first heartbeat. Had
+  // one gone out early, it would arrive first (same connection, in order) and carry an earlier time.
+  clock.advance(heartbeatMs - 1);
+  clock.advance(1);
+  await received(1);
+  t.deepEqual(heartbeats.map((h) => h.now), [start + heartbeatMs]);
+  t.deepEqual(heartbeats[0].apps, {});
+
+  // Three periods at once: three heartbeats, each stamped with its own due time.
+  clock.advance(3 * heartbeatMs);
+  await received(4);
+  t.deepEqual(heartbeats.map((h) => h.now - start), [1, 2, 3, 4].map((k) => k * heartbeatMs));
+  t.is(hello?.now, start, 'the hello carries the clock\'s time too');
+
+  await node.stop();
+  t.is(clock.pending, 0, 'stopping cancels the heartbeat timer');
+});
