@@ -44,7 +44,7 @@ test('malformed control messages are refused with a reason, never thrown', (t) =
   }
 });
 
-test.serial('a master drops malformed hellos, heartbeats and checkpoint reports, counts them, and keeps its nodes', async (t) => {
+test.serial('a master drops malformed hellos, heartbeats and checkpoint reports, an agent a malformed desired state; both count them and go on', async (t) => {
   const dir = await tempDir();
   t.teardown(dir.cleanup);
   const master = await startMaster(join(dir.path, 'master'));
@@ -67,4 +67,12 @@ test.serial('a master drops malformed hellos, heartbeats and checkpoint reports,
   t.is(rejected, 4);
   const { body: nodes } = await api(master.httpUrl, '/nodes');
   t.deepEqual(nodes.map((n: { id: string; online: boolean }) => [n.id, n.online]), [['dev-1', true]], 'no forged node, dev-1 still online');
+
+  // A forged desired state for the agent: refused by the agent's schema, counted, nothing applied.
+  await client.publishAsync(topics.control('dev-1'), Buffer.from(enc({ node: 'dev-1', apps: [{ app: 'evil', bundle: 'http://x/evil.js' }] })), { qos: 1 });
+  const refused = await agent.waitFor((l) => l.event === 'control-rejected', 'the forged desired state refused');
+  t.regex(String(refused.reason), /^desired: apps\.0\./);
+  const { body: after } = await api(master.httpUrl, '/nodes/dev-1');
+  t.true(after.online);
+  t.deepEqual(Object.keys(after.apps ?? {}), [], 'nothing runs on dev-1');
 });

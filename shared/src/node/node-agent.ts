@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { cborDecoder, cborEncoder } from '../wire/cbor.js';
+import { cborEncoder } from '../wire/cbor.js';
+import { decodeControl } from '../wire/control.js';
 import type { AppAssignment, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
 import type { Logger } from '../log/log.js';
 import { connectMqttTransport } from '../mqtt/mqtt-transport.js';
@@ -52,6 +53,8 @@ export class NodeAgent {
   private stopping = false;
   /** New on every process start: tells the master this node lost whatever it ran before. */
   private readonly boot = randomUUID();
+  /** Desired states that failed their schema, since start. */
+  controlRejected = 0;
 
   private readonly clock: Clock;
 
@@ -152,14 +155,14 @@ export class NodeAgent {
     if (t.kind === 'data' || t.kind === 'credit' || t.kind === 'appClock') {
       this.apps.get(t.appId)?.deliver(topic, payload);
     } else if (t.kind === 'control' && t.nodeId === this.id) {
-      let desired: NodeDesiredState;
-      try {
-        desired = cborDecoder.decode(payload) as NodeDesiredState;
-        if (!desired || !Array.isArray(desired.apps)) throw new Error('no apps list');
-      } catch (err) {
-        this.options.log.warn({ err: (err as Error).message }, 'ignoring malformed control message');
+      const decoded = decodeControl('desired', payload);
+      if (!decoded.ok) {
+        // Never cast, never applied: counted, logged (rate-limited); what runs stays as it is.
+        const n = ++this.controlRejected;
+        if (n <= 10 || n % 1000 === 0) this.options.log.warn({ event: 'control-rejected', rejected: n, reason: decoded.reason }, 'desired state rejected: it does not validate');
         return;
       }
+      const desired: NodeDesiredState = decoded.value;
       if (desired.boot !== undefined && desired.boot !== this.boot) {
         // Retained from this node's previous run: its epoch is over. The master sends a new one
         // once it has seen this run's hello (no stale start, no frames of a dead epoch).

@@ -1,4 +1,5 @@
-import { cborDecoder, cborEncoder } from '../wire/cbor.js';
+import { cborEncoder } from '../wire/cbor.js';
+import { decodeControl } from '../wire/control.js';
 import type { AppAssignment, AppClockMessage, CheckpointReport } from '../wire/assignment.js';
 import type { PartReplayLog } from '../store/replay-log.js';
 import type { Connectors } from '../api/connectors.js';
@@ -186,14 +187,16 @@ export class AppRuntime {
 
   /** Checkpoint t is complete everywhere: the sources' logs need nothing before it any more. */
   private onAppClock(payload: Buffer): void {
-    let msg: AppClockMessage;
-    try {
-      msg = cborDecoder.decode(payload) as AppClockMessage;
-    } catch {
+    const decoded = decodeControl('clock', payload);
+    if (!decoded.ok) {
+      // Counted with the wire's rejected frames; logged rate-limited like them.
+      const n = ++this.stats.framesRejected;
+      if (n <= 10 || n % 1000 === 0) this.log.warn({ app: this.app, rejected: n }, `clock message rejected: ${decoded.reason}`);
       return;
     }
-    const cp = msg?.checkpoint;
-    if (this.closed || !cp || cp.epoch !== this.epoch || typeof cp.t !== 'number') return;
+    const msg: AppClockMessage = decoded.value;
+    const cp = msg.checkpoint;
+    if (this.closed || !cp || cp.epoch !== this.epoch) return;
     for (const h of this.hosts.values()) h.checkpointComplete(cp.t);
     for (const s of this.sources) {
       s.feed.trim(cp.t, s.emitted).catch((err: Error) => this.log.warn({ err: err.message }, 'trimming the replay log failed'));

@@ -1,4 +1,4 @@
-import { cborDecoder } from '../wire/cbor.js';
+import { decodeControl } from '../wire/control.js';
 import { taskAddress, type TaskPlacement } from '../wire/assignment.js';
 import { topics } from '../wire/topics.js';
 import type { Transport } from '../wire/transport.js';
@@ -147,16 +147,9 @@ export class WireChannels {
 
   /** A credit message for local task `sender`: CBOR array of [receiverAddr, total]. */
   onCredit(sender: number, payload: Uint8Array): void {
-    let grants: [number, number][];
-    try {
-      grants = cborDecoder.decode(payload) as [number, number][];
-      if (!Array.isArray(grants)) throw new Error('not an array');
-    } catch (err) {
-      return this.reject(`bad credit message: ${(err as Error).message}`);
-    }
-    for (const g of grants) {
-      if (Array.isArray(g)) this.outbound.get(`${sender}>${g[0]}`)?.grant(Number(g[1]) || 0);
-    }
+    const decoded = decodeControl('credit', payload);
+    if (!decoded.ok) return this.reject(`bad credit message: ${decoded.reason}`);
+    for (const [receiver, total] of decoded.value) this.outbound.get(`${sender}>${receiver}`)?.grant(total);
   }
 
   private released(inb: Inbound, channel: ReceiveChannel): void {
