@@ -1,0 +1,174 @@
+import test from 'ava';
+import { collectionSource, DeviceWatermark, memorySink, pipeline, type Message } from '../shared/src/api/index.js';
+import { SourceClock } from '../shared/src/runtime/source-clock.js';
+import { MemoryReplayLog } from '../shared/src/store/memory-replay-log.js';
+import { referenceLate } from './helpers/device-clock-reference.js';
+import { runToEnd } from './helpers/runtime.js';
+
+/** Seeded PRNG (mulberry32): the same records every run. */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Reading = { device: string; n: number };
+
+/**
+ * Three devices each in event-time order (random steps), randomly interleaved once each has been
+ * seen (a device first seen after another has passed its start begins behind the clock: those
+ * readings are late, see DeviceWatermark).
+ */
+function interleaved(perDevice: number, seed: number): Message<Reading>[] {
+  const r = rng(seed);
+  const next = [1_000, 1_000, 1_000];
+  const left = [perDevice, perDevice, perDevice];
+  const out: Message<Reading>[] = [];
+  for (let d = 0; d < 3; d++) {
+    out.push({ ts: next[d], key: `dev-${d}`, value: { device: `dev-${d}`, n: 0 } });
+    next[d] += 1 + Math.floor(r() * 20);
+    left[d]--;
+  }
+  while (left.some((n) => n > 0)) {
+    const d = Math.floor(r() * 3);
+    if (left[d] === 0) continue;
+    out.push({ ts: next[d], key: `dev-${d}`, value: { device: `dev-${d}`, n: perDevice - left[d] } });
+    next[d] += 1 + Math.floor(r() * 20);
+    left[d]--;
+  }
+  return out;
+}
+
+/**
+ * Devices with different allowed delays (each out of order within its own delay), and dev-2
+ * silent for a long stretch of event time, then coming back with a backlog and newer readings.
+ */
+function fleetWithOutage(seed: number): { records: Message<Reading>[]; delays: Record<string, number> } {
+  const r = rng(seed);
+  const delays: Record<string, number> = { 'dev-0': 0, 'dev-1': 30, 'dev-2': 10, 'dev-3': 80 };
+  const devices = Object.keys(delays);
+  const out: Message<Reading>[] = [];
+  const count = new Map<string, number>();
+  for (let tick = 0; tick < 400; tick++) {
+    const base = 10_000 + tick * 10;
+    for (const d of devices) {
+      // dev-2 is silent between ticks 100 and 250, then its backlog arrives from tick 250 on.
+      if (d === 'dev-2' && tick >= 100 && tick < 250) continue;
+      if (d === 'dev-2' && tick === 250) {
+        for (let b = 100; b < 250; b += 5) out.push({ ts: 10_000 + b * 10, key: 'dev-2', value: { device: 'dev-2', n: -b } });
+      }
+      const n = count.get(d) ?? 0;
+      count.set(d, n + 1);
+      const jitter = Math.floor(r() * (delays[d] + 1));
+      out.push({ ts: base - jitter, key: d, value: { device: d, n } });
+    }
+  }
+  return { records: out, delays };
+}
+
+const devicesOf = (records: readonly Message<Reading>[]) => records.map((m) => ({ ts: m.ts, device: m.value.device }));
+
+test('three devices each in order, interleaved, maxDelayMs 0: no reading is late (one clock would make most late)', async (t) => {
+  const records = interleaved(2000, 15);
+  let maxSeen = -Infinity;
+  const lateWithOneClock = records.filter((m) => {
+    const late = m.ts < maxSeen;
+    maxSeen = Math.max(maxSeen, m.ts);
+    return late;
+  }).length;
+  t.true(lateWithOneClock > records.length / 3, `one clock: ${lateWithOneClock} late`);
+
+  const out = memorySink<Reading>();
+  const late = memorySink<Reading>('late');
+  const p = pipeline('three-devices').late(late);
+  p.source(collectionSource(records, { maxDelayMs: 0, perDevice: true })).sink(out);
+  const { summary } = await runToEnd(p);
+  t.is(late.messages.length, 0);
+  t.is(out.messages.length, 6000);
+  t.is(summary.processors[0].late, 0);
+});
+
+test('different delays, a device silent past the idle timeout and back: on time / late per record as the reference says', async (t) => {
+  const { records, delays } = fleetWithOutage(4);
+  const idleMs = 500;
+  const expected = referenceLate(devicesOf(records), (d) => delays[d], idleMs);
+  t.true(expected.some((l) => l), 'some of the backlog is late');
+
+  const w = new DeviceWatermark(0, idleMs, delays);
+  t.deepEqual(records.map((m) => !w.offer(m.value.device, m.ts)), expected);
+
+  const out = memorySink<Reading>();
+  const late = memorySink<Reading>('late');
+  const p = pipeline('outage').idleTimeout(idleMs).late(late);
+  p.source(collectionSource(records, { maxDelayMs: 0, perDevice: true, deviceDelayMs: delays })).sink(out);
+  const { summary } = await runToEnd(p);
+  t.deepEqual(late.messages.map((m) => m.value), records.filter((_, i) => expected[i]).map((m) => m.value));
+  t.deepEqual(out.messages.map((m) => m.value), records.filter((_, i) => !expected[i]).map((m) => m.value));
+  t.is(summary.processors[0].late, late.messages.length);
+  // Without the idle timeout the silent device holds the clock: its whole backlog is on time.
+  const noIdle = referenceLate(devicesOf(records), (d) => delays[d], 0);
+  t.false(records.some((m, i) => noIdle[i] && m.value.n < 0));
+  t.true(records.some((m, i) => expected[i] && m.value.n < 0), 'with it, some of the backlog is late');
+});
+
+test('a device that starts behind the clock: its records behind it are late, and it never pulls the clock back', (t) => {
+  const w = new DeviceWatermark(0, 0);
+  t.true(w.offer('a', 100));
+  t.true(w.offer('a', 200));
+  t.is(w.current(), 200);
+  t.false(w.offer('b', 150), 'behind the clock: late');
+  t.is(w.current(), 200);
+  t.true(w.offer('b', 210), 'caught up: on time, and b now holds the clock with a');
+  t.true(w.offer('a', 300));
+  t.is(w.current(), 210);
+  t.deepEqual(w.laggards(1), [{ device: 'b', newestTs: 210, clock: 210 }]);
+});
+
+test('recovery replay: the clock state of a checkpoint makes the replay decide exactly as the first run', async (t) => {
+  const { records, delays } = fleetWithOutage(9);
+  const idleMs = 500;
+  const interval = 200;
+  const batches: Message<Reading>[][] = [];
+  for (let i = 0; i < records.length; i += 37) batches.push(records.slice(i, i + 37));
+  const log = new MemoryReplayLog();
+  const spec = { maxDelayMs: 0, perDevice: true, deviceDelayMs: delays };
+
+  // First run: every batch logged, then judged; a checkpoint snapshot at each grid time the clock passes.
+  const first = new SourceClock(spec, idleMs, interval);
+  const decisions: boolean[] = [];
+  const checkpoints = new Map<number, ReturnType<SourceClock['snapshotFor']>>();
+  let lastCp = -Infinity;
+  for (const b of batches) {
+    await log.append('src', b, first.current());
+    first.beforeBatch(b);
+    for (const m of b) decisions.push(first.judge(m));
+    const cpT = Math.floor(first.current() / interval) * interval;
+    if (Number.isFinite(cpT) && cpT > lastCp) {
+      checkpoints.set(cpT, structuredClone(first.snapshotFor(cpT)));
+      lastCp = cpT;
+    }
+  }
+  t.deepEqual(decisions.map((d) => !d), referenceLate(devicesOf(records), (d) => delays[d], idleMs));
+  t.true(checkpoints.size > 10);
+
+  // A replay from each checkpoint: restored state, records from the log's replay start.
+  let checked = 0;
+  let differsWithout = 0;
+  for (const [cpT, state] of checkpoints) {
+    t.truthy(state, `checkpoint ${cpT} carries the clock state`);
+    const { seq } = await log.replayStart('src', cpT);
+    const again = new SourceClock(spec, idleMs, interval);
+    again.restore(state);
+    const replayed = records.slice(seq).map((m) => again.judge(m));
+    t.deepEqual(replayed, decisions.slice(seq), `replay from ${cpT} (seq ${seq})`);
+    checked++;
+    const fresh = new SourceClock(spec, idleMs, interval);
+    if (records.slice(seq).some((m, i) => fresh.judge(m) !== decisions[seq + i])) differsWithout++;
+  }
+  t.is(checked, checkpoints.size);
+  t.true(differsWithout > 0, 'without the restored state some replays would decide differently');
+});
