@@ -27,6 +27,8 @@ export interface HostEvents {
   checkpointed?(host: TaskHost, t: number, state: Uint8Array | null): void;
   /** Wall time for event-time latency and timers (idle-source timeout); default systemClock. */
   readonly clock?: Clock;
+  /** The application's name (tasks see it as ctx.app, sinks derive result ids from it). */
+  app?: string;
 }
 
 /**
@@ -65,6 +67,7 @@ export abstract class TaskHost {
     this.ctx = {
       taskId: this.id,
       processorName: spec.name,
+      app: events.app ?? '',
       parallelism: spec.parallelism,
       config: spec.config,
       log,
