@@ -4,6 +4,9 @@ import { SourceClock } from '../shared/src/runtime/source-clock.js';
 import { MemoryReplayLog } from '../shared/src/store/memory-replay-log.js';
 import { referenceLate } from './helpers/device-clock-reference.js';
 import { runToEnd } from './helpers/runtime.js';
+import { SourceTaskRunner } from '../shared/src/runtime/source-task-runner.js';
+import { cborEncoder } from '../shared/src/wire/cbor.js';
+import { decodeControl } from '../shared/src/wire/control.js';
 
 /** Seeded PRNG (mulberry32): the same records every run. */
 function rng(seed: number): () => number {
@@ -171,4 +174,19 @@ test('recovery replay: the clock state of a checkpoint makes the replay decide e
   }
   t.is(checked, checkpoints.size);
   t.true(differsWithout > 0, 'without the restored state some replays would decide differently');
+});
+
+test('the devices holding the clock back are reported (lowest clock first) and pass the heartbeat schema', async (t) => {
+  const { records, delays } = fleetWithOutage(2);
+  const p = pipeline('laggards').idleTimeout(500);
+  p.source(collectionSource(records, { perDevice: true, deviceDelayMs: delays })).sink(memorySink());
+  const { runtime } = await runToEnd(p);
+  const source = runtime.tasks().find((h): h is SourceTaskRunner => h instanceof SourceTaskRunner)!;
+  const lag = source.laggards(10);
+  // At the end: every device active; dev-3 (80 ms delay) holds the clock back most.
+  t.deepEqual(lag.map((l) => l.device), ['dev-3', 'dev-1', 'dev-2', 'dev-0']);
+  t.true(lag.every((l, i) => l.clock === l.newestTs - delays[l.device] && (i === 0 || l.clock >= lag[i - 1].clock)));
+  const task = { processor: 0, index: 0, in: 1, out: 1, late: 0, rejected: 0, queued: 0, maxQueued: 0, inputClock: 1, clockLaggards: lag.map((l) => [l.device, l.newestTs, l.clock]) };
+  const hb = { now: 1, apps: { a: { epoch: 1, state: 'running', tasks: [task], wire: {} } } };
+  t.true(decodeControl('heartbeat', cborEncoder.encode(hb)).ok);
 });
