@@ -3,7 +3,10 @@ import { collectionSource, DeviceWatermark, memorySink, pipeline, type Message }
 import { SourceClock } from '../shared/src/runtime/source-clock.js';
 import { MemoryReplayLog } from '../shared/src/store/memory-replay-log.js';
 import { referenceLate } from './helpers/device-clock-reference.js';
-import { runToEnd } from './helpers/runtime.js';
+import { runToEnd, silent } from './helpers/runtime.js';
+import { Router } from '../shared/src/runtime/router.js';
+import { builtinConnectors } from '../shared/src/connectors/index.js';
+import type { HostEvents } from '../shared/src/runtime/task-host.js';
 import { SourceTaskRunner } from '../shared/src/runtime/source-task-runner.js';
 import { cborEncoder } from '../shared/src/wire/cbor.js';
 import { decodeControl } from '../shared/src/wire/control.js';
@@ -189,4 +192,54 @@ test('the devices holding the clock back are reported (lowest clock first) and p
   const task = { processor: 0, index: 0, in: 1, out: 1, late: 0, rejected: 0, queued: 0, maxQueued: 0, inputClock: 1, clockLaggards: lag.map((l) => [l.device, l.newestTs, l.clock]) };
   const hb = { now: 1, apps: { a: { epoch: 1, state: 'running', tasks: [task], wire: {} } } };
   t.true(decodeControl('heartbeat', cborEncoder.encode(hb)).ok);
+});
+
+test('recovery through the source task: restored from a checkpoint, the replayed log is judged late / on time as the first run did', async (t) => {
+  const { records, delays } = fleetWithOutage(5);
+  const interval = 200;
+  const log = new MemoryReplayLog();
+  const opts = { perDevice: true, deviceDelayMs: delays } as const;
+  const id = (m: Message<Reading>) => `${m.value.device}:${m.value.n}`;
+
+  /** One run of the source task on the shared replay log; its late records and checkpoints. */
+  async function run(input: Message<Reading>[], restore?: { t: number; state: Uint8Array | null }) {
+    const p = pipeline('replay').idleTimeout(500);
+    p.source(collectionSource(input, opts)).sink(memorySink());
+    const spec = p.compile().processors[0];
+    const late: string[] = [];
+    const checkpoints: { t: number; state: Uint8Array | null }[] = [];
+    const events: HostEvents = {
+      lateDropped: (_h, m) => void late.push(id(m as Message<Reading>)),
+      failed: (_h, err) => t.fail(String(err)),
+      checkpointIntervalMs: interval,
+      connectors: builtinConnectors,
+      checkpointed: (_h, cpT, state) => void checkpoints.push({ t: cpT, state }),
+    };
+    const runner = new SourceTaskRunner(spec, 0, new Router(37), silent, events, {
+      batchSize: 37, idleTimeoutMs: 500,
+      replay: { log, name: 'src', quotaBytes: 0, policy: 'block' },
+      replayFrom: restore ? restore.t : -Infinity,
+    });
+    if (restore) runner.restoreCheckpoint(restore.t, restore.state);
+    await runner.start();
+    await runner.finished;
+    return { late, checkpoints };
+  }
+
+  const first = await run(records);
+  const expected = referenceLate(devicesOf(records), (d) => delays[d], 500);
+  t.deepEqual(first.late, records.filter((_, i) => expected[i]).map(id));
+  t.true(first.checkpoints.length > 10);
+  let differs = 0;
+  for (const cp of first.checkpoints.filter((_, i) => i % 5 === 2)) {
+    // The recovery: nothing new from the source, the log replayed from the checkpoint.
+    const again = await run([], cp);
+    const { seq } = await log.replayStart('src', cp.t);
+    const lateBefore = records.slice(0, seq).filter((_, i) => expected[i]).length;
+    t.deepEqual(again.late, first.late.slice(lateBefore), `replay from ${cp.t}`);
+    // And without the checkpoint's clock state the same replay would have decided otherwise.
+    const blind = await run([], { t: cp.t, state: null });
+    if (blind.late.join() !== again.late.join()) differs++;
+  }
+  t.true(differs > 0);
 });
