@@ -3,6 +3,14 @@ import { isEventTime } from '../api/message.js';
 import { createWatermark, isPerDevice, type WatermarkSpec, type WatermarkStrategy } from '../api/clock/watermark.js';
 import { DeviceWatermark, type DeviceClockState, type DeviceLag } from '../api/clock/device-watermark.js';
 
+/**
+ * Device entries kept over all saved states. A clock held back for long (a silent device with no
+ * idle timeout) while the newest timestamp moves on saves a state per checkpoint interval; past
+ * this budget every other saved state is dropped (the first and last kept). A checkpoint whose
+ * state was dropped carries none: a replay from it starts the devices afresh (logged).
+ */
+const GRID_DEVICE_BUDGET = 1_000_000;
+
 /** The clock state saved just before a batch that moved the newest timestamp past checkpoint times. */
 interface GridState {
   /** Newest timestamp before the batch (exclusive) ... */
@@ -72,8 +80,18 @@ export class SourceClock {
     const interval = this.checkpointIntervalMs;
     if (max > this.newestTs && interval > 0 && Math.floor(max / interval) > Math.floor(this.newestTs / interval)) {
       this.grid.push({ above: this.newestTs, upTo: max, state: this.devices.snapshot() });
+      this.thin();
     }
     this.newestTs = max;
+  }
+
+  /** Drops every other saved state (first and last kept) while they hold more than the budget. */
+  private thin(): void {
+    const g = this.grid;
+    const perState = Math.max(1, this.devices!.deviceCount);
+    while (g.length > 2 && g.length * perState > GRID_DEVICE_BUDGET) {
+      for (let i = g.length - 2; i >= 1; i -= 2) g.splice(i, 1);
+    }
   }
 
   /** The clock state for checkpoint t (null without a clock per device). */

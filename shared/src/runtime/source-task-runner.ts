@@ -202,21 +202,19 @@ export class SourceTaskRunner extends TaskHost {
     return this.endBatch();
   }
 
-  /** Checkpoint state: the task's, plus the clock per device (if any) a replay from t starts with. */
+  /** Checkpoint state: the task's, plus (a clock per device) the clock state a replay from t starts with. */
   protected override snapshotState(t: number): unknown {
     const task = this.task.snapshot(t);
-    const clock = this.watermark.snapshotFor(t);
-    return clock ? { task: task ?? null, deviceClock: clock } : task;
+    if (!this.watermark.devices) return task;
+    return { task: task ?? null, deviceClock: this.watermark.snapshotFor(t) };
   }
 
   protected override restoreState(state: unknown): void {
-    const s = state as { task?: unknown; deviceClock?: DeviceClockState } | null;
-    if (this.watermark.devices && s && typeof s === 'object' && 'deviceClock' in s) {
-      this.watermark.restore(s.deviceClock);
-      if (s.task !== null && s.task !== undefined) this.task.restore(s.task);
-    } else {
-      this.task.restore(state);
-    }
+    if (!this.watermark.devices) return this.task.restore(state);
+    const s = state as { task?: unknown; deviceClock?: DeviceClockState | null } | null;
+    if (!s?.deviceClock) this.log.warn({ source: this.spec.source!.name }, 'checkpoint without the per-device clock state: the replay starts every device afresh');
+    this.watermark.restore(s?.deviceClock);
+    if (s?.task !== null && s?.task !== undefined) this.task.restore(s.task);
   }
 
   /** The devices holding this source's clock back the most (empty without a clock per device). */
