@@ -26,8 +26,8 @@ type Reading = { device: string; n: number };
 
 /**
  * Three devices each in event-time order (random steps), randomly interleaved once each has been
- * seen (a device first seen after another has passed its start begins behind the clock: those
- * readings are late, see DeviceWatermark).
+ * seen (a device first seen after another has passed its start begins behind the clock: its
+ * readings are late until it catches up, see DeviceWatermark).
  */
 function interleaved(perDevice: number, seed: number): Message<Reading>[] {
   const r = rng(seed);
@@ -121,17 +121,28 @@ test('different delays, a device silent past the idle timeout and back: on time 
   t.true(records.some((m, i) => expected[i] && m.value.n < 0), 'with it, some of the backlog is late');
 });
 
-test('a device that starts behind the clock: its records behind it are late, and it never pulls the clock back', (t) => {
+test('a device that starts behind the clock: late until it catches up, holding the clock where it was meanwhile', (t) => {
   const w = new DeviceWatermark(0, 0);
   t.true(w.offer('a', 100));
   t.true(w.offer('a', 200));
   t.is(w.current(), 200);
   t.false(w.offer('b', 150), 'behind the clock: late');
-  t.is(w.current(), 200);
-  t.true(w.offer('b', 210), 'caught up: on time, and b now holds the clock with a');
+  t.is(w.current(), 200, 'the clock never moves backwards');
+  t.true(w.offer('a', 205));
+  t.is(w.current(), 200, 'b (at 150) holds the clock where it was');
+  t.false(w.offer('b', 199), 'still behind: late');
+  t.true(w.offer('b', 210), 'caught up: on time');
+  t.is(w.current(), 205);
   t.true(w.offer('a', 300));
-  t.is(w.current(), 210);
+  t.is(w.current(), 210, 'the clock follows b like any other device');
   t.deepEqual(w.laggards(1), [{ device: 'b', newestTs: 210, clock: 210 }]);
+  // Behind the newest by more than the idle timeout, a new device does not hold the clock at all.
+  const idle = new DeviceWatermark(0, 50);
+  idle.offer('a', 1000);
+  t.false(idle.offer('c', 900));
+  t.true(idle.offer('a', 1010));
+  t.is(idle.current(), 1010);
+  t.is(idle.deviceCount, 1, 'the inactive device is forgotten');
 });
 
 test('recovery replay: the clock state of a checkpoint makes the replay decide exactly as the first run', async (t) => {
