@@ -78,6 +78,10 @@ async function submitAndCheck(t: ExecutionContext, c: Cluster, topic: string, ex
     }
   }
   t.deepEqual([...new Set(consumer.got.map((w) => w.device))].sort(), Object.keys(AGENTS).sort());
+  // Each result carries its deterministic id (mqttSink idField): one per window.
+  const ids = consumer.got.map((w) => (w as PlantWindow & { _id?: unknown })._id);
+  t.true(ids.every((id) => typeof id === 'string'), 'every result has an _id');
+  t.is(new Set(ids).size, expected.size);
   return app;
 }
 

@@ -61,6 +61,13 @@ async function collector<V>(client: MqttClient, topic: string, decode: (payload:
   };
 }
 
+/** Strips the sink's result id `_id` (kept in `ids`), so results compare with their references. */
+function withoutId<V>(ids: unknown[], v: V): V {
+  const { _id, ...rest } = v as Record<string, unknown>;
+  ids.push(_id);
+  return rest as V;
+}
+
 const readings = (n: number, start = 1_700_000_000_000): Reading[] =>
   Array.from({ length: n }, (_, i) => ({ ts: start + i, device: `d${i % 5}`, temp: (i * 7) % 40 }));
 
@@ -70,7 +77,8 @@ test('a pipeline from MQTT topics to an MQTT topic delivers every transformed re
   const url = await testBroker(t);
   const n = 500;
   const subscriber = await plainClient(t, url);
-  const out = await collector(subscriber, 'out', (p) => JSON.parse(p.toString()));
+  const ids: unknown[] = [];
+  const out = await collector(subscriber, 'out', (p) => withoutId(ids, JSON.parse(p.toString())));
   const { spec, opened } = whenOpened(mqttSource<Reading>({ url, topics: 'sensors/+', count: n, maxDelayMs: 0 }));
   const p = pipeline('x');
   p.source(spec).map(toFahrenheit).sink(mqttSink({ url, topic: 'out' }));
@@ -86,6 +94,8 @@ test('a pipeline from MQTT topics to an MQTT topic delivers every transformed re
   const received = await out.settled(publisher);
   t.is(received.length, n, 'exactly N results, no duplicates');
   t.deepEqual([...received].sort((a, b) => a.ts - b.ts), input.map(toFahrenheit));
+  t.true(ids.every((id) => typeof id === 'string' && id.length === 16), 'every result carries an id');
+  t.is(new Set(ids).size, n, 'distinct results, distinct ids');
   t.is(summary.rejected, 0);
   t.is(summary.processors[0].in, n);
 });
@@ -94,7 +104,8 @@ test('CBOR payloads both ways, byte strings included', async (t) => {
   const url = await testBroker(t);
   const n = 200;
   const subscriber = await plainClient(t, url);
-  const out = await collector(subscriber, 'out/cbor', (p) => cborDecoder.decode(p) as Record<string, unknown>);
+  const ids: unknown[] = [];
+  const out = await collector(subscriber, 'out/cbor', (p) => withoutId(ids, cborDecoder.decode(p) as Record<string, unknown>));
   const { spec, opened } = whenOpened(mqttSource<Reading & { raw: Buffer }>({ url, topics: ['sensors/+/cbor'], format: 'cbor', count: n }));
   const p = pipeline('cbor');
   p.source(spec)
@@ -116,13 +127,14 @@ test('CBOR payloads both ways, byte strings included', async (t) => {
   const expected = input.map((r) => ({ ...r, sum: r.raw[0] + 3 }));
   t.deepEqual([...received].sort((a, b) => (a.ts as number) - (b.ts as number)), expected);
   t.true(Buffer.isBuffer(received[0].raw), 'a byte string stays a byte string');
+  t.is(new Set(ids).size, n, 'CBOR results carry an id too');
   t.is(summary.rejected, 1);
 });
 
 test('malformed payloads are rejected and counted; the good ones still arrive', async (t) => {
   const url = await testBroker(t);
   const subscriber = await plainClient(t, url);
-  const out = await collector(subscriber, 'clean', (p) => JSON.parse(p.toString()) as Reading);
+  const out = await collector(subscriber, 'clean', (p) => withoutId([], JSON.parse(p.toString()) as Reading));
   const { spec, opened } = whenOpened(
     mqttSource<Reading>({
       url,

@@ -20,18 +20,26 @@ interface Result {
  */
 async function consumer(client: MqttClient, topic: string) {
   const received: string[] = [];
+  /** The result ids (`_id`), in arrival order; `received` holds the payloads without them. */
+  const ids: string[] = [];
   const sentinels = new Map<string, () => void>();
   client.on('message', (tp, payload) => {
     if (tp !== topic) return;
     const text = payload.toString();
     const seen = sentinels.get(text);
     if (seen) return seen();
-    received.push(text);
+    const v = JSON.parse(text) as Record<string, unknown>;
+    if (v !== null && typeof v === 'object' && '_id' in v) {
+      ids.push(v._id as string);
+      delete v._id;
+    }
+    received.push(JSON.stringify(v));
   });
   await client.subscribeAsync(topic, { qos: 1 });
   let round = 0;
   return {
     received,
+    ids,
     settled: async (): Promise<string[]> => {
       const sentinel = `__sentinel_${round++}__`;
       const seen = new Promise<void>((resolve) => sentinels.set(sentinel, resolve));
@@ -236,4 +244,57 @@ test('the sink operator hands a checkpoint to the sink once the batch holding it
   op.push({ ts: 21, value: 3 });
   await op.onBatchEnd!();
   t.deepEqual(calls, ['write 2', 'checkpoint 10', 'checkpoint 20', 'complete 10', 'write 1']);
+});
+
+test('result ids: the residual window (results acknowledged, marker not) shows a result again with the same _id, so a consumer drops it', async (t) => {
+  const url = await testBroker(t);
+  const out = await consumer(await plainClient(t, url), RESULTS);
+  const app = (resume: boolean): SinkContext => ({ ...ctx(true, resume), app: 'plant', processor: 'windows' });
+  const twin: Message<Result> = { ts: 4, key: 'k', value: { ts: 4, v: 'twin' } };
+  const batch1 = [...results(0, 4), twin];
+  const batch2 = [twin, ...results(5, 8)];
+
+  const first = await openSink(t, { url, topic: RESULTS }, app(false));
+  await first.write(batch1);
+  const markerAfterBatch1 = await retained(url, MARKER);
+  await first.write(batch2);
+  await first.close();
+  // The crash came after batch2's PUBACKs and before its marker: the broker keeps batch1's.
+  const setter = await plainClient(t, url);
+  await setter.publishAsync(MARKER, markerAfterBatch1!, { qos: 1, retain: true });
+
+  const second = await openSink(t, { url, topic: RESULTS }, app(true));
+  await second.write(batch1); // replayed: skipped by the marker
+  await second.write(batch2); // replayed: not in the marker, published again
+  const all = await out.settled();
+  t.is(all.length, 5 + 4 + 4, 'batch2 was seen twice');
+  // A consumer keeping the ids it has seen drops exactly the redelivered ones.
+  const firstSeen = new Map<string, string>();
+  out.ids.forEach((id, i) => firstSeen.has(id) || firstSeen.set(id, all[i]));
+  t.is(firstSeen.size, 9, 'by _id: each result once');
+  t.deepEqual(sorted([...firstSeen.values()]), sorted([...texts(batch1), ...texts(batch2)]));
+  t.is(out.ids.slice(0, 9).filter((id, i, xs) => xs.indexOf(id) !== i).length, 0, 'the two identical twins have distinct ids');
+  t.deepEqual(out.ids.slice(9), out.ids.slice(5, 9), 'the redelivered batch carries the ids it had');
+});
+
+test('result ids depend on the application and processor; idField names the field, false leaves the payload alone', async (t) => {
+  const url = await testBroker(t);
+  const out = await consumer(await plainClient(t, url), RESULTS);
+  const r = results(0, 1);
+  for (const app of ['a', 'a', 'b']) {
+    const sink = await openSink(t, { url, topic: RESULTS }, { ...ctx(false, false), app, processor: 'p' });
+    await sink.write(r);
+  }
+  const plain = await openSink(t, { url, topic: RESULTS, idField: false }, ctx(false, false));
+  await plain.write(r);
+  const named = await openSink(t, { url, topic: RESULTS, idField: 'resultId' }, ctx(false, false));
+  await named.write(r);
+  const all = await out.settled();
+  t.is(out.ids.length, 3);
+  t.is(out.ids[0], out.ids[1], 'same application, processor, key, ts and content: same id');
+  t.not(out.ids[0], out.ids[2], 'another application: another id');
+  t.is(all[3], JSON.stringify(r[0].value), 'idField false: the value as it is');
+  const withName = JSON.parse(all[4]) as Record<string, unknown>;
+  t.is(typeof withName.resultId, 'string');
+  t.throws(() => mqttSink({ url, topic: RESULTS, idField: '' }), { instanceOf: TypeError });
 });

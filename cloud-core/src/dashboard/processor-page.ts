@@ -23,13 +23,18 @@ export function processorPage(root: HTMLElement, app: string, pid: string): Page
       <div><h2>Hottest keys</h2><p data-testid="key-skew"></p>
         <table data-testid="hot-keys"><thead><tr><th>key</th><th>≈ records</th><th>share</th><th>task</th></tr></thead><tbody></tbody></table>
         <p class="legend">Approximate (each task samples ~1 in 16 of its input into a 16-key sketch), since the tasks started.</p></div>
-    </section>`;
+    </section>
+    <section data-testid="laggards-section" hidden><h2>Devices holding the clock back</h2>
+      <table data-testid="clock-laggards"><thead><tr><th>device</th><th>newest reading</th><th>its clock</th><th>task</th></tr></thead><tbody></tbody></table>
+      <p class="legend">A source with a clock per device: its clock is the lowest of its active devices' clocks (newest reading minus the allowed delay).</p></section>`;
   const name = root.querySelector('[data-testid=processor-name]')!;
   const kpis = root.querySelector('[data-testid=processor-kpis]')!;
   const body = root.querySelector('[data-testid=processor-tasks] tbody')!;
   const skew = root.querySelector('[data-testid=skew]')!;
   const keySkew = root.querySelector('[data-testid=key-skew]')!;
   const keys = root.querySelector('[data-testid=hot-keys] tbody')!;
+  const laggardsSection = root.querySelector<HTMLElement>('[data-testid=laggards-section]')!;
+  const laggards = root.querySelector('[data-testid=clock-laggards] tbody')!;
   return {
     update(s: Snapshot) {
       const p = s.apps.find((a) => a.id === app)?.processors.find((x) => String(x.id) === pid);
@@ -54,6 +59,9 @@ export function processorPage(root: HTMLElement, app: string, pid: string): Page
       keySkew.innerHTML = hottest
         ? `hottest key <code>${esc(hottest.key)}</code>: ≈${(100 * hottest.share).toFixed(1)}% of the records, on task ${hottest.task}`
         : 'no keyed input sampled (a source, or records without keys)';
+      const lag = p.clockLaggards ?? [];
+      laggardsSection.hidden = lag.length === 0;
+      laggards.innerHTML = lag.map((l) => `<tr data-device="${esc(l.device)}"><td><code>${esc(l.device)}</code></td><td>${clock(l.newestTs)}</td><td>${clock(l.clock)}</td><td>${l.task}</td></tr>`).join('');
       keys.innerHTML = p.hotKeys.map((k) => `<tr data-key="${esc(k.key)}"><td><code>${esc(k.key)}</code></td><td>${count(k.count)}</td><td>${(100 * k.share).toFixed(1)}%</td><td>${k.task} · ${esc(k.node)}</td></tr>`).join('');
     },
   };

@@ -71,12 +71,22 @@ export function openApiDocument(): Record<string, unknown> {
             latencyMs: { allOf: [{ $ref: '#/components/schemas/Latency' }], description: 'event-time latency: wall clock when a batch is processed minus its last record\'s event time' },
             processingMs: { allOf: [{ $ref: '#/components/schemas/Latency' }], description: 'a batch\'s wait in the inbox plus its processing and I/O' },
             topKeys: { type: 'array', items: { type: 'array', items: {}, minItems: 2, maxItems: 2 }, description: '[key, approximate records] since the task started, hottest first' },
+            clockLaggards: { type: 'array', items: { $ref: '#/components/schemas/ClockLaggard' }, description: 'a source with a clock per device: the devices holding its clock back the most, lowest clock first' },
             problem: { type: 'string', nullable: true },
+          },
+        },
+        ClockLaggard: {
+          type: 'object',
+          properties: {
+            device: { type: 'string' },
+            newestTs: { type: 'number', description: 'the device\'s newest on-time event time' },
+            clock: { type: 'number', description: 'its own clock: newestTs minus its allowed delay' },
           },
         },
         ProcessorStats: {
           type: 'object',
           properties: {
+            clockLaggards: { type: 'array', items: { allOf: [{ $ref: '#/components/schemas/ClockLaggard' }, { type: 'object', properties: { task: { type: 'integer' } } }] }, description: 'over all its tasks, at most 10' },
             id: { type: 'integer' }, name: { type: 'string' }, runsOn: { type: 'string', enum: ['edge', 'cloud', 'mixed', 'unplaced'] }, skew: { type: 'number', description: 'max/mean records in per task' },
             latencyMs: { allOf: [{ $ref: '#/components/schemas/Latency' }], description: 'the slowest task\'s' }, processingMs: { $ref: '#/components/schemas/Latency' },
             hotKeys: { type: 'array', items: { type: 'object', properties: { key: { type: 'string' }, count: { type: 'integer' }, task: { type: 'integer' }, node: { type: 'string' }, share: { type: 'number' } } } },

@@ -38,6 +38,8 @@ export interface TaskStats {
   processingMs: LatencyStats | null;
   /** Hottest input keys since the task started, approximate records (sampled), hottest first. */
   topKeys: [key: string, count: number][];
+  /** A source with a clock per device: the devices holding its clock back the most (lowest clock first). */
+  clockLaggards: { device: string; newestTs: number; clock: number }[];
   /** Why the dashboard paints it red; null when healthy. */
   problem: string | null;
 }
@@ -73,6 +75,8 @@ export interface ProcessorStats {
   processingMs: LatencyStats | null;
   /** The hottest keys over all its tasks (at most 10), hottest first. */
   hotKeys: HotKey[];
+  /** A source with a clock per device: the devices holding its clock back the most, over all its tasks (at most 10). */
+  clockLaggards: { device: string; newestTs: number; clock: number; task: number }[];
   tasks: TaskStats[];
   problem: string | null;
 }

@@ -129,7 +129,8 @@ export class Stats extends EventEmitter {
           in: r?.in ?? 0, out: r?.out ?? 0, late: r?.late ?? 0, rejected: r?.rejected ?? 0, queued: r?.queued ?? 0,
           inputClock: clockJson(r?.inputClock), inRate: rate.inRate, outRate: rate.outRate,
           latencyMs: latencyOf(r?.latencyMs), processingMs: latencyOf(r?.processingMs),
-          topKeys: (r?.topKeys ?? []).slice(0, TASK_KEYS).map(([k, c]) => [String(k), Number(c)]), problem,
+          topKeys: (r?.topKeys ?? []).slice(0, TASK_KEYS).map(([k, c]) => [String(k), Number(c)]),
+          clockLaggards: (r?.clockLaggards ?? []).map(([device, newestTs, c]) => ({ device, newestTs, clock: c })), problem,
         };
       });
       const kinds = new Set(tasks.map((t) => t.kind));
@@ -144,6 +145,7 @@ export class Stats extends EventEmitter {
         skew: meanIn > 0 ? Math.max(...tasks.map((t) => t.in)) / meanIn : 1,
         latencyMs: slowest(tasks.map((t) => t.latencyMs)), processingMs: slowest(tasks.map((t) => t.processingMs)),
         hotKeys: hotKeys(a.tasks.filter((t) => t.processor === p.id).map((t) => ({ index: t.index, node: t.node, keys: reports.get(`${t.processor}.${t.index}`)?.topKeys ?? [] })), total('in')),
+        clockLaggards: tasks.flatMap((t) => t.clockLaggards.map((l) => ({ ...l, task: t.index }))).sort((x, y) => x.clock - y.clock).slice(0, 10),
         tasks, problem: failing ? `task ${failing.index}: ${failing.problem}` : pending ? `waiting: ${pending.reason}` : null,
       };
     });

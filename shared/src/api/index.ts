@@ -11,6 +11,7 @@ export * from './task/task.js';
 export { ChainTask } from './operators/chain-task.js';
 export * from './partitioner/index.js';
 export * from './clock/watermark.js';
+export * from './clock/device-watermark.js';
 export type { Source, SourceContext, SourceSpec } from './source/source.js';
 export type { Sink, SinkContext, SinkSpec } from './sink/sink.js';
 export { createSource, createSink, type Connectors, type ConnectorRef } from './connectors.js';

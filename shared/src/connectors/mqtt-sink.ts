@@ -46,6 +46,9 @@ interface MarkerPayload {
 export class MqttSink<T> implements Sink<T> {
   private client: MqttClient | null = null;
   private readonly encode: (v: T) => Buffer | string;
+  private readonly idField: string | null;
+  /** Hash prefix of the result ids: application and processor (set by open()). */
+  private idScope = '';
   private readonly topicOf: (v: T) => string;
   private exactlyOnce = false;
   private log: Logger | null = null;
@@ -57,6 +60,7 @@ export class MqttSink<T> implements Sink<T> {
 
   constructor(private readonly o: MqttSinkOptions<T>) {
     this.encode = o.format === 'cbor' ? (v) => cborEncoder.encode(v) : (v) => JSON.stringify(v);
+    this.idField = o.idField === false ? null : (o.idField ?? '_id');
     const topic = o.topic;
     this.topicOf = typeof topic === 'string' ? () => topic : topic;
   }
@@ -78,6 +82,7 @@ export class MqttSink<T> implements Sink<T> {
       throw new TributaryError(ErrorCodes.SINK_FAILED, `mqttSink cannot connect to ${this.o.url}: ${(cause as Error).message}`, { cause });
     }
     this.client = client;
+    this.idScope = `${ctx.app ?? ''}\0${ctx.processor ?? ''}\0`;
     this.exactlyOnce = ctx.exactlyOnce ?? false;
     this.log = ctx.log ?? null;
     if (!this.exactlyOnce) return;
@@ -101,30 +106,52 @@ export class MqttSink<T> implements Sink<T> {
     if (!client || batch.length === 0) return;
     const opts = { qos: this.o.qos ?? 1, retain: this.o.retain ?? false } as const;
     if (!this.exactlyOnce) {
-      return Promise.all(batch.map((m) => client.publishAsync(this.topicOf(m.value), this.encode(m.value), opts))).then(() => undefined, (err: Error) => this.failed(err));
+      return Promise.all(batch.map((m) => client.publishAsync(this.topicOf(m.value), this.withId(m, this.encode(m.value), 1), opts))).then(() => undefined, (err: Error) => this.failed(err));
     }
     const publishes: Promise<unknown>[] = [];
     for (const m of batch) {
       const topic = this.topicOf(m.value);
-      const payload = this.encode(m.value);
-      const id = identity(topic, m.ts, payload);
+      const encoded = this.encode(m.value);
+      const id = identity(topic, m.ts, encoded);
       const e = this.emitted.get(id);
       if (e && e.skip > 0) {
         // A replay of a result published before the failure.
         e.skip--;
         continue;
       }
+      let occurrence = 1;
       if (e) {
-        e.n++;
+        occurrence = ++e.n;
         e.w = this.lastCheckpoint;
       } else {
         this.emitted.set(id, { ts: m.ts, w: this.lastCheckpoint, n: 1, skip: 0 });
       }
-      publishes.push(client.publishAsync(topic, payload, opts));
+      publishes.push(client.publishAsync(topic, this.withId(m, encoded, occurrence), opts));
     }
     if (publishes.length === 0) return;
     // Results first, then the marker: a crash in between shows the batch again (never loses it).
     return Promise.all(publishes).then(() => this.publishMarker(), (err: Error) => this.failed(err));
+  }
+
+  /**
+   * A result's payload: its encoded value plus (plain objects only) its deterministic id, a hash of
+   * the application, processor, key, ts and encoded value (see MqttSinkOptions.idField), and, from
+   * the second identical result on, its occurrence number. With exactly-once the occurrences are
+   * counted in the emitted-marker, so a result published again after a crash between its PUBACK
+   * and the marker's (the sink's residual window) carries the id it had the first time.
+   */
+  private withId(m: Message<T>, encoded: Buffer | string, occurrence: number): Buffer | string {
+    const v = m.value;
+    const field = this.idField;
+    if (field === null || !isPlainObject(v)) return encoded;
+    const id = resultId(this.idScope, m.key, m.ts, encoded, occurrence);
+    if (typeof encoded === 'string') {
+      // JSON of a plain object: the id goes first, without encoding the value twice.
+      const head = `{${JSON.stringify(field)}:${JSON.stringify(id)}`;
+      if (encoded[0] !== '{') return encoded; // a toJSON() that made it something else
+      return encoded === '{}' ? `${head}}` : `${head},${encoded.slice(1)}`;
+    }
+    return cborEncoder.encode({ [field]: id, ...(v as Record<string, unknown>) });
   }
 
   checkpoint(t: number): Promise<void> | void {
@@ -222,6 +249,29 @@ export class MqttSink<T> implements Sink<T> {
       }).catch((err: Error) => done(err));
     });
     return read.finally(() => client.unsubscribeAsync(topic).catch(() => undefined));
+  }
+}
+
+/** The id a consumer sees: 96 bits of SHA-256 over app, processor, key, ts and content (base64url, 16 chars). */
+function resultId(scope: string, key: unknown, ts: number, encoded: Buffer | string, occurrence: number): string {
+  const h = createHash('sha256').update(scope).update(keyText(key)).update('\0').update(String(ts)).update('\0').update(encoded);
+  if (occurrence > 1) h.update(`\0${occurrence}`);
+  return h.digest().subarray(0, 12).toString('base64url');
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function keyText(key: unknown): string {
+  if (key === undefined) return '';
+  if (typeof key === 'string') return `s${key}`;
+  try {
+    return `j${JSON.stringify(key)}`;
+  } catch {
+    return `x${String(key)}`;
   }
 }
 

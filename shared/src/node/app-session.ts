@@ -5,6 +5,7 @@ import { ErrorCodes } from '../api/errors.js';
 import { builtinConnectors } from '../connectors/index.js';
 import type { Logger } from '../log/log.js';
 import { AppRuntime } from '../runtime/app-runtime.js';
+import { SourceTaskRunner } from '../runtime/source-task-runner.js';
 import { AppReplayLog } from '../store/app-replay-log.js';
 import type { PartReplayLog } from '../store/replay-log.js';
 import type { AppAssignment, AppState, TaskReport } from '../wire/assignment.js';
@@ -140,6 +141,8 @@ export class AppSession {
       inputClock: h.inputClock,
       // Latency percentiles since the previous report, cumulative latency buckets, top keys.
       ...h.metrics.takeProbeReport(),
+      // A source with a clock per device: who holds it back.
+      ...(h instanceof SourceTaskRunner ? laggardsReport(h) : {}),
     }));
     const replay = this.options.replay && !this.closing ? await rt.replayStats().catch(() => undefined) : undefined;
     this.events.stats(tasks, { ...rt.stats }, replay);
@@ -179,3 +182,12 @@ class ClosingReplayLog implements PartReplayLog {
     return this.inner.diskBytes();
   }
 }
+
+/** The devices holding a source's clock back the most, for its task report (none: nothing). */
+function laggardsReport(h: SourceTaskRunner): { clockLaggards?: [string, number, number][] } {
+  const l = h.laggards(LAGGARDS_REPORTED);
+  return l.length > 0 ? { clockLaggards: l.map((d) => [d.device, d.newestTs, d.clock]) } : {};
+}
+
+/** Devices per source in a task report. */
+const LAGGARDS_REPORTED = 10;

@@ -215,6 +215,7 @@ export class AppRuntime {
         this.log.error({ task: host.name, err }, err.message);
         for (const l of this.failureListeners) l(err);
       },
+      app: this.app,
       checkpointIntervalMs: cp?.intervalMs ?? 0,
       recovering: cp?.recovery ?? false,
       connectors: this.options.connectors,

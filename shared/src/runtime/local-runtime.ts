@@ -66,6 +66,7 @@ export class LocalRuntime {
     this.log = options.log ?? createLogger();
     this.events.connectors = options.connectors;
     this.events.clock = options.clock;
+    this.events.app = graph.name;
     this.build();
   }
 

@@ -2,13 +2,14 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ProcessorSpec } from '../api/dag/graph.js';
 import type { Logger } from '../log/log.js';
 import { isEventTime } from '../api/message.js';
-import { createWatermark, type WatermarkStrategy } from '../api/clock/watermark.js';
+import type { DeviceClockState, DeviceLag } from '../api/clock/device-watermark.js';
 import type { Source } from '../api/source/source.js';
 import { createSource } from '../api/connectors.js';
 import type { Router } from './router.js';
 import { DEFAULT_BATCH_SIZE } from './router.js';
 import { TaskHost, type HostEvents } from './task-host.js';
 import { SourceFeed, type ReplayOptions } from './source-feed.js';
+import { SourceClock } from './source-clock.js';
 
 export interface SourceRunnerOptions {
   batchSize?: number;
@@ -21,6 +22,8 @@ export interface SourceRunnerOptions {
    * before t that were on time are already in the restored state and are skipped.
    */
   replayFrom?: number;
+  /** The application's idle timeout (pipeline idleTimeoutMs): a device silent longer in event time stops holding the clock back. */
+  idleTimeoutMs?: number;
 }
 
 /** Rejections logged one by one before only the count goes on. */
@@ -40,7 +43,7 @@ const READ_TIMES = 256;
  */
 export class SourceTaskRunner extends TaskHost {
   private readonly source: Source;
-  private readonly watermark: WatermarkStrategy;
+  private readonly watermark: SourceClock;
   private readonly batchSize: number;
   private stopRequested = false;
   readonly feed: SourceFeed;
@@ -64,7 +67,7 @@ export class SourceTaskRunner extends TaskHost {
     super(spec, index, router, log, events);
     if (!spec.source) throw new TypeError(`processor ${spec.name} has no source`);
     this.source = createSource(spec.source, events.connectors);
-    this.watermark = createWatermark(spec.source.watermark);
+    this.watermark = new SourceClock(spec.source.watermark, options.idleTimeoutMs ?? 0, events.checkpointIntervalMs ?? 0);
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     this.feed = new SourceFeed(options.replay ?? null, this.clock);
   }
@@ -81,7 +84,8 @@ export class SourceTaskRunner extends TaskHost {
       this.skipBefore = from;
       // The watermark the original run had at that point, so replayed records are judged late or
       // on time exactly as they were the first time.
-      if (maxTsBefore > -Infinity) this.watermark.observe(maxTsBefore);
+      // (A clock per device comes back with the checkpoint instead, see SourceClock.)
+      this.watermark.restoreNewest(maxTsBefore);
       await this.source.open({
         resumeFrom,
         taskIndex: this.id.index,
@@ -176,6 +180,7 @@ export class SourceTaskRunner extends TaskHost {
   private process(records: readonly { ts: number; key?: unknown; value: unknown }[]): void | Promise<void> {
     const wm = this.watermark;
     const task = this.task;
+    wm.beforeBatch(records);
     const skipBefore = this.skipBefore;
     this.metrics.in += records.length;
     // Event-time latency, once per batch as in channel-fed tasks: now minus its last record's
@@ -186,16 +191,35 @@ export class SourceTaskRunner extends TaskHost {
       const msg = records[i];
       if (!isEventTime(msg.ts)) {
         this.reject('record without a valid integer timestamp', msg.ts);
-      } else if (msg.ts < wm.current()) {
+      } else if (!wm.judge(msg)) {
         this.divertLate(msg);
       } else {
-        wm.observe(msg.ts);
         // On time but before the checkpoint restored: already in the state.
         if (msg.ts >= skipBefore) task.onNext(msg);
       }
     }
     this.advanceClock(wm.current());
     return this.endBatch();
+  }
+
+  /** Checkpoint state: the task's, plus (a clock per device) the clock state a replay from t starts with. */
+  protected override snapshotState(t: number): unknown {
+    const task = this.task.snapshot(t);
+    if (!this.watermark.devices) return task;
+    return { task: task ?? null, deviceClock: this.watermark.snapshotFor(t) };
+  }
+
+  protected override restoreState(state: unknown): void {
+    if (!this.watermark.devices) return this.task.restore(state);
+    const s = state as { task?: unknown; deviceClock?: DeviceClockState | null } | null;
+    if (!s?.deviceClock) this.log.warn({ source: this.spec.source!.name }, 'checkpoint without the per-device clock state: the replay starts every device afresh');
+    this.watermark.restore(s?.deviceClock);
+    if (s?.task !== null && s?.task !== undefined) this.task.restore(s.task);
+  }
+
+  /** The devices holding this source's clock back the most (empty without a clock per device). */
+  laggards(n = 10): DeviceLag[] {
+    return this.watermark.laggards(n);
   }
 
   private reject(reason: string, detail: unknown): void {

@@ -27,6 +27,8 @@ export interface HostEvents {
   checkpointed?(host: TaskHost, t: number, state: Uint8Array | null): void;
   /** Wall time for event-time latency and timers (idle-source timeout); default systemClock. */
   readonly clock?: Clock;
+  /** The application's name (tasks see it as ctx.app, sinks derive result ids from it). */
+  app?: string;
 }
 
 /**
@@ -65,6 +67,7 @@ export abstract class TaskHost {
     this.ctx = {
       taskId: this.id,
       processorName: spec.name,
+      app: events.app ?? '',
       parallelism: spec.parallelism,
       config: spec.config,
       log,
@@ -132,7 +135,7 @@ export abstract class TaskHost {
     if (t <= this.inputClock || t <= this.lastCheckpoint) return;
     this.inputClock = t;
     this.task.onClock(t);
-    const state = this.task.snapshot(t);
+    const state = this.snapshotState(t);
     this.lastCheckpoint = t;
     this.pendingCheckpoint = { t, state: state === undefined ? null : cborEncoder.encode(state) };
   }
@@ -145,7 +148,17 @@ export abstract class TaskHost {
   /** After a restart: the state of checkpoint t goes back into the task, before it starts. */
   restoreCheckpoint(t: number, state: Uint8Array | null): void {
     this.lastCheckpoint = t;
-    if (state) this.task.restore(cborDecoder.decode(state));
+    if (state) this.restoreState(cborDecoder.decode(state));
+  }
+
+  /** The state checkpoint t holds: the task's; a source runner adds its clock state. */
+  protected snapshotState(t: number): unknown {
+    return this.task.snapshot(t);
+  }
+
+  /** Puts a decoded checkpoint state back (the inverse of snapshotState). */
+  protected restoreState(state: unknown): void {
+    this.task.restore(state);
   }
 
   /** Sends what the batch produced with the new output clock, then lets the task do its I/O. */

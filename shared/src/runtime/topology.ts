@@ -85,7 +85,7 @@ export function buildTopology(options: TopologyOptions): Topology {
       const router = new Router(batchSize);
       let host: TaskHost;
       if (p.source) {
-        const s = new SourceTaskRunner(spec, position, router, taskLog, events, { batchSize, ...options.sourceOptions?.(p, t.index) });
+        const s = new SourceTaskRunner(spec, position, router, taskLog, events, { batchSize, idleTimeoutMs: graph.idleTimeoutMs, ...options.sourceOptions?.(p, t.index) });
         sources.push(s);
         host = s;
       } else {

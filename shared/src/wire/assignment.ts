@@ -127,6 +127,11 @@ export interface TaskReport {
    * Space-Saving sketch over a ~1-in-16 sample, each sample counting 16), hottest first.
    */
   readonly topKeys?: readonly (readonly [key: string, count: number])[];
+  /**
+   * A source keeping a clock per device: the devices holding its clock back the most (lowest own
+   * clock first), each with its newest on-time timestamp and its own clock (that minus its delay).
+   */
+  readonly clockLaggards?: readonly (readonly [device: string, newestTs: number, clock: number])[];
 }
 
 /** Percentiles of per-batch latency samples, ms. p50 <= p99 <= max. */

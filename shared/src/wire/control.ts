@@ -25,6 +25,7 @@ const taskReport = z.object({
   latencyMs: percentiles.optional(), processingMs: percentiles.optional(),
   latencyBuckets: buckets.optional(), processingBuckets: buckets.optional(),
   topKeys: z.array(z.tuple([z.string(), z.number()])).optional(),
+  clockLaggards: z.array(z.tuple([z.string(), z.number(), z.number()])).max(64).optional(),
 });
 
 const appReport = z.object({

@@ -51,6 +51,9 @@ export class Pipeline {
    * Idle-source timeout: a device (an input from another node) silent for `ms` of wall time no
    * longer holds the application's clock back; the rest progresses, and what the device sends
    * later behind the clock goes to the late-data output, counted. Default: wait for it forever.
+   * In a source that keeps a clock per device (mqttSource, fleet, WatermarkSpec.perDevice) the
+   * same timeout applies to its devices, measured in event time (so that a replay decides the
+   * same): a device whose newest timestamp is more than `ms` behind another device's newest.
    */
   idleTimeout(ms: number): this {
     if (!(ms >= 0) || !Number.isFinite(ms)) throw new TypeError('Pipeline.idleTimeout(ms): expected a finite number >= 0');

@@ -18,6 +18,7 @@ export function sinkOperator(spec: SinkSpec): OperatorFactory {
       open: () => sink.open({
         taskIndex: ctx.taskId.index, parallelism: ctx.parallelism, log: ctx.log,
         exactlyOnce: (ctx.checkpointIntervalMs ?? 0) > 0, resume: ctx.recovering ?? false,
+        app: ctx.app, processor: ctx.processorName,
       }),
       push(msg) {
         buffer.push(msg);

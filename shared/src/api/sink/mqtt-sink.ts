@@ -25,6 +25,15 @@ export interface MqttSinkOptions<T> {
    * each application and sink its own when several publish the same topic on one broker.
    */
   markerTopic?: string;
+  /**
+   * Each result published as a JSON or CBOR object carries a deterministic id under this field
+   * (default `_id`; `false`: none), so any consumer can drop a redelivered result: see
+   * docs/exactly-once.md. The id is a hash of the application, the sink's processor, the result's
+   * key and timestamp (a window result: its window) and its content, so a replayed or redelivered
+   * result has the same id and two different results never share one. Values that are not plain
+   * objects (numbers, strings, arrays) are published unchanged, without an id.
+   */
+  idField?: string | false;
 }
 
 /**
@@ -38,6 +47,8 @@ export function mqttSink<T = unknown>(options: MqttSinkOptions<T>): SinkSpec<T> 
   if (m !== undefined && (typeof m !== 'string' || m.length === 0 || /[+#\0]/.test(m))) {
     throw new TypeError('mqttSink: markerTopic must be a non-empty topic name without wildcards');
   }
+  const f = options.idField;
+  if (f !== undefined && f !== false && (typeof f !== 'string' || f.length === 0)) throw new TypeError('mqttSink: idField must be a non-empty field name or false');
   const label = typeof options.topic === 'string' ? options.topic : 'topic(fn)';
   return {
     kind: 'sink', name: `mqtt(${label})`, maxParallelism: Number.MAX_SAFE_INTEGER,

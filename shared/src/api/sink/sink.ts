@@ -15,6 +15,9 @@ export interface SinkContext {
   readonly exactlyOnce?: boolean;
   /** This run continues an earlier one of the same submission (a recovery): keep what is there. */
   readonly resume?: boolean;
+  /** The application's and the sink processor's names: stable across restarts, for result ids. */
+  readonly app?: string;
+  readonly processor?: string;
 }
 
 /**

@@ -1,9 +1,14 @@
 import type { Message } from '../message.js';
 import type { Source, SourceSpec } from './source.js';
+import type { WatermarkSpec } from '../clock/watermark.js';
 
 export interface CollectionSourceOptions {
   name?: string;
   maxDelayMs?: number;
+  /** A clock per device (the message key, or `deviceOf`): see WatermarkSpec. */
+  perDevice?: boolean;
+  deviceOf?: WatermarkSpec['deviceOf'];
+  deviceDelayMs?: WatermarkSpec['deviceDelayMs'];
 }
 
 /**
@@ -14,7 +19,10 @@ export function collectionSource<T>(records: readonly Message<T>[], options: Col
   return {
     kind: 'source',
     name: options.name ?? `collection(${records.length})`,
-    watermark: { maxDelayMs: options.maxDelayMs ?? 0 },
+    watermark: {
+      maxDelayMs: options.maxDelayMs ?? 0,
+      ...(options.perDevice || options.deviceOf ? { perDevice: true, deviceOf: options.deviceOf, deviceDelayMs: options.deviceDelayMs } : {}),
+    },
     maxParallelism: 1,
     create: (): Source<T> => {
       let next = 0;

@@ -40,7 +40,8 @@ export function fleet(options: FleetOptions = {}): SourceSpec<FleetReading> {
   return {
     kind: 'source',
     name: `fleet(${devices} devices × ${sensors.join(',')})`,
-    watermark: { maxDelayMs: fleetMaxDelayMs(options) },
+    // A clock per device: each device's readings are in order up to its own skew and delay.
+    watermark: { maxDelayMs: fleetMaxDelayMs(options), perDevice: true, deviceOf: (m) => (m.value as FleetReading).device },
     maxParallelism: devices,
     create: () => new FleetSource(options),
   };

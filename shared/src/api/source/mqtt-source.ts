@@ -1,4 +1,6 @@
 import type { SourceSpec } from './source.js';
+import type { DeviceDelay } from '../clock/device-watermark.js';
+import type { WatermarkSpec } from '../clock/watermark.js';
 import { connectorSpecCreate } from '../connectors.js';
 
 /** Payload encoding of an external MQTT topic. */
@@ -17,8 +19,20 @@ export interface MqttSourceOptions<T> {
    * arrived. A record without a valid integer timestamp is rejected (counted and logged).
    */
   timestamp?: string | ((record: T, topic: string) => unknown) | 'ingest';
-  /** How far behind the newest record a record may arrive and still be on time (default 0). */
+  /**
+   * How far behind its device's newest record a record may arrive and still be on time (default
+   * 0). The source keeps a clock per device (see `deviceOf`).
+   */
   maxDelayMs?: number;
+  /**
+   * The device a record comes from. The source keeps an event-time clock per device and its own
+   * clock is the minimum over the active devices, so devices publishing each in order are never
+   * late because of how they interleave. Default: the topic (one device per topic). `false`: one
+   * clock for the whole source (newest timestamp seen minus maxDelayMs).
+   */
+  deviceOf?: ((record: T, topic: string) => string) | false;
+  /** Allowed delay per device (a map by device id or a function of it); default maxDelayMs. */
+  deviceDelayMs?: DeviceDelay;
   /** Returns why a decoded record is unacceptable (it is then rejected), or undefined if it is fine. */
   validate?: (record: T, topic: string) => string | undefined;
   /**
@@ -119,7 +133,7 @@ export function mqttSource<T = Record<string, unknown>>(options: MqttSourceOptio
   return {
     kind: 'source',
     name: `mqtt(${o.topics.join(',')})`,
-    watermark: { maxDelayMs: o.maxDelayMs },
+    watermark: sourceWatermark(o),
     maxParallelism: 1,
     connector: { type: 'mqtt', options: o },
     create: connectorSpecCreate('mqttSource'),
@@ -133,6 +147,8 @@ export interface ResolvedSourceOptions<T> {
   format: MqttPayloadFormat;
   timestamp: NonNullable<MqttSourceOptions<T>['timestamp']>;
   maxDelayMs: number;
+  deviceOf: ((record: T, topic: string) => string) | false | undefined;
+  deviceDelayMs?: DeviceDelay;
   validate?: (record: T, topic: string) => string | undefined;
   topicField?: string;
   qos: 0 | 1;
@@ -161,6 +177,13 @@ function checkSourceOptions<T>(options: MqttSourceOptions<T>): ResolvedSourceOpt
   }
   const maxDelayMs = options.maxDelayMs ?? 0;
   if (!Number.isFinite(maxDelayMs) || maxDelayMs < 0) throw new TypeError(`${where}: maxDelayMs must be a finite number >= 0`);
+  if (options.deviceOf !== undefined && options.deviceOf !== false && typeof options.deviceOf !== 'function') {
+    throw new TypeError(`${where}: deviceOf must be a function (record, topic) => device id, or false`);
+  }
+  const dd = options.deviceDelayMs;
+  if (dd !== undefined && typeof dd !== 'function' && (typeof dd !== 'object' || dd === null)) {
+    throw new TypeError(`${where}: deviceDelayMs must be a map of device id to ms, or a function of the device id`);
+  }
   if (options.validate !== undefined && typeof options.validate !== 'function') throw new TypeError(`${where}: validate must be a function`);
   if (options.topicField !== undefined && (typeof options.topicField !== 'string' || options.topicField.length === 0)) {
     throw new TypeError(`${where}: topicField must be a non-empty string`);
@@ -178,8 +201,21 @@ function checkSourceOptions<T>(options: MqttSourceOptions<T>): ResolvedSourceOpt
   const connectTimeoutMs = positiveInt(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs', where);
   const keepaliveSeconds = positiveInt(options.keepaliveSeconds, DEFAULT_KEEPALIVE_SECONDS, 'keepaliveSeconds', where);
   return {
-    url: options.url, topics, format, timestamp, maxDelayMs, validate: options.validate, topicField: options.topicField,
+    url: options.url, topics, format, timestamp, maxDelayMs, deviceOf: options.deviceOf, deviceDelayMs: dd, validate: options.validate, topicField: options.topicField,
     qos, clientId, clean, count: options.count, maxBuffered, maxWaitMs, connectTimeoutMs, keepaliveSeconds,
+  };
+}
+
+/** The source's clock: per device (by topic, or `deviceOf` of the record and its topic) unless deviceOf is false. */
+function sourceWatermark<T>(o: ResolvedSourceOptions<T>): WatermarkSpec {
+  if (o.deviceOf === false) return { maxDelayMs: o.maxDelayMs };
+  const fn = o.deviceOf;
+  return {
+    maxDelayMs: o.maxDelayMs,
+    perDevice: true,
+    // The record's key is its topic (see mqttSource).
+    deviceOf: fn ? (m) => String(fn(m.value as T, m.key as string)) : (m) => m.key as string,
+    deviceDelayMs: o.deviceDelayMs,
   };
 }
 

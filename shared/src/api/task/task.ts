@@ -37,6 +37,8 @@ export interface TaskContext<O = unknown> {
   readonly recovering?: boolean;
   /** The host's implementations of the built-in sources and sinks (see createSink). */
   readonly connectors?: Connectors;
+  /** The application's name ('' when the host does not say). */
+  readonly app?: string;
 }
 
 /**
