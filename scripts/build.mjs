@@ -34,6 +34,11 @@ await build({
   outdir: 'cli/dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,
+  // Code behind a dynamic import (the master's fastify, aedes, prom-client) becomes a chunk of its
+  // own, loaded when a command needs it: `tributary --version`, an agent or `run` never load it.
+  // Chunks sit next to the entries, so `new URL('./app-thread.mjs', import.meta.url)` holds in them.
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
   platform: 'node',
   format: 'esm',
   target: 'node20',

@@ -252,12 +252,12 @@ test('back-pressure: a full buffer stops reading from the broker, which stops ac
   const url = broker.url;
   const n = 20_000;
   const maxBuffered = 100;
-  // keepalive 2 s and a stall of 4 s: without its own pings while paused, mqtt.js would drop the
-  // connection after 3 s ("Keepalive timeout") and, with a clean session, lose what the broker
-  // had in flight. (1 s was too tight: on a loaded machine a process stall of 1.5 s made the
-  // broker time the client out, and the test then waited for records lost with the session.)
+  // keepalive 3 s and a stall of 6 s: without its own pings while paused, mqtt.js would drop the
+  // connection after 4.5 s ("Keepalive timeout") and, with a clean session, lose what the broker
+  // had in flight. (1 s, then 2 s, were too tight: on a loaded machine a process stall of 1.5–3 s
+  // made the broker time the client out, and the test failed for records lost with the session.)
   const clientId = 'paused-source';
-  const spec = mqttSource<{ ts: number; i: number; pad: string }>({ url, clientId, topics: 'load', count: n, maxBuffered, keepaliveSeconds: 2, maxWaitMs: 100 });
+  const spec = mqttSource<{ ts: number; i: number; pad: string }>({ url, clientId, topics: 'load', count: n, maxBuffered, keepaliveSeconds: 3, maxWaitMs: 100 });
   const source = createSource(spec, builtinConnectors) as MqttSource<{ ts: number; i: number; pad: string }>;
   const rejected: string[] = [];
   await source.open(fakeContext(rejected));
@@ -277,8 +277,8 @@ test('back-pressure: a full buffer stops reading from the broker, which stops ac
   // Nobody reads: the buffer fills to exactly maxBuffered and the source holds there (each turn
   // of the event loop lets mqtt.js process what arrived).
   while (!source.stats().paused) await new Promise((resolve) => setImmediate(resolve));
-  // It stays paused past 1.5 × keepalive: the broker sees the source's own PINGREQs (every 1 s,
-  // plus perhaps one sent just before the pause: the 5th comes at least 4 s into it) and never a
+  // It stays paused past 1.5 × keepalive: the broker sees the source's own PINGREQs (every 1.5 s,
+  // plus perhaps one sent just before the pause: the 5th comes at least 6 s into it) and never a
   // disconnect. Events, not a fixed wait.
   let pings = 0;
   const outcome = await new Promise<string>((resolve) => {

@@ -1,6 +1,5 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { build } from 'esbuild';
 import { AppError, ErrorCodes, evaluateBundle, bundleHeader, resolveApp, type Graph, type Params } from '@tributary/shared';
 
 /**
@@ -10,6 +9,8 @@ import { AppError, ErrorCodes, evaluateBundle, bundleHeader, resolveApp, type Gr
  * version the bundle was built against (see shared/src/node/app-bundle.ts).
  */
 export async function bundleApp(entry: string): Promise<Uint8Array> {
+  // esbuild loads on first use: commands that bundle nothing (master, agent, --version) skip it.
+  const { build } = await import('esbuild');
   const result = await build({
     entryPoints: [entry],
     bundle: true,
