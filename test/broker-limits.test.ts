@@ -4,12 +4,15 @@
  * other clients' traffic goes on.
  */
 import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import test from 'ava';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { createLogger } from '@tributary/shared';
 import { startEmbeddedBroker, type BrokerLimits, type EmbeddedBroker } from '../cloud-core/src/broker/index.js';
 import { DEFAULT_BROKER_LIMITS, watchPacketSizes } from '../cloud-core/src/broker/broker-limits.js';
+import { startMaster } from './helpers/cluster.js';
+import { tempDir } from './helpers/tmp.js';
 
 const silentLog = createLogger({ level: 'silent' });
 
@@ -141,4 +144,20 @@ test('the N+1th connection is refused with CONNACK 3 and counted; a session take
     t.is(broker.stats().clients, 2);
     t.is(broker.stats().refused.connections, 1);
   });
+});
+
+test('tributary master: --broker-max-connections refuses, /metrics counts it by reason', async (t) => {
+  const dir = await tempDir();
+  t.teardown(dir.cleanup);
+  const master = await startMaster(join(dir.path, 'master'), ['--broker-max-connections', '2']);
+  t.teardown(() => master.proc.stop());
+  // The master's own client is the first connection.
+  const ok = await mqtt.connectAsync(master.brokerUrl, { clientId: 'ok', reconnectPeriod: 0 });
+  t.teardown(() => ok.endAsync(true));
+  const err = await t.throwsAsync(mqtt.connectAsync(master.brokerUrl, { clientId: 'extra', reconnectPeriod: 0 }));
+  t.is((err as Error & { code?: number }).code, 3);
+  const text = await (await fetch(new URL('/metrics', master.httpUrl))).text();
+  t.regex(text, /^tributary_broker_refused_total\{reason="connections"\} 1$/m);
+  t.regex(text, /^tributary_broker_refused_total\{reason="packet_size"\} 0$/m);
+  t.regex(text, /^tributary_broker_clients 2$/m);
 });
