@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import test from 'ava';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { createLogger } from '@tributary/shared';
+import { createLogger, type Logger } from '@tributary/shared';
 import { startEmbeddedBroker, type BrokerLimits, type EmbeddedBroker } from '../cloud-core/src/broker/index.js';
-import { DEFAULT_BROKER_LIMITS, watchPacketSizes } from '../cloud-core/src/broker/broker-limits.js';
+import { DEFAULT_BROKER_LIMITS, RefusalLog, watchPacketSizes } from '../cloud-core/src/broker/broker-limits.js';
 import { startMaster } from './helpers/cluster.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -97,6 +97,19 @@ test('the packet-size watch follows packet boundaries across chunks of any size'
     t.deepEqual(seen, [303], `chunks of ${chunkSize}`);
     t.is(socket.listenerCount('data'), 0);
   }
+});
+
+test('refusals are all counted, their warnings rate-limited per reason with a count of the skipped', (t) => {
+  const lines: Record<string, unknown>[] = [];
+  const log = { warn: (o: Record<string, unknown>) => lines.push(o) } as unknown as Logger;
+  let now = 0;
+  const refusals = new RefusalLog(log, 10_000, () => now);
+  for (let i = 0; i < 5; i++) refusals.refuse('publish_rate', 'flooder', {}, 'refused');
+  refusals.refuse('connections', 'c9', {}, 'refused');
+  now = 10_000;
+  refusals.refuse('publish_rate', 'flooder', {}, 'refused');
+  t.deepEqual(refusals.counts, { packet_size: 0, publish_rate: 6, connections: 1 });
+  t.deepEqual(lines.map((l) => [l.reason, l.clientId, l.suppressed]), [['publish_rate', 'flooder', undefined], ['connections', 'c9', undefined], ['publish_rate', 'flooder', 4]]);
 });
 
 test('a publish flood from one client is limited and counted; a well-behaved client gets through', async (t) => {

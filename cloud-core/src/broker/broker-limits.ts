@@ -22,7 +22,10 @@ export interface BrokerLimits {
    * acknowledged and dropped (diverted like an ACL denial) rather than answered by a disconnect,
    * which would fire the client's will and make mqtt.js resend its QoS 1 backlog on reconnect.
    * Default 20 000/s: a node at full speed sends ~1000+ frames/s, an MQTT sink one message per
-   * result; 20× headroom keeps the fabric clear of it while capping a flood.
+   * result; 20× headroom keeps the fabric clear of it while capping a flood. Measured on the
+   * 2-core dev box: one mqtt.js QoS 1 client (100 in flight) pushes ~17-27k msg/s through aedes,
+   * so only a client at the broker's full speed for seconds meets it; an MQTT sink meant to
+   * publish more than 20k results/s through the embedded broker needs a higher setting.
    */
   maxPublishRate: number;
   /** Bucket size: publishes a client may send at once above the rate. Default 2 × maxPublishRate. */
