@@ -22,12 +22,16 @@ export function registerCluster(program: Command): void {
     .option('--broker <url>', 'use an external MQTT broker instead of the embedded one, e.g. mqtt://10.0.0.5:1883')
     .option('--public-url <url>', 'URL nodes use to reach this master over HTTP (bundles); default http://<http-host>:<http-port>')
     .option('--checkpoint-interval-ms <ms>', 'exactly-once: checkpoint every <ms> of event time; 0 = off; default 1000')
+    .option('--broker-max-packet-kb <kb>', 'embedded broker: largest MQTT packet, KiB (bigger: connection closed); 0 = no limit; default 32768')
+    .option('--broker-max-publish-rate <n>', 'embedded broker: PUBLISHes/s per client (burst 2x; over it: dropped); 0 = no limit; default 20000')
+    .option('--broker-max-connections <n>', 'embedded broker: concurrent clients (more: CONNACK 3); 0 = no limit; default 1000')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
       await (await cloud()).runMaster(sources(o, {
         data: o.data, mqttPort: o.mqttPort, httpPort: o.httpPort, httpHost: o.httpHost, broker: o.broker, publicUrl: o.publicUrl,
         checkpointIntervalMs: o.checkpointIntervalMs, logLevel: o.logLevel,
+        brokerMaxPacketKb: o.brokerMaxPacketKb, brokerMaxPublishRate: o.brokerMaxPublishRate, brokerMaxConnections: o.brokerMaxConnections,
       }));
     });
 

@@ -2,6 +2,9 @@ import { Buffer } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from 'aedes';
 import { canPublish, canSubscribe, createLogger, type AclPrincipal, type Logger } from '@tributary/shared';
+import {
+  PublishRateLimiter, RefusalLog, resolveBrokerLimits, watchPacketSizes, type BrokerLimits, type BrokerStats,
+} from './broker-limits.js';
 
 export interface EmbeddedBrokerOptions {
   /** Interface to listen on. Default loopback: the embedded broker is for one machine. */
@@ -25,6 +28,11 @@ export interface EmbeddedBrokerOptions {
    * link that is down would look to it: it keeps retrying). Default: everyone is admitted.
    */
   admit?: (clientId: string) => boolean;
+  /**
+   * Resource limits (packet size, publish rate per client, connections); unset fields take
+   * `DEFAULT_BROKER_LIMITS` (broker-limits.ts), 0 turns one off. Refusals are counted (`stats()`).
+   */
+  limits?: Partial<BrokerLimits>;
 }
 
 /** Client events the embedded broker reports through `EmbeddedBroker.on`. */
@@ -46,6 +54,8 @@ export interface EmbeddedBroker {
    * reason), 'keepaliveTimeout' (the broker gave up on a silent client). Returns the unsubscriber.
    */
   on(event: BrokerClientEvent, listener: (clientId: string) => void): () => void;
+  /** Connected clients and refusals by the limits so far (the master exports them to Prometheus). */
+  stats(): BrokerStats;
   /** Closes every client connection, the listener and the broker. Idempotent. */
   close(): Promise<void>;
 }
@@ -58,6 +68,13 @@ export interface EmbeddedBroker {
  * lets nobody subscribe to it and it is never retained.
  */
 const DENIED_TOPIC = '$TRIB/denied';
+
+/** Acknowledges and drops a denied publish (see DENIED_TOPIC). */
+function divert(packet: Pick<AedesPublishPacket, 'topic' | 'retain' | 'payload'>): void {
+  packet.topic = DENIED_TOPIC;
+  packet.retain = false;
+  packet.payload = Buffer.alloc(0);
+}
 
 /** Hooks enforcing the topic ACL; called by aedes for every PUBLISH (and last will) and SUBSCRIBE. */
 function aclHooks(log: Logger): Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
@@ -78,9 +95,7 @@ function aclHooks(log: Logger): Pick<AedesOptions, 'authenticate' | 'authorizePu
       const who = principal(client, (packet as { clientId?: string }).clientId);
       if (canPublish(who, packet.topic)) return done(null);
       log.warn({ clientId: who.clientId, topic: packet.topic }, 'publish denied by topic ACL, dropped');
-      packet.topic = DENIED_TOPIC;
-      packet.retain = false;
-      packet.payload = Buffer.alloc(0);
+      divert(packet);
       done(null);
     },
     authorizeSubscribe(client, sub, done) {
@@ -106,16 +121,54 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const log = (options.log ?? createLogger()).child({ component: 'embedded-broker' });
   const forward = options.forward;
   const admit = options.admit;
+  const limits = resolveBrokerLimits(options.limits);
+  const refusals = new RefusalLog(log);
+  const rate = new PublishRateLimiter(limits.maxPublishRate, limits.publishBurst);
+  // aedes keeps its client table private; the fault hook `disconnect` and the limits need it.
+  const connected = new Map<string, Client>();
+  // Client ids by socket, for the packet-size guard (which sees bytes, not clients).
+  const socketIds = new WeakMap<Socket, string>();
+  // Sockets closed for an oversize packet. The guard sees the chunk as aedes reads it, so aedes
+  // still parses that chunk: a whole oversize PUBLISH in it must not go through.
+  const oversized = new WeakSet<Socket>();
+  const acl = options.enforceTopicAcl ? aclHooks(log) : undefined;
   const broker = await Aedes.createBroker({
     ...(admit ? { preConnect: (_client: Client, packet: { clientId: string }, done: (err: Error | null, ok: boolean) => void) => done(null, admit(packet.clientId)) } : {}),
-    ...(options.enforceTopicAcl ? aclHooks(log) : {}),
+    ...acl,
+    // Connection limit: refused with CONNACK 3 (server unavailable); a client replacing its own
+    // session (same id) does not add a connection and is always admitted.
+    authenticate(client, username, password, done) {
+      socketIds.set(client.conn as Socket, client.id);
+      if (limits.maxConnections > 0 && connected.size >= limits.maxConnections && !connected.has(client.id)) {
+        refusals.refuse('connections', client.id, { maxConnections: limits.maxConnections }, 'connection refused: broker at its connection limit');
+        return done(Object.assign(new Error('server unavailable'), { returnCode: 3 }) as Parameters<typeof done>[0], false);
+      }
+      if (acl?.authenticate) return acl.authenticate(client, username, password, done);
+      done(null, true);
+    },
+    // Publish rate: over the client's bucket, acknowledged and dropped (BrokerLimits.maxPublishRate
+    // says why not a disconnect). Last wills (no client) are not counted.
+    authorizePublish(client, packet, done) {
+      if (client && oversized.has(client.conn as Socket)) {
+        divert(packet);
+        return done(null);
+      }
+      if (client && !rate.take(client.id)) {
+        refusals.refuse('publish_rate', client.id, { maxPublishRate: limits.maxPublishRate }, 'publish refused: client over its publish rate, dropped');
+        divert(packet);
+        return done(null);
+      }
+      if (acl?.authorizePublish) return acl.authorizePublish(client, packet, done);
+      done(null);
+    },
     ...(forward ? { authorizeForward: (client: Client, packet: AedesPublishPacket) => (forward(packet.topic, client.id, packet.payload as Buffer) ? packet : null) } : {}),
   });
-  // aedes keeps its client table private; the fault hook `disconnect` needs it.
-  const connected = new Map<string, Client>();
   broker.on('client', (client) => connected.set(client.id, client));
   broker.on('clientDisconnect', (client) => {
-    if (connected.get(client.id) === client) connected.delete(client.id);
+    if (connected.get(client.id) === client) {
+      connected.delete(client.id);
+      rate.forget(client.id);
+    }
   });
   broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err }, 'client error'));
   broker.on('connectionError', (client, err) => log.debug({ clientId: client?.id, err }, 'connection error'));
@@ -127,6 +180,12 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     broker.handle(socket);
+    // Packet size: checked on the header, before aedes buffers the body; the connection is closed.
+    watchPacketSizes(socket, limits.maxPacketBytes, (packetBytes) => {
+      refusals.refuse('packet_size', socketIds.get(socket), { packetBytes, maxPacketBytes: limits.maxPacketBytes }, 'packet refused: larger than the broker limit, connection closed');
+      oversized.add(socket);
+      socket.destroy();
+    });
   });
 
   const closeBroker = () => new Promise<void>((resolve) => broker.close(() => resolve()));
@@ -146,7 +205,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : requestedPort;
   const url = `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ url, enforceTopicAcl: options.enforceTopicAcl === true }, 'embedded MQTT broker listening');
+  log.info({ url, enforceTopicAcl: options.enforceTopicAcl === true, limits }, 'embedded MQTT broker listening');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -178,5 +237,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     return () => void emitter.removeListener(event, handler);
   };
 
-  return { url, host, port, disconnect, on, close };
+  const stats = (): BrokerStats => ({ clients: connected.size, refused: { ...refusals.counts } });
+
+  return { url, host, port, disconnect, on, stats, close };
 }

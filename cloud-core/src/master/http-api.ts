@@ -7,7 +7,7 @@ import type { MasterStore } from './master-store.js';
 import { clockJson } from './clock-json.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { EventLog } from './events.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type BrokerStatsSource } from './metrics.js';
 import { Stats } from './stats.js';
 
 const placement = z.object({ where: z.enum(['edge', 'cloud', 'any']), selector: z.record(z.string(), z.string()).optional() });
@@ -33,7 +33,7 @@ export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
  * downloads for workers and agents. Errors are JSON `{ error, code?, details? }` with a status
  * that says whose fault it was.
  */
-export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger }): Promise<FastifyInstance> {
+export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
 
   // Every route as `METHOD /path`, so a test can hold /openapi.json to what is really served.
@@ -50,7 +50,7 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
   const stats = new Stats(deps.apps, deps.registry, events);
   stats.start();
   app.addHook('onClose', async () => stats.stop());
-  registerDashboardRoutes(app, { stats, events, metrics: createMetrics({ apps: deps.apps, registry: deps.registry, events, stats }), log: deps.log.child({ component: 'dashboard' }) });
+  registerDashboardRoutes(app, { stats, events, metrics: createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker }), log: deps.log.child({ component: 'dashboard' }) });
 
   app.get('/apps', async () => deps.apps.list().map((a) => summary(a, deps.apps)));
 

@@ -35,7 +35,10 @@ export class Master {
     if (config.broker) {
       this.brokerUrl = config.broker;
     } else {
-      this.broker = await startEmbeddedBroker({ host: '127.0.0.1', port: config.mqttPort, log: log.child({ component: 'broker' }) });
+      this.broker = await startEmbeddedBroker({
+        host: '127.0.0.1', port: config.mqttPort, log: log.child({ component: 'broker' }),
+        limits: { maxPacketBytes: config.brokerMaxPacketKb * 1024, maxPublishRate: config.brokerMaxPublishRate, maxConnections: config.brokerMaxConnections },
+      });
       this.brokerUrl = this.broker.url;
     }
     this.transport = await connectMqttTransport({ url: this.brokerUrl, clientId: MASTER_ID, username: MASTER_ID, log, keepaliveSeconds: 5 });
@@ -54,7 +57,8 @@ export class Master {
       else if (t.kind === 'heartbeat') registry.onHeartbeat(t.nodeId, payload);
       else if (t.kind === 'checkpoint') void apps.onCheckpoint(payload);
     });
-    this.http = await buildHttpApi({ apps, registry, store: this.store, log });
+    const broker = this.broker;
+    this.http = await buildHttpApi({ apps, registry, store: this.store, log, ...(broker ? { broker: { stats: () => broker.stats() } } : {}) });
     await this.http.listen({ host: config.httpHost, port: config.httpPort });
     const addr = this.http.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;

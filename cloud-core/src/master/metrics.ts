@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry as PromRegistry, type Metric } from 'prom-client';
 import type { LatencyBuckets, TaskReport } from '@tributary/shared';
+import type { BrokerStats } from '../broker/index.js';
 import type { AppManager } from './app-manager.js';
 import type { EventKind, EventLog } from './events.js';
 import type { Registry } from './registry.js';
@@ -12,7 +13,12 @@ import type { Stats } from './stats.js';
  * the latest reports (`collect`). That keeps /metrics equal to the REST API by construction.
  * Counters can go down when a task restarts; Prometheus' rate() treats that as a counter reset.
  */
-export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats }): PromRegistry {
+/** The master's embedded broker, when it runs one (none with an external broker). */
+export interface BrokerStatsSource {
+  stats(): BrokerStats;
+}
+
+export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats; broker?: BrokerStatsSource }): PromRegistry {
   const reg = new PromRegistry();
   const perTask = (name: string, help: string, pick: (r: { in: number; out: number; late: number; rejected: number }) => number) =>
     new Counter({
@@ -37,6 +43,24 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
       this.inc(deps.registry.controlRejected + deps.apps.controlRejected);
     },
   });
+  // The embedded broker's limits (broker-limits.ts): refusals by reason, absent with an external broker.
+  const broker = deps.broker;
+  if (broker) {
+    new Counter({
+      name: 'tributary_broker_refused_total', help: 'What the embedded broker refused by its limits: packet_size (connection closed), publish_rate (publish dropped), connections (CONNACK 3).',
+      labelNames: ['reason'] as const, registers: [reg],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(broker.stats().refused)) this.inc({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'tributary_broker_clients', help: 'Clients connected to the embedded broker.', registers: [reg],
+      collect() {
+        this.set(broker.stats().clients);
+      },
+    });
+  }
   new Gauge({
     name: 'tributary_backlog_batches', help: 'Batches waiting in the inboxes of a processor\'s tasks.', labelNames: ['app', 'processor'] as const, registers: [reg],
     collect() {

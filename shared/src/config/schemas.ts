@@ -35,6 +35,15 @@ export const masterConfigSchema = z.object({
    * off (at-least-once: a recovery replays the whole replay log).
    */
   checkpointIntervalMs: z.coerce.number().int().min(0).default(1000),
+  /**
+   * Limits of the embedded broker (ignored with `broker`); 0 turns one off. A packet bigger than
+   * this (KiB) closes its connection: 32 MiB is twice the largest frame the runtime encodes.
+   */
+  brokerMaxPacketKb: z.coerce.number().int().min(0).default(32 * 1024),
+  /** PUBLISHes per second per client id (burst: twice as many); over it they are dropped. ~20× a node at full speed. */
+  brokerMaxPublishRate: z.coerce.number().int().min(0).default(20_000),
+  /** Concurrent clients; the next CONNECT gets CONNACK 3 (server unavailable). */
+  brokerMaxConnections: z.coerce.number().int().min(0).default(1000),
   logLevel,
 });
 export type MasterConfig = z.infer<typeof masterConfigSchema>;
