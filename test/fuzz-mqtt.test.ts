@@ -202,4 +202,7 @@ test.serial('50,000 mutated payloads on control and data topics: no crash, no ha
   t.deepEqual(nodes.map((n: { id: string; online: boolean }) => [n.id, n.online]), [[AGENT, true], [WORKER, true]]);
   for (const proc of [worker, agent, master.proc]) t.is(proc.child.exitCode, null, `${proc.name} still running`);
   t.is(app.epoch ?? 1, 1, 'no recovery was needed');
+  // Refusals are warnings: nothing the fuzz sent made a process log an error (an exception caught late).
+  const errors = [worker, agent, master.proc].flatMap((proc) => proc.lines.filter((l) => (l.level ?? 0) >= 50).map((l) => `${proc.name}: ${l.msg}`));
+  t.deepEqual(errors, []);
 });
