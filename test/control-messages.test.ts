@@ -75,4 +75,11 @@ test.serial('a master drops malformed hellos, heartbeats and checkpoint reports,
   const { body: after } = await api(master.httpUrl, '/nodes/dev-1');
   t.true(after.online);
   t.deepEqual(Object.keys(after.apps ?? {}), [], 'nothing runs on dev-1');
+  // The agent's count reaches the master with its next heartbeat (GET /nodes `controlRejected`).
+  const counted = await until('the refusal in a heartbeat', async () => {
+    const { body } = await api(master.httpUrl, '/nodes');
+    const n = body.find((x: { id: string }) => x.id === 'dev-1')?.controlRejected;
+    return n >= 1 ? n : undefined;
+  });
+  t.is(counted, 1);
 });

@@ -12,6 +12,8 @@ export interface NodeView extends NodeRecord {
   eventLoop?: NodeEventLoopReport;
   /** The node process's boot id (from its hello): a new one means it restarted. */
   boot?: string;
+  /** Desired states the node refused (failed their schema) since it started, from its last heartbeat. */
+  controlRejected?: number;
 }
 
 /**
@@ -85,6 +87,7 @@ export class Registry extends EventEmitter {
     node.apps = hb.apps ?? {};
     node.replayLog = replayLogOf(hb.replayLog);
     node.eventLoop = hb.eventLoop;
+    node.controlRejected = hb.controlRejected ?? 0;
     node.lastSeen = Date.now();
     this.setOnline(node, true, 'heartbeat');
     this.emit('heartbeat', node);
@@ -116,7 +119,7 @@ export class Registry extends EventEmitter {
 }
 
 function stripView(n: NodeView): NodeRecord {
-  const { online: _o, apps: _a, boot: _b, eventLoop: _e, ...record } = n;
+  const { online: _o, apps: _a, boot: _b, eventLoop: _e, controlRejected: _c, ...record } = n;
   return record;
 }
 

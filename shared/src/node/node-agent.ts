@@ -130,7 +130,9 @@ export class NodeAgent {
     }
     const replayLog = this.replayReport();
     const eventLoop: NodeEventLoopReport | undefined = this.inline?.report();
-    const hb: NodeHeartbeat = { now: this.clock.now(), apps, ...(replayLog ? { replayLog } : {}), ...(eventLoop ? { eventLoop } : {}) };
+    const hb: NodeHeartbeat = {
+      now: this.clock.now(), apps, ...(replayLog ? { replayLog } : {}), ...(eventLoop ? { eventLoop } : {}), controlRejected: this.controlRejected,
+    };
     this.transport?.publish(topics.heartbeat(this.id), cborEncoder.encode(hb), { qos: 0 }).catch(() => {});
   }
 

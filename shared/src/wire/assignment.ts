@@ -204,6 +204,8 @@ export interface NodeHeartbeat {
   readonly replayLog?: ReplayLogReport;
   /** Present on nodes that host applications inline: what their watchdog saw. */
   readonly eventLoop?: NodeEventLoopReport;
+  /** Desired states this node refused (they failed their schema) since it started. */
+  readonly controlRejected?: number;
 }
 
 export type AppState = 'starting' | 'running' | 'finished' | 'failed';

@@ -53,6 +53,7 @@ export const heartbeatSchema = z.object({
     backlogRecords: z.number(), diskBytes: z.number(), quotaBytes: z.number(), droppedRecords: z.number(), blocked: z.boolean(),
   }).optional(),
   eventLoop: z.object({ unattributedStalls: count, unattributedErrors: count }).optional(),
+  controlRejected: count.optional(),
 });
 
 export const checkpointReportSchema = z.object({
