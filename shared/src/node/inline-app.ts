@@ -1,6 +1,7 @@
 import { ErrorCodes } from '../api/errors.js';
 import type { AppAssignment } from '../wire/assignment.js';
-import type { MessageHandler, PublishOptions, Transport } from '../wire/transport.js';
+import type { PublishOptions } from '../wire/transport.js';
+import { RelayTransport } from './relay-transport.js';
 import { setAppState, type AppHost, type AppHostOptions, type AppStatus } from './app-host.js';
 import { AppSession } from './app-session.js';
 import type { EventLoopWatchdog } from './event-loop-watchdog.js';
@@ -99,43 +100,13 @@ export class InlineApp implements AppHost, GuardedApp {
   }
 }
 
-/**
- * The transport as an inline application sees it: publishes go to the node's one MQTT
- * connection; messages for the application are handed over by the node (deliver), no copy.
- * Subscriptions are the node's.
- */
-class DirectTransport implements Transport {
-  private readonly handlers = new Set<MessageHandler>();
-
-  constructor(readonly clientId: string, private readonly publishOnNode: AppHostOptions['publish']) {}
-
-  get connected(): boolean {
-    return true;
-  }
-
-  deliver(topic: string, payload: Uint8Array): void {
-    const buf = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    for (const h of this.handlers) h(topic, buf);
+/** The transport as an inline application sees it: publishes go straight to the node, no copy. */
+class DirectTransport extends RelayTransport {
+  constructor(clientId: string, private readonly publishOnNode: AppHostOptions['publish']) {
+    super(clientId);
   }
 
   async publish(topic: string, payload: Uint8Array | string, opts: PublishOptions = {}): Promise<void> {
     this.publishOnNode(topic, typeof payload === 'string' ? Buffer.from(payload) : payload, opts.qos ?? 1, opts.retain ?? false);
-  }
-
-  async subscribe(): Promise<void> {}
-
-  async unsubscribe(): Promise<void> {}
-
-  onMessage(handler: MessageHandler): () => void {
-    this.handlers.add(handler);
-    return () => this.handlers.delete(handler);
-  }
-
-  onStatus(): () => void {
-    return () => {};
-  }
-
-  async close(): Promise<void> {
-    this.handlers.clear();
   }
 }

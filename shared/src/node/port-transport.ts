@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { TaskReport } from '../wire/assignment.js';
-import type { MessageHandler, PublishOptions, QoS, Transport } from '../wire/transport.js';
+import type { PublishOptions, QoS } from '../wire/transport.js';
+import { RelayTransport } from './relay-transport.js';
 
 /** Messages between a node's main thread and an application's worker thread. */
 export type ToAppThread =
@@ -24,49 +25,15 @@ export interface AppReplayStats {
   blocked: boolean;
 }
 
-/**
- * The transport as an application's worker thread sees it: publishes go to the node's main
- * thread, which owns the one MQTT connection (one client id per node keeps the broker ACL
- * simple); messages for this application come back the same way. Subscriptions are the node's.
- */
-export class PortTransport implements Transport {
-  readonly clientId: string;
-  private readonly handlers = new Set<MessageHandler>();
-
+/** The transport as an application's worker thread sees it: publishes go to the node's main thread. */
+export class PortTransport extends RelayTransport {
   constructor(private readonly port: MessagePort, clientId: string) {
-    this.clientId = clientId;
-  }
-
-  get connected(): boolean {
-    return true;
-  }
-
-  /** Called by the thread's message loop for every relayed message. */
-  deliver(topic: string, payload: Uint8Array): void {
-    const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    for (const h of this.handlers) h(topic, buf);
+    super(clientId);
   }
 
   async publish(topic: string, payload: Uint8Array | string, opts: PublishOptions = {}): Promise<void> {
     const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
     const msg: FromAppThread = { type: 'publish', topic, payload: bytes, qos: opts.qos ?? 1, retain: opts.retain ?? false };
     this.port.postMessage(msg);
-  }
-
-  async subscribe(): Promise<void> {}
-
-  async unsubscribe(): Promise<void> {}
-
-  onMessage(handler: MessageHandler): () => void {
-    this.handlers.add(handler);
-    return () => this.handlers.delete(handler);
-  }
-
-  onStatus(): () => void {
-    return () => {};
-  }
-
-  async close(): Promise<void> {
-    this.handlers.clear();
   }
 }
