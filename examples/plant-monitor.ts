@@ -7,7 +7,7 @@
  *
  * Moving a step between edge and cloud is a change of its `.at(...)`, nothing else.
  */
-import { jsonLinesSink, mqttSink, pipeline, simulatedSensors, tumbling, type Params, type SensorReading } from 'tributary';
+import { jsonLinesSink, mqttSink, pipeline, simulatedSensors, tumbling, type Params, type Pipeline, type SensorReading, type Stream } from 'tributary';
 
 export interface PlantMonitorSettings {
   windowMs: number;
@@ -65,17 +65,12 @@ export function keepOnEdge(s: PlantMonitorSettings, r: SensorReading): boolean {
   return r.value >= s.minValid && r.value <= s.maxValid && Math.floor(r.ts / s.intervalMs) % s.downsample === 0;
 }
 
-export default (params: Params) => {
-  const s = settings(params);
-  const site = params.has('site') ? { site: params.string('site') } : undefined;
-  // `output`: results as JSON lines in a file on the worker (and readings that arrive behind the
-  // clock in <output>.late) instead of MQTT: what the chaos test compares.
-  const output = params.has('output') ? params.string('output') : undefined;
-  const app = pipeline('plant-monitor');
-  if (output) app.late(jsonLinesSink(`${output}.late`));
-  // `idleTimeoutMs`: a device silent that long stops holding the cloud windows back; what it sends
-  // later behind the clock goes to the late output.
-  if (params.has('idleTimeoutMs')) app.idleTimeout(params.integer('idleTimeoutMs'));
+/**
+ * The pipeline's body, shared by the examples that send the windows elsewhere
+ * (plant-to-postgres.ts): sensors and the plausibility/downsampling filter on the edge, window
+ * statistics per device and sensor where `windowsAt` says.
+ */
+export function plantWindows(app: Pipeline, s: PlantMonitorSettings, site?: Record<string, string>): Stream<PlantWindow> {
   return app
     .source(simulatedSensors({ sensors: s.sensors, intervalMs: s.intervalMs, count: s.count, startTs: s.startTs, seed: s.seed, spikes: 0.01, paced: s.paced, speed: s.speed }))
     .at('edge', site)
@@ -87,7 +82,21 @@ export default (params: Params) => {
     .map((w): PlantWindow => {
       const [device, sensor] = String(w.key).split('/');
       return { device, sensor, windowStart: w.start, windowEnd: w.end, count: w.value.count, min: w.value.min, max: w.value.max, avg: w.value.avg };
-    })
+    });
+}
+
+export default (params: Params) => {
+  const s = settings(params);
+  const site = params.has('site') ? { site: params.string('site') } : undefined;
+  // `output`: results as JSON lines in a file on the worker (and readings that arrive behind the
+  // clock in <output>.late) instead of MQTT: what the chaos test compares.
+  const output = params.has('output') ? params.string('output') : undefined;
+  const app = pipeline('plant-monitor');
+  if (output) app.late(jsonLinesSink(`${output}.late`));
+  // `idleTimeoutMs`: a device silent that long stops holding the cloud windows back; what it sends
+  // later behind the clock goes to the late output.
+  if (params.has('idleTimeoutMs')) app.idleTimeout(params.integer('idleTimeoutMs'));
+  return plantWindows(app, s, site)
     .sink(output
       ? jsonLinesSink(output)
       : mqttSink({ url: params.string('broker', 'mqtt://127.0.0.1:1883'), topic: params.string('topic', 'plant/windows'), format: 'json' }));

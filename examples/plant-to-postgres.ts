@@ -10,8 +10,8 @@
  *
  * The table is created when missing. Rows the table refuses land in `tributary_sink_refused`.
  */
-import { jsonLinesSink, pipeline, postgresSink, simulatedSensors, tumbling, type Params } from 'tributary';
-import { keepOnEdge, settings, type PlantWindow } from './plant-monitor.js';
+import { jsonLinesSink, pipeline, postgresSink, type Params } from 'tributary';
+import { plantWindows, settings, type PlantWindow } from './plant-monitor.js';
 
 export default (params: Params) => {
   const s = settings(params);
@@ -22,18 +22,7 @@ export default (params: Params) => {
   // Readings that arrive behind the clock, as JSON lines on the worker, when `late` names a file.
   if (params.has('late')) app.late(jsonLinesSink(params.string('late')));
   if (params.has('idleTimeoutMs')) app.idleTimeout(params.integer('idleTimeoutMs'));
-  return app
-    .source(simulatedSensors({ sensors: s.sensors, intervalMs: s.intervalMs, count: s.count, startTs: s.startTs, seed: s.seed, spikes: 0.01, paced: s.paced, speed: s.speed }))
-    .at('edge', site)
-    .filter((r) => keepOnEdge(s, r))
-    .keyBy((r) => `${r.device}/${r.sensor}`)
-    .window(tumbling(s.windowMs))
-    .stats((r) => r.value)
-    .at(s.windowsAt)
-    .map((w): PlantWindow => {
-      const [device, sensor] = String(w.key).split('/');
-      return { device, sensor, windowStart: w.start, windowEnd: w.end, count: w.value.count, min: w.value.min, max: w.value.max, avg: w.value.avg };
-    })
+  return plantWindows(app, s, site)
     .sink(postgresSink<PlantWindow>({
       url: params.string('postgres', 'postgres://postgres@127.0.0.1:5432/postgres'),
       table,
