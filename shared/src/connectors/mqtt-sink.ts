@@ -106,13 +106,19 @@ export class MqttSink<T> implements Sink<T> {
     if (!client || batch.length === 0) return;
     const opts = { qos: this.o.qos ?? 1, retain: this.o.retain ?? false } as const;
     if (!this.exactlyOnce) {
-      return Promise.all(batch.map((m) => client.publishAsync(this.topicOf(m.value), this.withId(m, this.encode(m.value), 1), opts))).then(() => undefined, (err: Error) => this.failed(err));
+      return Promise.all(batch.map((m) => {
+        const topic = this.topicOf(m.value);
+        const encoded = this.encode(m.value);
+        return client.publishAsync(topic, this.withId(m, encoded, this.idField === null || !isPlainObject(m.value) ? null : payloadDigest(topic, m.ts, encoded), 1), opts);
+      })).then(() => undefined, (err: Error) => this.failed(err));
     }
     const publishes: Promise<unknown>[] = [];
     for (const m of batch) {
       const topic = this.topicOf(m.value);
       const encoded = this.encode(m.value);
-      const id = identity(topic, m.ts, encoded);
+      // One hash of the payload per result: the marker's identity and the consumer's id both come from it.
+      const digest = payloadDigest(topic, m.ts, encoded);
+      const id = identity(digest);
       const e = this.emitted.get(id);
       if (e && e.skip > 0) {
         // A replay of a result published before the failure.
@@ -126,7 +132,7 @@ export class MqttSink<T> implements Sink<T> {
       } else {
         this.emitted.set(id, { ts: m.ts, w: this.lastCheckpoint, n: 1, skip: 0 });
       }
-      publishes.push(client.publishAsync(topic, this.withId(m, encoded, occurrence), opts));
+      publishes.push(client.publishAsync(topic, this.withId(m, encoded, digest, occurrence), opts));
     }
     if (publishes.length === 0) return;
     // Results first, then the marker: a crash in between shows the batch again (never loses it).
@@ -140,11 +146,11 @@ export class MqttSink<T> implements Sink<T> {
    * counted in the emitted-marker, so a result published again after a crash between its PUBACK
    * and the marker's (the sink's residual window) carries the id it had the first time.
    */
-  private withId(m: Message<T>, encoded: Buffer | string, occurrence: number): Buffer | string {
+  private withId(m: Message<T>, encoded: Buffer | string, digest: Buffer | null, occurrence: number): Buffer | string {
     const v = m.value;
     const field = this.idField;
-    if (field === null || !isPlainObject(v)) return encoded;
-    const id = resultId(this.idScope, m.key, m.ts, encoded, occurrence);
+    if (field === null || digest === null || !isPlainObject(v)) return encoded;
+    const id = resultId(this.idScope, m.key, digest, occurrence);
     if (typeof encoded === 'string') {
       // JSON of a plain object: the id goes first, without encoding the value twice.
       const head = `{${JSON.stringify(field)}:${JSON.stringify(id)}`;
@@ -252,9 +258,17 @@ export class MqttSink<T> implements Sink<T> {
   }
 }
 
-/** The id a consumer sees: 96 bits of SHA-256 over app, processor, key, ts and content (base64url, 16 chars). */
-function resultId(scope: string, key: unknown, ts: number, encoded: Buffer | string, occurrence: number): string {
-  const h = createHash('sha256').update(scope).update(keyText(key)).update('\0').update(String(ts)).update('\0').update(encoded);
+/** SHA-256 over a result's topic, ts and encoded payload: the one pass over the payload per result. */
+function payloadDigest(topic: string, ts: number, payload: Buffer | string): Buffer {
+  return createHash('sha256').update(topic).update('\0').update(String(ts)).update('\0').update(payload).digest();
+}
+
+/**
+ * The id a consumer sees: 96 bits of SHA-256 over app, processor, key and the payload digest
+ * (topic, ts, content), plus the occurrence from the second identical result on (base64url, 16 chars).
+ */
+function resultId(scope: string, key: unknown, digest: Buffer, occurrence: number): string {
+  const h = createHash('sha256').update(scope).update(keyText(key)).update('\0').update(digest);
   if (occurrence > 1) h.update(`\0${occurrence}`);
   return h.digest().subarray(0, 12).toString('base64url');
 }
@@ -275,7 +289,7 @@ function keyText(key: unknown): string {
   }
 }
 
-/** A result's identity: 64 bits of SHA-256 over its topic, ts and payload (base64url, 11 chars). */
-function identity(topic: string, ts: number, payload: Buffer | string): string {
-  return createHash('sha256').update(topic).update('\0').update(String(ts)).update('\0').update(payload).digest().subarray(0, 8).toString('base64url');
+/** A result's identity in the emitted-marker: 64 bits of its payload digest (base64url, 11 chars). */
+function identity(digest: Buffer): string {
+  return digest.subarray(0, 8).toString('base64url');
 }
