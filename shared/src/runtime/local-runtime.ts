@@ -62,11 +62,26 @@ export class LocalRuntime {
   private lateUndelivered = 0;
   private startedAt = 0;
 
+  private readonly events: HostEvents;
+
   constructor(readonly graph: Graph, private readonly options: LocalRuntimeOptions = {}) {
     this.log = options.log ?? createLogger();
-    this.events.connectors = options.connectors;
-    this.events.clock = options.clock;
-    this.events.app = graph.name;
+    this.events = {
+      app: graph.name,
+      connectors: options.connectors,
+      clock: options.clock,
+      lateDropped: (host: TaskHost, msg: Message) => {
+        if (++this.lateUndelivered <= 10) {
+          this.log.warn({ task: host.name, ts: msg.ts }, 'late record and no late-data output configured (pipeline.late(sink)); counted only');
+        }
+      },
+      failed: (host: TaskHost, err: TaskError) => {
+        if (this.failure) return;
+        this.failure = err;
+        this.log.error({ task: host.name, err }, err.message);
+        for (const h of this.hosts.flat()) h.abort();
+      },
+    };
     this.build();
   }
 
@@ -126,20 +141,6 @@ export class LocalRuntime {
       rejected: processors.reduce((n, p) => n + p.rejected, 0),
     };
   }
-
-  private readonly events: HostEvents & { connectors?: Connectors; clock?: Clock } = {
-    lateDropped: (host: TaskHost, msg: Message) => {
-      if (++this.lateUndelivered <= 10) {
-        this.log.warn({ task: host.name, ts: msg.ts }, 'late record and no late-data output configured (pipeline.late(sink)); counted only');
-      }
-    },
-    failed: (host: TaskHost, err: TaskError) => {
-      if (this.failure) return;
-      this.failure = err;
-      this.log.error({ task: host.name, err }, err.message);
-      for (const h of this.hosts.flat()) h.abort();
-    },
-  };
 
   private build(): void {
     const topology = buildTopology({
