@@ -38,7 +38,7 @@ async function measurePlacement(ctx: BenchContext): Promise<void> {
   const o = ctx.options;
   const N = o.agents;
   await prepareBundle(PLACEMENT_APP);
-  const master = await launchMaster(['--data', join(ctx.dir, 'control-master'), '--mqtt-port', '0', '--http-port', '0']);
+  const master = await launchMaster(['--data', join(ctx.dir, 'control-master'), '--mqtt-port', '0', '--http-port', '0', '--broker-max-connections', String(N + 100)]);
   let agents: FakeAgents | null = null;
   try {
     const ids = Array.from({ length: N }, (_, i) => `light-${String(i).padStart(5, '0')}`);

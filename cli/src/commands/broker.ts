@@ -14,7 +14,7 @@ export function registerBroker(program: Command): void {
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--max-packet-kb <kb>', 'largest MQTT packet, KiB (bigger: connection closed); 0 = no limit', '32768')
     .option('--max-publish-rate <n>', 'PUBLISHes/s per client (burst 2x; over it: dropped); 0 = no limit', '20000')
-    .option('--max-connections <n>', 'concurrent clients (more: CONNACK 3); 0 = no limit', '1000')
+    .option('--max-connections <n>', 'concurrent clients (more: CONNACK 3); 0 = no limit', '20000')
     .option('--log-level <level>', 'trace|debug|info|warn|error|silent (env TRIBUTARY_LOG_LEVEL)')
     .action(async (o: { port: string; host: string; logLevel?: string; maxPacketKb: string; maxPublishRate: string; maxConnections: string }) => {
       const port = Number(o.port);

@@ -32,9 +32,9 @@ export interface BrokerLimits {
   publishBurst: number;
   /**
    * Concurrent client connections. The next CONNECT is answered CONNACK 3 (server unavailable);
-   * a client taking over its own id's session is always admitted. Default 1000: a one-machine
-   * deployment has a master, a few workers and agents, and the connector clients of its apps.
-   */
+   * a client taking over its own id's session is always admitted. Default 20 000: a fleet's
+   * agents each hold one connection to the master's broker (issue 14 places on 10 000); the real
+   * ceiling is the process's file descriptors (`ulimit -n`). */
   maxConnections: number;
 }
 
@@ -42,7 +42,7 @@ export const DEFAULT_BROKER_LIMITS: Readonly<BrokerLimits> = {
   maxPacketBytes: 32 * 1024 * 1024,
   maxPublishRate: 20_000,
   publishBurst: 40_000,
-  maxConnections: 1000,
+  maxConnections: 20_000,
 };
 
 /** Why the broker refused something: label `reason` of `tributary_broker_refused_total`. */

@@ -43,7 +43,7 @@ export const masterConfigSchema = z.object({
   /** PUBLISHes per second per client id (burst: twice as many); over it they are dropped. ~20× a node at full speed. */
   brokerMaxPublishRate: z.coerce.number().int().min(0).default(20_000),
   /** Concurrent clients; the next CONNECT gets CONNACK 3 (server unavailable). */
-  brokerMaxConnections: z.coerce.number().int().min(0).default(1000),
+  brokerMaxConnections: z.coerce.number().int().min(0).default(20_000),
   logLevel,
 });
 export type MasterConfig = z.infer<typeof masterConfigSchema>;
