@@ -150,3 +150,34 @@ test('fleet bundle refuses a binary whose signature does not verify with the mas
   t.not(arm.code, 0);
   t.regex(arm.stderr, /no agent binary latest for linux-arm64/);
 });
+
+test('bundles-from-inventory.mjs: one bundle per device, labels merged over the defaults, manifest, Ansible hosts and push.sh', async (t) => {
+  const inventory = join(ctx.dir, 'inventory.json');
+  await writeFile(inventory, JSON.stringify({
+    master: 'https://master.example:8443',
+    defaults: { arch: 'x64', labels: { site: 'plant-1', kind: 'press' }, ssh: { user: 'root' } },
+    devices: [
+      { id: 'press-01', host: '10.0.1.11', labels: { line: '1' }, enrolToken: 'tok-p1' },
+      { id: 'oven-01', host: 'oven-01.lan', labels: { kind: 'oven' }, enrolToken: 'tok-o1', ssh: { user: 'admin', port: 2222 } },
+    ],
+  }));
+  const out = join(ctx.dir, 'inventory-bundles');
+  const r = await run(process.execPath, [join(installScript, '../bundles-from-inventory.mjs'), inventory, '--out', out, '--master', ctx.master.httpUrl, '--master-key', join(ctx.dir, 'signing.pub')]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /press-01: wrote .*signed by the master/);
+  const manifest = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')) as Array<{ id: string; host: string; labels: Record<string, string>; bundle: string }>;
+  t.deepEqual(manifest.map((m) => [m.id, m.host, m.labels, m.bundle]), [
+    ['press-01', '10.0.1.11', { site: 'plant-1', kind: 'press', line: '1' }, 'press-01.tar.gz'],
+    ['oven-01', 'oven-01.lan', { site: 'plant-1', kind: 'oven' }, 'oven-01.tar.gz'],
+  ]);
+  t.true((await readFile(join(out, 'hosts.ini'), 'utf8')).includes('oven-01 ansible_host=oven-01.lan ansible_port=2222 ansible_user=admin tributary_bundle=oven-01.tar.gz'));
+  t.regex(await readFile(join(out, 'push.sh'), 'utf8'), /scp -P 2222 oven-01\.tar\.gz admin@oven-01\.lan:\/tmp\/oven-01\.tar\.gz && ssh -p 2222 admin@oven-01\.lan '.*\.\/tributary-oven-01\/install/);
+  t.is((await run('sh', ['-n', join(out, 'push.sh')])).code, 0, 'push.sh parses');
+
+  const prefix = join(ctx.dir, 'oven-root');
+  const i = await sh(installScript, ['--bundle', join(out, 'oven-01.tar.gz'), '--no-systemd', '--prefix', prefix]);
+  t.is(i.code, 0, i.stderr);
+  t.regex(i.stdout, /binary verified/);
+  t.like(JSON.parse(await readFile(join(prefix, 'etc/tributary/agent.json'), 'utf8')), { id: 'oven-01', master: 'https://master.example:8443', labels: { site: 'plant-1', kind: 'oven' } });
+  t.is(await readFile(join(prefix, 'etc/tributary/enrol.env'), 'utf8'), 'TRIBUTARY_ENROL_TOKEN=tok-o1\n');
+});
