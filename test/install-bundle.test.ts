@@ -1,10 +1,12 @@
 import test from 'ava';
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startMaster, type RunningMaster } from './helpers/cluster.js';
-import { tributary } from './helpers/cli.js';
+import { ChildNode } from '../cli/src/launcher.js';
+import { api, startMaster, waitForNodesOnline, type RunningMaster } from './helpers/cluster.js';
+import { repoRoot, tributary } from './helpers/cli.js';
 import { installScript, run, sh, snapshot, standInBinary } from './helpers/install.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -180,4 +182,24 @@ test('bundles-from-inventory.mjs: one bundle per device, labels merged over the 
   t.regex(i.stdout, /binary verified/);
   t.like(JSON.parse(await readFile(join(prefix, 'etc/tributary/agent.json'), 'utf8')), { id: 'oven-01', master: 'https://master.example:8443', labels: { site: 'plant-1', kind: 'oven' } });
   t.is(await readFile(join(prefix, 'etc/tributary/enrol.env'), 'utf8'), 'TRIBUTARY_ENROL_TOKEN=tok-o1\n');
+});
+
+test('the installed agent, started with the unit\'s ExecStart line and nothing else, reads its config and registers', async (t) => {
+  // `tributary agent` as the binary: the same command line, config file and environment as the single binary.
+  const binary = join(ctx.dir, 'agent-cli');
+  await writeFile(binary, `#!/bin/sh\nexec '${process.execPath}' '${join(repoRoot, 'cli/bin/tributary.js')}' agent "$@"\n`, { mode: 0o755 });
+  const prefix = join(ctx.dir, 'e2e-root');
+  const r = await sh(installScript, ['--prefix', prefix, '--no-systemd', '--binary', binary, '--master', ctx.master.brokerUrl, '--id', 'dev-e2e', '--label', 'site=e2e']);
+  t.is(r.code, 0, r.stderr);
+  const execStart = /^ExecStart=(.*)$/m.exec(await readFile(join(prefix, 'etc/systemd/system/tributary-agent.service'), 'utf8'))![1]!.split(' ');
+  t.deepEqual(execStart, [join(prefix, 'usr/local/bin/tributary-agent'), '--config', join(prefix, 'etc/tributary/agent.json')]);
+  const agent = new ChildNode('dev-e2e', spawn(execStart[0]!, execStart.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'info' } }));
+  t.teardown(() => agent.stop().then(() => undefined));
+  const started = await agent.waitFor((l) => l.msg === 'agent started', 'agent started');
+  t.like(started, { id: 'dev-e2e', labels: { site: 'e2e' }, broker: ctx.master.brokerUrl });
+  await waitForNodesOnline(ctx.master.httpUrl, ['dev-e2e']);
+  const node = await api(ctx.master.httpUrl, '/nodes/dev-e2e');
+  t.like(node.body, { id: 'dev-e2e', kind: 'agent', labels: { site: 'e2e' } });
+  t.true(existsSync(join(prefix, 'var/lib/tributary')), 'data dir from the config');
+  t.is(await agent.stop(), 0);
 });

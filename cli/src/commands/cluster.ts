@@ -25,7 +25,7 @@ export function registerCluster(program: Command): void {
     .option('--broker-max-packet-kb <kb>', 'embedded broker: largest MQTT packet, KiB (bigger: connection closed); 0 = no limit; default 32768')
     .option('--broker-max-publish-rate <n>', 'embedded broker: PUBLISHes/s per client (burst 2x; over it: dropped); 0 = no limit; default 20000')
     .option('--broker-max-connections <n>', 'embedded broker: concurrent clients (more: CONNACK 3); 0 = no limit; default 20000')
-    .option('--agent-dir <dir>', 'agent binaries served to devices (GET /agent/<version>/linux-<arch>); default deploy/dist')
+    .option('--agent-dir <dir>', 'agent binaries served to devices (GET /agent/<version>/linux-<arch>); default dist/ (npm run build:agent)')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {

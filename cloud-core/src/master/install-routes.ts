@@ -6,11 +6,11 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '@tributary/shared';
 
-/** The repository's deploy/ directory (install.sh, the unit template, dist/ with the agent binaries). */
+/** The repository's deploy/ directory: install.sh and the unit template. */
 export const deployDir = join(dirname(createRequire(import.meta.url).resolve('@tributary/cloud-core/package.json')), '..', 'deploy');
 
 export interface InstallRoutesOptions {
-  /** Where the agent binaries are: `tributary-agent-linux-<arch>` (latest) and `<version>/tributary-agent-linux-<arch>`. Default deploy/dist. */
+  /** Where the agent binaries are: `tributary-agent-linux-<arch>` (latest) and `<version>/tributary-agent-linux-<arch>`. Default dist/ of this checkout (where `npm run build:agent` writes them). */
   agentDir?: string;
   /** The master's data directory: the binaries' signatures use `<data>/pki/signing.key` (Ed25519, PEM) when it exists. */
   dataDir?: string;
@@ -30,7 +30,7 @@ const VERSION = /^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/;
  * buildHttpApi (http-api.ts); used by devices (`curl … /install.sh | sh`) and `tributary fleet bundle`.
  */
 export function registerInstallRoutes(app: FastifyInstance, opts: InstallRoutesOptions): void {
-  const agentDir = opts.agentDir ?? join(deployDir, 'dist');
+  const agentDir = opts.agentDir ?? join(deployDir, '..', 'dist');
   const digests = new Map<string, { mtimeMs: number; size: number; sha256: Buffer }>();
 
   app.get('/install.sh', async (req, reply) => {
