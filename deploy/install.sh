@@ -313,15 +313,15 @@ say "starting $UNIT_NAME"
 systemctl restart "$UNIT_NAME"
 
 # Registered = the agent logged "agent started" (it says so once its hello reached the master's
-# broker), or the master's GET /nodes/<id> answers (with TRIBUTARY_TOKEN, an admin token, if set).
+# broker), or the master's GET /nodes/<id> says it is online (with TRIBUTARY_TOKEN, an admin token, if set).
 registered() {
   journalctl -u "$UNIT_NAME" --since "@$since" -o cat --no-pager 2>/dev/null | grep -q '"msg":"agent started"' && return 0
   case $MASTER in http://*|https://*) ;; *) return 1 ;; esac
   command -v curl >/dev/null 2>&1 || return 1
   if [ -n "${TRIBUTARY_TOKEN:-}" ]; then
-    curl -fsS -o /dev/null ${CA:+--cacert "$CA"} -H "Authorization: Bearer $TRIBUTARY_TOKEN" "$MASTER/nodes/$ID" 2>/dev/null
+    curl -fsS ${CA:+--cacert "$CA"} -H "Authorization: Bearer $TRIBUTARY_TOKEN" "$MASTER/nodes/$ID" 2>/dev/null | grep -q '"online":true'
   else
-    curl -fsS -o /dev/null ${CA:+--cacert "$CA"} "$MASTER/nodes/$ID" 2>/dev/null
+    curl -fsS ${CA:+--cacert "$CA"} "$MASTER/nodes/$ID" 2>/dev/null | grep -q '"online":true'
   fi
 }
 i=0
