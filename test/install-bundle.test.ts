@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ChildNode } from '../cli/src/launcher.js';
 import { api, startMaster, waitForNodesOnline, type RunningMaster } from './helpers/cluster.js';
 import { repoRoot, tributary } from './helpers/cli.js';
-import { installScript, run, sh, snapshot, standInBinary } from './helpers/install.js';
+import { fakeSystem, installScript, run, sh, snapshot, standInBinary } from './helpers/install.js';
 import { tempDir } from './helpers/tmp.js';
 
 /**
@@ -202,4 +202,26 @@ test('the installed agent, started with the unit\'s ExecStart line and nothing e
   t.like(node.body, { id: 'dev-e2e', kind: 'agent', labels: { site: 'e2e' } });
   t.true(existsSync(join(prefix, 'var/lib/tributary')), 'data dir from the config');
   t.is(await agent.stop(), 0);
+});
+
+test('online: install.sh downloads the binary for this machine from the master, checks hash and signature; a re-run downloads nothing', async (t) => {
+  // systemd stand-ins (helpers/install.ts): the online path is the systemd path.
+  const sys = await fakeSystem(join(ctx.dir, 'online'), '{"msg":"agent started"}');
+  const prefix = join(ctx.dir, 'online-root');
+  const args = ['--prefix', prefix, '--master', ctx.master.httpUrl, '--id', 'dev-20', '--token', 't20', '--master-key', join(ctx.dir, 'signing.pub'), '--require-signature', '--wait', '5'];
+  const r = await sh(installScript, args, sys.env);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, new RegExp(`downloading ${ctx.master.httpUrl}/agent/latest/linux-x64`));
+  t.regex(r.stdout, /binary verified: sha256 [0-9a-f]{64}, signed by the master/);
+  t.deepEqual(await readFile(join(prefix, 'usr/local/bin/tributary-agent')), await readFile(join(ctx.agentDir, 'tributary-agent-linux-x64')));
+  const again = await sh(installScript, args, sys.env);
+  t.is(again.code, 0, again.stderr);
+  t.notRegex(again.stdout, /downloading/);
+  t.regex(again.stdout, /binary verified.*\n.*nothing changed/);
+  // A key that did not sign it: refused, the installed binary stays.
+  const other = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  await writeFile(join(ctx.dir, 'other.pub'), other);
+  const wrongKey = await sh(installScript, [...args, '--master-key', join(ctx.dir, 'other.pub')], sys.env);
+  t.not(wrongKey.code, 0);
+  t.regex(wrongKey.stderr, /signature does not verify with the master's key/);
 });

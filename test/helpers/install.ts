@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { repoRoot } from './cli.js';
 
@@ -55,4 +55,44 @@ export async function snapshot(root: string): Promise<Map<string, { mode: string
   };
   await walk(root);
   return out;
+}
+
+/**
+ * Stand-ins for systemd: systemd is not PID 1 on the development and CI machines, so systemctl, journalctl,
+ * useradd, userdel, chown and id are stand-ins on PATH that keep their state in files and log
+ * every call: the test checks what install.sh asks of systemd, not systemd itself (the unit is
+ * checked by `systemd-analyze verify` in install.test.ts).
+ */
+export async function fakeSystem(dir: string, agentLogs: string) {
+  const bin = join(dir, 'fake-bin');
+  const state = join(dir, 'state');
+  await mkdir(bin, { recursive: true });
+  await mkdir(state, { recursive: true });
+  const log = join(dir, 'calls.log');
+  const tool = async (name: string, body: string) => {
+    await writeFile(join(bin, name), `#!/bin/sh\nS='${state}'\necho "${name} $*" >> '${log}'\n${body}\n`);
+    await chmod(join(bin, name), 0o755);
+  };
+  await tool('id', 'if [ "$1" = -u ] && [ $# -eq 1 ]; then echo 0; exit 0; fi\n[ -f "$S/user-$2" ] && echo 999');
+  await tool('useradd', 'for a; do last=$a; done; touch "$S/user-$last"');
+  await tool('userdel', 'rm -f "$S/user-$1"');
+  await tool('chown', 'exit 0');
+  await tool('systemctl', [
+    'q=; [ "$2" = --quiet ] && q=1',
+    'case $1 in',
+    '  is-enabled) [ -f "$S/enabled" ] ;;',
+    '  enable) touch "$S/enabled" ;;',
+    '  disable) rm -f "$S/enabled" "$S/active" ;;',
+    '  restart) touch "$S/active" ;;',
+    '  daemon-reload) ;;',
+    '  is-active) if [ -f "$S/active" ]; then st=active; else st=failed; fi; [ -n "$q" ] || echo $st; [ $st = active ] ;;',
+    'esac',
+  ].join('\n'));
+  await tool('journalctl', `[ -f "$S/active" ] && printf '%s\\n' '${agentLogs}'; exit 0`);
+  return {
+    env: { PATH: `${bin}:${process.env.PATH}` },
+    calls: async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => /^(systemctl|useradd|userdel)/.test(l) && !/ is-(enabled|active)/.test(l)),
+    reset: () => writeFile(log, ''),
+    state,
+  };
 }
