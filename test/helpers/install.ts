@@ -25,7 +25,8 @@ export function sh(script: string, args: string[], env: Record<string, string> =
 export function run(cmd: string, args: string[]): Promise<ShResult> {
   return new Promise((resolve) => {
     execFile(cmd, args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      // A missing command (ENOENT: e.g. no systemd-analyze on this machine) says so in stderr.
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr: typeof err?.code === 'string' ? `${cmd}: ${err.message}\n${stderr}` : stderr });
     });
   });
 }
