@@ -227,9 +227,10 @@ if [ -n "$EXPECTED_SHA" ]; then
   [ "$(sha256_of "$BINARY")" = "$EXPECTED_SHA" ] || die "the binary's SHA-256 is not $EXPECTED_SHA: refusing it"
 fi
 if [ -n "$SIG" ] && [ -n "$KEY" ] && command -v openssl >/dev/null 2>&1; then
-  # Ed25519 over the binary's SHA-256 digest (32 bytes), as the master signs application bundles.
-  openssl dgst -sha256 -binary "$BINARY" > "$WORK/digest"
-  openssl pkeyutl -verify -pubin -inkey "$KEY" -rawin -in "$WORK/digest" -sigfile "$SIG" >/dev/null 2>&1 \
+  # Ed25519 over the binary's SHA-256 (hex) behind the agent binaries' own domain prefix
+  # (shared/src/wire/agent-signature.ts): a signature over anything else the master signs never fits.
+  printf 'tributary-agent-v1\000%s' "$(sha256_of "$BINARY")" > "$WORK/signed"
+  openssl pkeyutl -verify -pubin -inkey "$KEY" -rawin -in "$WORK/signed" -sigfile "$SIG" >/dev/null 2>&1 \
     || die "the binary's signature does not verify with the master's key $KEY: refusing it"
   say "binary verified: sha256 $(sha256_of "$BINARY"), signed by the master"
 elif [ "$REQUIRE_SIG" = 1 ]; then

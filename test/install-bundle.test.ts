@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { agentSigningPayload } from '@tributary/shared';
 import { ChildNode } from '../cli/src/launcher.js';
 import { api, startMaster, waitForNodesOnline, type RunningMaster } from './helpers/cluster.js';
 import { repoRoot, tributary } from './helpers/cli.js';
@@ -53,7 +54,8 @@ test('the master serves agent binaries with their SHA-256 and its Ed25519 signat
   const digest = createHash('sha256').update(bin).digest();
   t.is(await (await fetch(`${base}/latest/linux-x64.sha256`)).text(), `${digest.toString('hex')}  tributary-agent-linux-x64\n`);
   const sig = Buffer.from(await (await fetch(`${base}/latest/linux-x64.sig`)).arrayBuffer());
-  t.true(verify(null, digest, ctx.pubPem, sig));
+  t.true(verify(null, agentSigningPayload(digest.toString('hex')), ctx.pubPem, sig));
+  t.false(verify(null, digest, ctx.pubPem, sig), 'not the bare digest: the agent binaries\' own domain prefix');
   t.regex(await (await fetch(`${base}/2.0.0/linux-arm64`)).text(), /agent 2\.0\.0 arm64/);
   for (const missing of ['latest/linux-arm64', '2.0.0/linux-x64', 'latest/linux-mips', '..%2F..%2Fetc/linux-x64', 'latest/linux-x64.txt']) {
     t.is((await fetch(`${base}/${missing}`)).status, 404, missing);
@@ -133,7 +135,8 @@ test('install.sh refuses a bundle whose binary or signature was tampered with, a
   t.regex(r1.stderr, /SHA-256 is not [0-9a-f]{64}: refusing it/);
 
   await writeFile(join(b, 'tributary-agent'), original);
-  await writeFile(join(b, 'tributary-agent.sig'), sign(null, createHash('sha256').update('something else').digest(), ctx.privPem));
+  // A real signature by the same key, over another binary's digest.
+  await writeFile(join(b, 'tributary-agent.sig'), sign(null, agentSigningPayload(createHash('sha256').update('something else').digest('hex')), ctx.privPem));
   const r2 = await sh(installScript, ['--bundle', b, '--no-systemd', '--prefix', prefix]);
   t.not(r2.code, 0);
   t.regex(r2.stderr, /signature does not verify/);
@@ -142,7 +145,7 @@ test('install.sh refuses a bundle whose binary or signature was tampered with, a
 
 test('fleet bundle refuses a binary whose signature does not verify with the master key, and a master without that binary', async (t) => {
   const binary = await standInBinary(join(ctx.dir, 'local-agent'));
-  await writeFile(`${binary}.sig`, sign(null, createHash('sha256').update('not this binary').digest(), ctx.privPem));
+  await writeFile(`${binary}.sig`, sign(null, agentSigningPayload(createHash('sha256').update('not this binary').digest('hex')), ctx.privPem));
   const r = await tributary(['fleet', 'bundle', '--id', 'dev-11', '--master', ctx.master.httpUrl, '--enrol-token', 't', '--binary', binary, '--master-key', join(ctx.dir, 'signing.pub'), '--out', join(ctx.dir, 'x.tar.gz')]);
   t.not(r.code, 0);
   t.regex(r.stderr, /TRIB_ERR_CONFIG_INVALID.*signature does not verify/);

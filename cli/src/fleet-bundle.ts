@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError } from '@tributary/shared';
+import { ConfigError, agentSigningPayload } from '@tributary/shared';
 import { tarGz, type TarEntry } from './tar.js';
 
 /** The repository's deploy/ directory: install.sh and the unit template come from there. */
@@ -62,7 +62,7 @@ export async function writeDeviceBundle(o: DeviceBundleOptions): Promise<DeviceB
   const token: { token: string; expiresAt?: string } = o.enrolToken ? { token: o.enrolToken } : await createEnrolmentToken(master, o);
   const { binary, sha256, signature } = await agentBinary(master, o);
   const key = o.masterKey ? await readFile(o.masterKey, 'utf8') : await download(master, '/signing-key', o.adminToken).then((b) => b?.toString('utf8'));
-  if (signature && key && !verify(null, sha256, createPublicKey(key), signature)) {
+  if (signature && key && !verify(null, agentSigningPayload(sha256.toString('hex')), createPublicKey(key), signature)) {
     throw new ConfigError(`the agent binary's signature does not verify with the master's signing key: not bundling it`);
   }
 

@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Logger } from '@tributary/shared';
+import { agentSigningPayload, type Logger } from '@tributary/shared';
 
 /** The repository's deploy/ directory: install.sh and the unit template. */
 export const deployDir = join(dirname(createRequire(import.meta.url).resolve('@tributary/cloud-core/package.json')), '..', 'deploy');
@@ -26,7 +26,8 @@ const VERSION = /^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/;
  * Device installation, served without an admin token (the enrolment token is the device's
  * credential, and none of this is secret): `GET /install.sh` (deploy/install.sh with this master's
  * URL and the systemd unit template filled in) and the agent binaries with their SHA-256 and the
- * master's Ed25519 signature over that digest, which install.sh checks with openssl. Registered by
+ * master's Ed25519 signature over that digest (shared/src/wire/agent-signature.ts; raw 64 bytes),
+ * which install.sh checks with openssl. Registered by
  * buildHttpApi (http-api.ts); used by devices (`curl … /install.sh | sh`) and `tributary fleet bundle`.
  */
 export function registerInstallRoutes(app: FastifyInstance, opts: InstallRoutesOptions): void {
@@ -60,7 +61,7 @@ export function registerInstallRoutes(app: FastifyInstance, opts: InstallRoutesO
     if (m[2] === '.sha256') return reply.type('text/plain').send(`${d.sha256.toString('hex')}  tributary-agent-linux-${m[1]}\n`);
     const key = await signingKey(opts.dataDir);
     if (!key) return reply.code(404).send({ error: 'this master has no signing key (<data>/pki/signing.key): binaries are served unsigned' });
-    return reply.type('application/octet-stream').send(sign(null, d.sha256, key));
+    return reply.type('application/octet-stream').send(sign(null, agentSigningPayload(d.sha256.toString('hex')), key));
   });
 }
 
