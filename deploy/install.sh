@@ -32,7 +32,8 @@ usage: install.sh --master <url> --token <enrolment token> [--id <device id>] [-
   --binary <file>       install this agent binary instead of downloading one
   --bundle <dir|tar>    install from an offline bundle (`tributary fleet bundle`): no network
   --master-key <pem>    pin the master's Ed25519 signing key instead of fetching GET /signing-key
-  --ca <pem>            CA certificate for https downloads from the master
+  --ca <pem>            the CA of the master's https certificate: for the downloads, and kept as
+                        /etc/tributary/master-ca.pem for the agent (NODE_EXTRA_CA_CERTS) to enrol
   --require-signature   refuse a binary whose signature cannot be checked
   --prefix <dir>        install under <dir> instead of / (tests, images)
   --no-systemd          write the unit under the prefix, but neither enable nor start it, and
@@ -106,6 +107,7 @@ if [ -n "$BUNDLE" ]; then
   load_bundle_args "$BUNDLE_DIR/install.args"
   parse_args "$@"
   if [ -z "$TOKEN" ] && [ -f "$BUNDLE_DIR/enrol-token" ]; then TOKEN=$(cat "$BUNDLE_DIR/enrol-token"); fi
+  if [ -z "$CA" ] && [ -f "$BUNDLE_DIR/master-ca.pem" ]; then CA=$BUNDLE_DIR/master-ca.pem; fi
   BINARY=$BUNDLE_DIR/tributary-agent
 fi
 
@@ -120,6 +122,7 @@ BIN=$PREFIX/usr/local/bin/tributary-agent
 CONF_DIR=$PREFIX/etc/tributary
 CONFIG=$CONF_DIR/agent.json
 ENV_FILE=$CONF_DIR/enrol.env
+CA_FILE=$CONF_DIR/master-ca.pem
 KEY_FILE=$CONF_DIR/master-signing.pub
 UNIT=$PREFIX/etc/systemd/system/$UNIT_NAME
 DATA=$PREFIX/var/lib/tributary
@@ -157,6 +160,7 @@ case $ID in ''|*[!A-Za-z0-9_.-]*) die "--id '$ID': ids are 1-64 letters, digits,
 [ ${#ID} -le 64 ] || die "--id $ID: longer than 64 characters"
 case $TOKEN in *[!A-Za-z0-9_.~+/=-]*) die "--token: unexpected characters" ;; esac
 case $WAIT in ''|*[!0-9]*) die "--wait $WAIT: expected seconds" ;; esac
+[ -z "$CA" ] || [ -f "$CA" ] || die "--ca $CA: no such file"
 if [ -z "$ARCH" ]; then
   case $(uname -m) in
     x86_64|amd64) ARCH=x64 ;;
@@ -270,10 +274,14 @@ put_file "$BINARY" "$BIN" 755
 } > "$WORK/agent.json"
 put_file "$WORK/agent.json" "$CONFIG" 640
 
-if [ -n "$TOKEN" ]; then
-  printf 'TRIBUTARY_ENROL_TOKEN=%s\n' "$TOKEN" > "$WORK/enrol.env"
-  put_file "$WORK/enrol.env" "$ENV_FILE" 600
-fi
+# The agent's environment: the enrolment token (kept from an earlier run when not given again) and
+# the master's CA for Node's https (enrolment with a certificate from the fabric's own CA).
+if [ -n "$CA" ]; then put_file "$CA" "$CA_FILE" 644; fi
+if [ -z "$TOKEN" ] && [ -f "$ENV_FILE" ]; then TOKEN=$(sed -n 's/^TRIBUTARY_ENROL_TOKEN=//p' "$ENV_FILE"); fi
+: > "$WORK/enrol.env"
+if [ -f "$CA_FILE" ]; then printf 'NODE_EXTRA_CA_CERTS=%s\n' "$CA_FILE" >> "$WORK/enrol.env"; fi
+if [ -n "$TOKEN" ]; then printf 'TRIBUTARY_ENROL_TOKEN=%s\n' "$TOKEN" >> "$WORK/enrol.env"; fi
+if [ -s "$WORK/enrol.env" ]; then put_file "$WORK/enrol.env" "$ENV_FILE" 600; fi
 if [ -n "$KEY" ] && [ "$KEY" != "$KEY_FILE" ]; then put_file "$KEY" "$KEY_FILE" 644; fi
 
 SCRIPT_DIR=$(dirname "$0")

@@ -93,7 +93,8 @@ async function bundle(id: string, extra: string[]): Promise<string> {
 }
 
 test('an offline bundle installs with no network: binary verified, config, token and key in place; its ./install is idempotent', async (t) => {
-  const out = await bundle('dev-9', ['--device-master', 'https://master.example:8443', '--enrol-token', 'tok-9', '--master-key', join(ctx.dir, 'signing.pub')]);
+  await writeFile(join(ctx.dir, 'ca.crt'), '-----BEGIN CERTIFICATE-----\nstand-in CA\n-----END CERTIFICATE-----\n');
+  const out = await bundle('dev-9', ['--device-master', 'https://master.example:8443', '--enrol-token', 'tok-9', '--master-key', join(ctx.dir, 'signing.pub'), '--ca', join(ctx.dir, 'ca.crt')]);
   const prefix = join(ctx.dir, 'bundle-root');
   // No --master: everything comes from the bundle; the master URL it names is not reachable from here.
   const r = await sh(installScript, ['--bundle', out, '--no-systemd', '--prefix', prefix]);
@@ -103,7 +104,8 @@ test('an offline bundle installs with no network: binary verified, config, token
   t.deepEqual(JSON.parse(await readFile(join(prefix, 'etc/tributary/agent.json'), 'utf8')), {
     id: 'dev-9', master: 'https://master.example:8443', labels: { line: '2', site: 'plant-9' }, data: join(prefix, 'var/lib/tributary'),
   });
-  t.is(await readFile(join(prefix, 'etc/tributary/enrol.env'), 'utf8'), 'TRIBUTARY_ENROL_TOKEN=tok-9\n');
+  t.is(await readFile(join(prefix, 'etc/tributary/enrol.env'), 'utf8'), `NODE_EXTRA_CA_CERTS=${prefix}/etc/tributary/master-ca.pem\nTRIBUTARY_ENROL_TOKEN=tok-9\n`);
+  t.is(await readFile(join(prefix, 'etc/tributary/master-ca.pem'), 'utf8'), await readFile(join(ctx.dir, 'ca.crt'), 'utf8'));
   t.is(await readFile(join(prefix, 'etc/tributary/master-signing.pub'), 'utf8'), ctx.pubPem);
   const v = await run('systemd-analyze', ['verify', join(prefix, 'etc/systemd/system/tributary-agent.service')]);
   t.is(v.code, 0, v.stderr);

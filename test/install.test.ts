@@ -38,6 +38,7 @@ test('install.sh --no-systemd writes the binary, the config, the token and a uni
     id: 'dev-17', master: MASTER, labels: { line: 'a "b"', site: 'plant-1' }, data: join(prefix, 'var/lib/tributary'),
   });
   t.is(await readFile(join(prefix, 'etc/tributary/enrol.env'), 'utf8'), 'TRIBUTARY_ENROL_TOKEN=tok_abc-123\n');
+  t.false(existsSync(join(prefix, 'etc/tributary/master-ca.pem')), 'no --ca, no CA file');
 
   const unitPath = join(prefix, 'etc/systemd/system/tributary-agent.service');
   const unit = await readFile(unitPath, 'utf8');
@@ -110,4 +111,21 @@ test('install.sh refuses bad input before writing anything', async (t) => {
   }
   t.false(existsSync(join(prefix, 'usr')), 'nothing installed');
   t.is((await stat(installScript)).mode & 0o111, 0o111, 'install.sh is executable');
+});
+
+test('install.sh --ca keeps the master\'s CA for the agent (NODE_EXTRA_CA_CERTS) and keeps the token when re-run without it', async (t) => {
+  const { dir, prefix, args } = await setup(t);
+  const ca = join(dir, 'ca.crt');
+  await writeFile(ca, '-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n');
+  t.is((await sh(installScript, [...args, '--ca', ca])).code, 0);
+  t.is(await readFile(join(prefix, 'etc/tributary/master-ca.pem'), 'utf8'), await readFile(ca, 'utf8'));
+  const env = `NODE_EXTRA_CA_CERTS=${prefix}/etc/tributary/master-ca.pem\nTRIBUTARY_ENROL_TOKEN=tok_abc-123\n`;
+  t.is(await readFile(join(prefix, 'etc/tributary/enrol.env'), 'utf8'), env);
+  // Later runs (an update, a new label) need neither the token nor the CA again.
+  const withoutToken = args.filter((a, i) => a !== '--token' && args[i - 1] !== '--token');
+  const again = await sh(installScript, withoutToken);
+  t.is(again.code, 0, again.stderr);
+  t.regex(again.stdout, /nothing changed/);
+  t.is(await readFile(join(prefix, 'etc/tributary/enrol.env'), 'utf8'), env);
+  t.is((await sh(installScript, [...args, '--ca', join(dir, 'missing.crt')])).stderr, `install: error: --ca ${join(dir, 'missing.crt')}: no such file\n`);
 });

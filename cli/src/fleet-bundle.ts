@@ -28,6 +28,8 @@ export interface DeviceBundleOptions {
   binary?: string;
   /** The master's Ed25519 public key (PEM); default: GET /signing-key. */
   masterKey?: string;
+  /** The CA of the master's https certificate (PEM), for the device's agent to enrol over https. */
+  ca?: string;
   out: string;
 }
 
@@ -80,6 +82,7 @@ export async function writeDeviceBundle(o: DeviceBundleOptions): Promise<DeviceB
     file('tributary-agent.sha256', 0o644, `${sha256.toString('hex')}  tributary-agent\n`),
     ...(signature ? [file('tributary-agent.sig', 0o644, signature)] : []),
     ...(key ? [file('master-signing.pub', 0o644, key)] : []),
+    ...(o.ca ? [file('master-ca.pem', 0o644, await readFile(o.ca))] : []),
     file('agent.json', 0o640, JSON.stringify(config, null, 2) + '\n'),
     file('install.args', 0o644, args.join('\n') + '\n'),
     file('enrol-token', 0o600, token.token + '\n'),

@@ -23,9 +23,10 @@ export function registerFleet(program: Command): Command {
     .option('--version <version>', 'agent version on the master', 'latest')
     .option('--binary <file>', 'bundle this agent binary (and <file>.sig if present) instead of downloading it')
     .option('--master-key <pem>', "the master's Ed25519 signing key (PEM) instead of GET /signing-key")
+    .option('--ca <pem>', "the CA of the master's https certificate, for the device (e.g. <master data>/pki/ca.crt)")
     .action(async (o: {
       id: string; label?: string[]; out: string; master: string; deviceMaster?: string; token?: string; enrolToken?: string; ttl?: string;
-      arch: 'x64' | 'arm64'; version: string; binary?: string; masterKey?: string;
+      arch: 'x64' | 'arm64'; version: string; binary?: string; masterKey?: string; ca?: string;
     }) => {
       const { writeDeviceBundle } = await import('../fleet-bundle.js');
       const labels = Object.fromEntries((o.label ?? []).map((kv) => {
@@ -37,7 +38,7 @@ export function registerFleet(program: Command): Command {
       const b = await writeDeviceBundle({
         id: o.id, labels, master: o.master, arch: o.arch, version: o.version, out: o.out,
         ...(o.deviceMaster ? { deviceMaster: o.deviceMaster } : {}), ...(adminToken ? { adminToken } : {}), ...(o.enrolToken ? { enrolToken: o.enrolToken } : {}),
-        ...(o.ttl ? { ttlSeconds: seconds(o.ttl) } : {}), ...(o.binary ? { binary: o.binary } : {}), ...(o.masterKey ? { masterKey: o.masterKey } : {}),
+        ...(o.ttl ? { ttlSeconds: seconds(o.ttl) } : {}), ...(o.binary ? { binary: o.binary } : {}), ...(o.masterKey ? { masterKey: o.masterKey } : {}), ...(o.ca ? { ca: o.ca } : {}),
       });
       process.stdout.write(`wrote ${b.out} (${(b.bytes / 1e6).toFixed(1)} MB): agent sha256 ${b.binarySha256}, ${b.signed ? 'signed by the master' : 'NOT signed'}${b.tokenExpiresAt ? `, enrolment token valid until ${b.tokenExpiresAt}` : ''}\n`);
     });
