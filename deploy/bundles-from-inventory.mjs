@@ -10,7 +10,7 @@
  * SHA-256; its signature is checked by `fleet bundle`), not once per device.
  *
  *   node deploy/bundles-from-inventory.mjs deploy/inventory.example.json --out bundles/ \
- *     [--master <REST API url>] [--token <admin token>] [--master-key <pem>] [--version <v>] \
+ *     [--master <REST API url>] [--token <admin token>] [--master-key <pem>] [--ca <pem>] [--version <v>] \
  *     [--binary-x64 <file>] [--binary-arm64 <file>] [--only id,id] [--skip-existing]
  */
 import { execFile } from 'node:child_process';
@@ -34,6 +34,7 @@ const { values: o, positionals } = parseArgs({
     master: { type: 'string', default: process.env.TRIBUTARY_MASTER_URL ?? 'http://127.0.0.1:8080' },
     token: { type: 'string', default: process.env.TRIBUTARY_TOKEN },
     'master-key': { type: 'string' },
+    ca: { type: 'string' },
     version: { type: 'string', default: 'latest' },
     'binary-x64': { type: 'string' },
     'binary-arm64': { type: 'string' },
@@ -41,7 +42,7 @@ const { values: o, positionals } = parseArgs({
     'skip-existing': { type: 'boolean', default: false },
   },
 });
-if (positionals.length !== 1 || !o.out) fail('usage: bundles-from-inventory.mjs <inventory.json> --out <dir> [--master <url>] [--token <admin token>] [--master-key <pem>] [--version <v>] [--binary-x64|--binary-arm64 <file>] [--only id,id] [--skip-existing]');
+if (positionals.length !== 1 || !o.out) fail('usage: bundles-from-inventory.mjs <inventory.json> --out <dir> [--master <url>] [--token <admin token>] [--master-key <pem>] [--ca <pem>] [--version <v>] [--binary-x64|--binary-arm64 <file>] [--only id,id] [--skip-existing]');
 
 const inventory = JSON.parse(await readFile(positionals[0], 'utf8'));
 const defaults = inventory.defaults ?? {};
@@ -76,7 +77,7 @@ for (const d of devices) {
     const args = ['fleet', 'bundle', '--id', d.id, '--arch', d.arch, '--master', o.master, '--device-master', inventory.master, '--binary', binaries[d.arch], '--out', bundle,
       ...Object.entries(d.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
       ...(d.enrolToken ? ['--enrol-token', d.enrolToken] : []), ...(d.ttl ? ['--ttl', String(d.ttl)] : []),
-      ...(o['master-key'] ? ['--master-key', o['master-key']] : []), ...(o.token ? ['--token', o.token] : [])];
+      ...(o['master-key'] ? ['--master-key', o['master-key']] : []), ...(o.ca ? ['--ca', o.ca] : []), ...(o.token ? ['--token', o.token] : [])];
     const r = await exec(process.execPath, [cli, ...args]);
     if (r.code !== 0) fail(`${d.id}: ${r.stderr.trim() || r.stdout.trim()}`);
     process.stdout.write(`${d.id}: ${r.stdout.trim()}\n`);
