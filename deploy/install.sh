@@ -80,7 +80,8 @@ parse_args() {
 }
 parse_args "$@"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/tributary-install.XXXXXX")
+# /var/tmp, not /tmp: on many devices /tmp is RAM (tmpfs), and a download or bundle is ~100 MB.
+WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/tributary-install.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
 
 # An offline bundle: its install.args (--master, --id, --label lines) and enrolment token come
