@@ -6,6 +6,7 @@ import type { Registry } from './registry.js';
 import type { MasterStore } from './master-store.js';
 import { clockJson } from './clock-json.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerInstallRoutes, type InstallRoutesOptions } from './install-routes.js';
 import { EventLog } from './events.js';
 import { createMetrics, type BrokerStatsSource } from './metrics.js';
 import { Stats } from './stats.js';
@@ -33,7 +34,7 @@ export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
  * downloads for workers and agents. Errors are JSON `{ error, code?, details? }` with a status
  * that says whose fault it was.
  */
-export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource }): Promise<FastifyInstance> {
+export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; install?: Omit<InstallRoutesOptions, 'log'> }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
 
   // Every route as `METHOD /path`, so a test can hold /openapi.json to what is really served.
@@ -51,6 +52,8 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
   stats.start();
   app.addHook('onClose', async () => stats.stop());
   registerDashboardRoutes(app, { stats, events, metrics: createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker }), log: deps.log.child({ component: 'dashboard' }) });
+
+  registerInstallRoutes(app, { ...deps.install, log: deps.log.child({ component: 'install' }) });
 
   app.get('/apps', async () => deps.apps.list().map((a) => summary(a, deps.apps)));
 

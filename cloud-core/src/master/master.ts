@@ -58,7 +58,7 @@ export class Master {
       else if (t.kind === 'checkpoint') void apps.onCheckpoint(payload);
     });
     const broker = this.broker;
-    this.http = await buildHttpApi({ apps, registry, store: this.store, log, ...(broker ? { broker: { stats: () => broker.stats() } } : {}) });
+    this.http = await buildHttpApi({ apps, registry, store: this.store, log, install: { agentDir: config.agentDir, dataDir: config.data, publicUrl: config.publicUrl }, ...(broker ? { broker: { stats: () => broker.stats() } } : {}) });
     await this.http.listen({ host: config.httpHost, port: config.httpPort });
     const addr = this.http.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;

@@ -44,6 +44,8 @@ export const masterConfigSchema = z.object({
   brokerMaxPublishRate: z.coerce.number().int().min(0).default(20_000),
   /** Concurrent clients; the next CONNECT gets CONNACK 3 (server unavailable). */
   brokerMaxConnections: z.coerce.number().int().min(0).default(20_000),
+  /** Agent binaries served to devices (GET /agent/<version>/linux-<arch>); default dist/ of this checkout (npm run build:agent). */
+  agentDir: z.string().min(1).optional(),
   logLevel,
 });
 export type MasterConfig = z.infer<typeof masterConfigSchema>;
