@@ -1,12 +1,25 @@
+import type { Buffer } from 'node:buffer';
 import { isIP, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ConfigError } from '@tributary/shared';
-import type { BrokerTlsOptions } from './embedded-broker.js';
 
 /**
  * The embedded broker's listeners (called by embedded-broker.ts): the plain TCP one, loopback
  * only unless allowed, and MQTT over TLS with client certificates verified against the fabric CA.
  */
+
+/** The MQTT-over-TLS listener (issue 13). PEM texts, as read from `<master data>/pki/`. */
+export interface BrokerTlsOptions {
+  /** TCP port; 0 picks an ephemeral one (read it back from `tlsPort`). Default 8883. */
+  port?: number;
+  /** Interface to listen on. Default loopback. TLS may listen on any interface. */
+  host?: string;
+  /** The broker's server key and certificate (server.key, server.crt). */
+  key: string | Buffer;
+  cert: string | Buffer;
+  /** The fabric CA (ca.crt): client certificates must chain to it. */
+  ca: string | Buffer;
+}
 
 /** Whether `host` names the loopback interface only (what a plain, unencrypted listener may bind). */
 export function isLoopbackHost(host: string): boolean {

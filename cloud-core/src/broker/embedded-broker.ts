@@ -4,23 +4,12 @@ import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import { createLogger, type Logger } from '@tributary/shared';
 import { createAccessControl, divert } from './broker-access.js';
 import type { BrokerAuthenticator } from './broker-auth.js';
-import { assertPlainHostAllowed, createBrokerTlsServer, listen } from './broker-listeners.js';
+import { assertPlainHostAllowed, createBrokerTlsServer, listen, type BrokerTlsOptions } from './broker-listeners.js';
+
+export type { BrokerTlsOptions };
 import {
   PublishRateLimiter, RefusalLog, resolveBrokerLimits, watchPacketSizes, type BrokerLimits, type BrokerStats,
 } from './broker-limits.js';
-
-/** The MQTT-over-TLS listener (issue 13). PEM texts, as read from `<master data>/pki/`. */
-export interface BrokerTlsOptions {
-  /** TCP port; 0 picks an ephemeral one (read it back from `tlsPort`). Default 8883. */
-  port?: number;
-  /** Interface to listen on. Default loopback. TLS may listen on any interface. */
-  host?: string;
-  /** The broker's server key and certificate (server.key, server.crt). */
-  key: string | Buffer;
-  cert: string | Buffer;
-  /** The fabric CA (ca.crt): client certificates must chain to it. */
-  ca: string | Buffer;
-}
 
 export interface EmbeddedBrokerOptions {
   /**
