@@ -138,7 +138,7 @@ interface AclBroker {
  * negative case is proved by a later allowed message from the same publisher to the same
  * receiver being the only one that arrives.
  */
-function runAclSuite(name: string, start: () => Promise<AclBroker>, brokerRefusesSubscriptions: boolean): void {
+function runAclSuite(name: string, start: () => Promise<AclBroker>, brokerRefusesSubscriptions: boolean, usernameIsId = false): void {
   const cleanups: Array<() => Promise<unknown>> = [];
   test.after.always(`${name}: stop broker and clients`, async () => {
     await Promise.allSettled(cleanups.splice(0).map((c) => c()));
@@ -149,7 +149,7 @@ function runAclSuite(name: string, start: () => Promise<AclBroker>, brokerRefuse
     const broker = await start();
     cleanups.push(() => broker.stop());
     const client = async (clientId: string, extra: Partial<TransportOptions> = {}): Promise<MqttTransport> => {
-      const c = await connectMqttTransport({ url: broker.url, clientId, log: silentLog, reconnectMs: 100, ...extra });
+      const c = await connectMqttTransport({ url: broker.url, clientId, log: silentLog, reconnectMs: 100, ...(usernameIsId ? { username: clientId } : {}), ...extra });
       cleanups.unshift(() => c.close({ force: true }));
       return c;
     };
@@ -219,3 +219,5 @@ runAclSuite('aedes', async () => {
 
 // Mosquitto 2.0 grants any subscription and filters by the read ACL at delivery.
 runAclSuite('mosquitto', () => startMosquitto({ acl: mosquittoAclFor({ identity: 'clientid' }) }), false);
+// The deployment form (%u): every client's username is its id, as with use_identity_as_username.
+runAclSuite('mosquitto (username = identity)', () => startMosquitto({ acl: mosquittoAclFor() }), false, true);
