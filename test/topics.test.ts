@@ -9,6 +9,7 @@ import {
   matchesFilter,
   MAX_ID_LENGTH,
   mosquittoAclFor,
+  touchesFabricTopics,
   parseTopic,
   topics,
   type MqttTransport,
@@ -84,6 +85,12 @@ test('the policy: nodes write their own prefix and read what is addressed to the
   t.false(canPublish(a, topics.data('b', 'a', 'app', 't')));
   t.false(canPublish(a, topics.broadcast()));
   t.false(canPublish(a, '$SYS/x'));
+  // The prefix fast path keeps MQTT's semantics: `trib/a/#` matches `trib/a`, not `trib/ab/…`.
+  t.true(canPublish(a, 'trib/a'));
+  t.false(canPublish(a, 'trib/ab/status'));
+  t.false(canPublish(a, 'trib'));
+  t.true(touchesFabricTopics('trib') && touchesFabricTopics('+/x') && touchesFabricTopics('#') && touchesFabricTopics('$SYS/x'));
+  t.false(touchesFabricTopics('plant/windows') || touchesFabricTopics('tribx/y'));
   t.true(canSubscribe(a, topics.dataFilterFor('a')));
   t.true(canSubscribe(a, topics.data('x', 'a', 'app', 't')));
   for (const filter of topics.nodeSubscriptions('a')) t.true(canSubscribe(a, filter), filter);
