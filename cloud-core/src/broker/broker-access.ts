@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { AedesOptions, AedesPublishPacket, Client } from 'aedes';
 import { compileAcl, isValidId, MASTER_ID, touchesFabricTopics, type AclPrincipal, type CompiledAcl, type Logger } from '@tributary/shared';
-import type { BrokerAuthenticator, Principal } from './broker-auth.js';
+import { ROLES, type BrokerAuthenticator, type Principal } from './broker-auth.js';
 import type { RefusalLog } from './broker-limits.js';
 
 /**
@@ -70,7 +70,7 @@ export function createAccessControl(options: AccessControlOptions): AccessContro
   // Anonymous dev broker: the username is only seen at CONNECT; remember it for the ACL.
   const usernames = new WeakMap<Client, string>();
 
-  // Each client's ACL, compiled once (a check then costs a split and a few comparisons).
+  // Each client's ACL, compiled once (a publish check is then a prefix test: topics.ts compileAcl).
   const acls = new WeakMap<Client, Subject>();
   const subjectOf = (client: Client | null, fallbackId: string | undefined): Subject | null => {
     const cached = client ? acls.get(client) : undefined;
@@ -135,7 +135,9 @@ export function createAccessControl(options: AccessControlOptions): AccessContro
       return refuseConnect(client, undefined, 'anonymous client (no certificate, no username)', NOT_AUTHORIZED, done);
     }
     identity = principal.id;
-    if (!isValidId(principal.id)) return refuseConnect(client, identity, 'identity is not a valid id', NOT_AUTHORIZED, done);
+    if (!isValidId(principal.id) || !ROLES.includes(principal.role)) {
+      return refuseConnect(client, identity, `not a usable principal (id ${JSON.stringify(principal.id)}, role ${JSON.stringify(principal.role)})`, NOT_AUTHORIZED, done);
+    }
     if (principal.id === MASTER_ID && principal.role !== 'master') {
       return refuseConnect(client, identity, `identity "${MASTER_ID}" claimed by role ${principal.role}`, NOT_AUTHORIZED, done);
     }
