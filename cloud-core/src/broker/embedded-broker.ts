@@ -5,11 +5,11 @@ import { createLogger, type Logger } from '@tributary/shared';
 import { createAccessControl, divert } from './broker-access.js';
 import type { BrokerAuthenticator } from './broker-auth.js';
 import { assertPlainHostAllowed, createBrokerTlsServer, listen, type BrokerTlsOptions } from './broker-listeners.js';
-
-export type { BrokerTlsOptions };
 import {
   PublishRateLimiter, RefusalLog, resolveBrokerLimits, watchPacketSizes, type BrokerLimits, type BrokerStats,
 } from './broker-limits.js';
+
+export type { BrokerTlsOptions };
 
 export interface EmbeddedBrokerOptions {
   /**
