@@ -120,7 +120,8 @@ export class DeviceRegistry implements BrokerAuthenticator {
   async add(req: { id: string; role?: DeviceRole; labels?: Record<string, string>; ttlSeconds?: number; grants?: DeviceRecord['grants'] }): Promise<{ id: string; token: string; expiresAt: number }> {
     const old = this.devices.get(req.id);
     if (old && old.revokedAt === undefined) throw new TributaryError(ErrorCodes.DEVICE_EXISTS, `device ${req.id} is already registered (${this.stateOf(old)}); revoke it first to enrol it again`);
-    const token = randomBytes(32).toString('base64url');
+    // Hex, not base64url: a token starting with '-' would read as a flag on a command line.
+    const token = randomBytes(32).toString('hex');
     const now = this.now();
     const role = req.role ?? 'agent';
     const d: DeviceRecord = {
