@@ -68,7 +68,7 @@ export async function createCaCertificate(keyPem: string, now = new Date()): Pro
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return cert.toString('pem');
+  return pemText(cert);
 }
 
 export interface IssueParams {
@@ -105,7 +105,7 @@ export async function issueCertificate(p: IssueParams): Promise<{ pem: string; s
     serialNumber: serial, subject: p.subject, issuer: ca.subject, notBefore: p.notBefore, notAfter: p.notAfter,
     publicKey, signingKey: caKeys.privateKey, signingAlgorithm: EC_SIGN, extensions,
   });
-  return { pem: cert.toString('pem'), serial, notAfter: cert.notAfter };
+  return { pem: pemText(cert), serial, notAfter: cert.notAfter };
 }
 
 /**
@@ -149,6 +149,11 @@ export function principalOf(cert: NodeX509Certificate): CertPrincipal | null {
   if (cn.length !== 1 || ou.length !== 1 || !CERT_ROLES.includes(ou[0] as CertRole)) return null;
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(cn[0])) return null;
   return { id: cn[0], role: ou[0] as CertRole };
+}
+
+/** PEM with a final newline, as files and other tools write it. */
+function pemText(cert: x509.X509Certificate): string {
+  return `${cert.toString('pem').trimEnd()}\n`;
 }
 
 function isIp(name: string): boolean {
