@@ -8,6 +8,7 @@ import test from 'ava';
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { principalOf } from '../cloud-core/src/pki/index.js';
 import { api, startMaster, until, type RunningMaster } from './helpers/cluster.js';
 import { tributary } from './helpers/cli.js';
@@ -22,7 +23,8 @@ let cleanup: () => Promise<void>;
 test.before(async () => {
   const dir = await tempDir();
   data = join(dir.path, 'master');
-  master = await startMaster(data);
+  // As `tributary master` by default: the broker authenticates against the device registry.
+  master = await startMaster(data, ['--allow-anonymous-mqtt', 'off']);
   cleanup = async () => {
     await master.proc.stop();
     await dir.cleanup();
@@ -42,7 +44,7 @@ test.serial('the master created its PKI at start: keys 0600, a TLS broker URL in
   for (const f of ['ca.crt', 'server.crt', 'master.crt', 'signing.pub']) t.true((await stat(join(data, 'pki', f))).isFile(), f);
   const started = master.proc.lines.find((l) => l.msg === 'master started')!;
   t.is(started.broker, master.brokerUrl);
-  t.true('brokerTls' in started, 'the line reports the TLS listener (null until the broker has one)');
+  t.regex(String(started.brokerTls), /^mqtts:\/\/127\.0\.0\.1:\d+$/);
 });
 
 test.serial('add -> enrol with a CSR: a certificate chaining to ca.crt with id and role, the secret, the signing key; the token works once', async (t) => {
@@ -80,7 +82,7 @@ test.serial('add -> enrol with a CSR: a certificate chaining to ca.crt with id a
   t.is(again.body.code, 'TRIB_ERR_ENROLMENT_REFUSED');
   t.is(again.body.reason, 'reused');
   t.is(await metric('tributary_enrolment_refused_total', { reason: 'reused' }), 1);
-  t.truthy(master.proc.lines.find((l) => l.msg === 'enrolment refused' && l.id === 'dev-1' && l.reason === 'reused'), 'a log line names device and reason');
+  await master.proc.waitFor((l) => l.msg === 'enrolment refused' && l.id === 'dev-1' && l.reason === 'reused', 'a log line naming device and reason');
 
   const list = await api(master.httpUrl, '/devices');
   const d = list.body.find((x: { id: string }) => x.id === 'dev-1');
@@ -144,7 +146,7 @@ test.serial('revoke marks the device; its enrolment and renewals are refused; re
   t.is(revoked.status, 200);
   t.is(revoked.body.state, 'revoked');
   t.is(typeof revoked.body.revokedAt, 'number');
-  t.truthy(master.proc.lines.find((l) => l.msg === 'device revoked' && l.id === 'dev-5'));
+  await master.proc.waitFor((l) => l.msg === 'device revoked' && l.id === 'dev-5', 'the revocation logged');
   const next = await newCsr('dev-5');
   const renew = await post('/enrol/renew', { id: 'dev-5', csr: next.csrPem, cert: enrolled.body.cert, proof: renewalProof(keyPem, next.csrPem) });
   t.is(renew.status, 403);
@@ -172,4 +174,33 @@ test.serial('tributary devices add | list | revoke', async (t) => {
   t.is(revoke.stdout, 'cli-1: revoked\n');
   const json = JSON.parse((await tributary(['devices', 'list', '--json', '--master', master.httpUrl])).stdout) as { id: string; state: string }[];
   t.is(json.find((d) => d.id === 'cli-1')?.state, 'revoked');
+});
+
+/** Connects once, no reconnects; resolves with the client or rejects with the refusal. */
+const connect = (url: string, o: mqtt.IClientOptions) => mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000, ...o });
+
+test.serial('an enrolled device connects with its certificate over TLS and with its secret over plain TCP; revoked, it is cut off and refused', async (t) => {
+  const started = master.proc.lines.find((l) => l.msg === 'master started')!;
+  const tlsUrl = String(started.brokerTls);
+  const added = await post('/devices', { id: 'dev-6' });
+  const { keyPem, csrPem } = await newCsr('dev-6');
+  const g = (await post('/enrol', { id: 'dev-6', token: added.body.token, csr: csrPem })).body;
+  t.is(g.brokers.tls, tlsUrl);
+
+  const viaCert = await connect(tlsUrl, { clientId: 'dev-6', ca: g.ca, cert: g.cert, key: keyPem });
+  t.teardown(() => viaCert.endAsync(true));
+  const viaSecret = await connect(master.brokerUrl, { clientId: 'dev-6.sink.1', username: 'dev-6', password: g.secret });
+  t.teardown(() => viaSecret.endAsync(true));
+  // Its own topics work: the broker knows it as dev-6.
+  await viaCert.subscribeAsync('trib/master/ctl/dev-6', { qos: 1 }).then((granted) => t.not(granted[0]?.qos, 128));
+
+  await t.throwsAsync(connect(master.brokerUrl, { clientId: 'anon' }), undefined, 'anonymous refused');
+  await t.throwsAsync(connect(master.brokerUrl, { clientId: 'dev-6.x', username: 'dev-6', password: 'wrong' }), undefined, 'wrong secret refused');
+  await t.throwsAsync(connect(master.brokerUrl, { clientId: 'master', username: 'master', password: g.secret }), undefined, 'the master\'s identity cannot be claimed');
+
+  const closed = Promise.all([viaCert, viaSecret].map((c) => new Promise<void>((resolve) => c.once('close', () => resolve()))));
+  t.is((await api(master.httpUrl, '/devices/dev-6', { method: 'DELETE' })).body.state, 'revoked');
+  await closed; // both live connections cut at once
+  await t.throwsAsync(connect(tlsUrl, { clientId: 'dev-6', ca: g.ca, cert: g.cert, key: keyPem }), undefined, 'certificate refused after revocation');
+  await t.throwsAsync(connect(master.brokerUrl, { clientId: 'dev-6', username: 'dev-6', password: g.secret }), undefined, 'secret refused after revocation');
 });

@@ -11,13 +11,13 @@ export interface MosquittoConfigOptions {
 }
 
 /**
- * The ACL for a Mosquitto that authenticates by certificate (`use_identity_as_username`): the
- * rules of topics.ts `mosquittoAclFor()`, bound to the username (`%u` = the certificate's CN,
- * which the client cannot choose) instead of the client id (`%c`, which it can). Connector
- * clients of a node (`<id>.sink.3`) thereby get their node's rights, as on the embedded broker.
+ * The ACL for a Mosquitto that authenticates by certificate (`use_identity_as_username`): topics.ts
+ * `mosquittoAclFor()` with rights bound to the username (`%u` = the certificate's CN, which the
+ * client cannot choose) rather than the client id (`%c`, which it can). Connector clients of a
+ * node (`<id>.sink.3`) thereby get their node's rights, as on the embedded broker.
  */
 export function mosquittoCertAcl(): string {
-  return mosquittoAclFor().replaceAll('%c', '%u').replace('%c is replaced by the client id', '%u is replaced by the username');
+  return mosquittoAclFor({ identity: 'username' });
 }
 
 /**
