@@ -4,7 +4,7 @@
  * refusal must be answered (CONNACK code, SUBACK 0x80, a dropped publish or a closed TLS
  * connection), logged with who and what, and counted in `stats().refused`.
  */
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import test from 'ava';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
@@ -13,13 +13,14 @@ import {
   certificateCommonName, hashSecret, startEmbeddedBroker, staticAuthenticator, type EmbeddedBroker, type RefusalReason, type Role,
 } from '../cloud-core/src/broker/index.js';
 import { isLoopbackHost } from '../cloud-core/src/broker/broker-listeners.js';
+import { brokerAuthenticatorConformance } from './helpers/broker-auth-conformance.js';
 import { createTestCa, type TestCa, type TestCert } from './helpers/test-pki.js';
 
 interface Pki {
   ca: TestCa;
   server: TestCert;
   /** Client certificates of the fabric CA by CN. */
-  certs: Record<'dev-1' | 'dev-2' | 'master' | 'stranger', TestCert>;
+  certs: Record<'dev-1' | 'dev-2' | 'dev-1.x' | 'master' | 'stranger', TestCert>;
   /** dev-1's certificate, issued by another CA. */
   foreign: TestCert;
 }
@@ -34,10 +35,28 @@ test.before(async () => {
     certs: {
       'dev-1': await ca.client('dev-1', { ou: 'agent' }),
       'dev-2': await ca.client('dev-2', { ou: 'agent' }),
+      'dev-1.x': await ca.client('dev-1.x', { ou: 'agent' }),
       master: await ca.client('master', { ou: 'master' }),
       stranger: await ca.client('stranger', { ou: 'agent' }),
     },
     foreign: await other.client('dev-1', { ou: 'agent' }),
+  };
+});
+
+brokerAuthenticatorConformance(test, 'staticAuthenticator', async () => {
+  const certs = new Map<string, Role>();
+  const secrets = new Map<string, { role: Role; secretHash: string }>();
+  const auth = staticAuthenticator({ certs, secrets });
+  return {
+    auth,
+    async add(id, role) {
+      const secret = randomBytes(32).toString('base64url');
+      certs.set(id, role);
+      secrets.set(id, { role, secretHash: hashSecret(secret) });
+      return { cert: (await pki.ca.client(id, { ou: role })).cert, secret };
+    },
+    revoke: (id) => auth.revoke(id),
+    unknownCert: async (id) => (await pki.ca.client(id, { ou: 'agent' })).cert,
   };
 });
 
@@ -77,7 +96,7 @@ interface Harness {
 async function harness(t: { teardown(f: () => unknown): void }): Promise<Harness> {
   const logs = captureLog();
   const auth = staticAuthenticator({
-    certs: new Map<string, Role>([['dev-1', 'agent'], ['dev-2', 'agent'], ['master', 'master']]),
+    certs: new Map<string, Role>([['dev-1', 'agent'], ['dev-2', 'agent'], ['dev-1.x', 'agent'], ['master', 'master']]),
     secrets: new Map([
       ['dev-3', { role: 'worker' as const, secretHash: hashSecret(SECRETS['dev-3']) }],
       ['master', { role: 'worker' as const, secretHash: hashSecret(SECRETS.master) }],
@@ -159,7 +178,7 @@ test('a wrong or unknown password is refused (CONNACK 4); the right one connects
   t.is(h.refused().auth, 2);
 });
 
-test('a client certificate from another CA is refused in TLS, logged and counted', async (t) => {
+test('a client certificate from another CA, or an expired one, is refused in TLS, logged and counted', async (t) => {
   const h = await harness(t);
   const { outcome } = await h.attempt({ tls: true, clientId: 'dev-1', key: pki.foreign.key, cert: pki.foreign.cert });
   t.not(outcome, 'connected');
@@ -167,6 +186,11 @@ test('a client certificate from another CA is refused in TLS, logged and counted
   t.is(line.subject, 'dev-1');
   t.regex(String(line.error), /UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_VERIFY|SELF_SIGNED|CERT/);
   t.is(h.refused().tls, 1);
+  // An expired certificate of the fabric CA is refused the same way.
+  const expired = await pki.ca.client('dev-1', { notBefore: new Date(Date.now() - 3 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+  t.not((await h.attempt({ tls: true, clientId: 'dev-1', key: expired.key, cert: expired.cert })).outcome, 'connected');
+  await h.logs.waitFor(refusedWith(/TLS connection refused/, { reason: 'tls', error: 'CERT_HAS_EXPIRED' }));
+  t.is(h.refused().tls, 2);
   t.is(h.refused().auth, 0, 'it never got as far as MQTT');
   t.is(h.broker.stats().clients, 0);
 });
@@ -193,6 +217,12 @@ test('a client id that is not the identity (or <identity>.…) is refused (CONNA
   t.is(h.refused().auth, 4);
   await h.logs.waitFor(refusedWith(/authentication/, { reason: 'auth', clientId: 'dev-10', identity: 'dev-1' }));
   t.is(h.broker.stats().clients, 0);
+  // Ids may contain dots: dev-1 may not take over the session of a connected node dev-1.x.
+  const other = await h.device('dev-1.x');
+  t.is((await h.attempt({ tls: true, clientId: 'dev-1.x', ...cert })).outcome, 5);
+  await h.logs.waitFor(refusedWith(/authentication/, { reason: 'auth', identity: 'dev-1', why: 'client id in use by another identity' }));
+  t.true(other.connected);
+  t.is(h.refused().auth, 5);
 });
 
 test("nobody but role master is `master`: a device's client id `master` and a worker named master are refused", async (t) => {

@@ -177,5 +177,7 @@ test('tributary master: --broker-max-connections refuses, /metrics counts it by 
   const text = await (await fetch(new URL('/metrics', master.httpUrl))).text();
   t.regex(text, /^tributary_broker_refused_total\{reason="connections"\} 1$/m);
   t.regex(text, /^tributary_broker_refused_total\{reason="packet_size"\} 0$/m);
+  // Every reason of stats().refused is exported, the authentication and ACL ones too (issue 13).
+  for (const reason of ['auth', 'tls', 'acl_publish', 'acl_subscribe']) t.regex(text, new RegExp(`^tributary_broker_refused_total\\{reason="${reason}"\\} 0$`, 'm'));
   t.regex(text, /^tributary_broker_clients 2$/m);
 });

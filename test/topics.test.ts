@@ -9,6 +9,7 @@ import {
   matchesFilter,
   MAX_ID_LENGTH,
   mosquittoAclFor,
+  touchesFabricTopics,
   parseTopic,
   topics,
   type MqttTransport,
@@ -84,6 +85,12 @@ test('the policy: nodes write their own prefix and read what is addressed to the
   t.false(canPublish(a, topics.data('b', 'a', 'app', 't')));
   t.false(canPublish(a, topics.broadcast()));
   t.false(canPublish(a, '$SYS/x'));
+  // The prefix fast path keeps MQTT's semantics: `trib/a/#` matches `trib/a`, not `trib/ab/…`.
+  t.true(canPublish(a, 'trib/a'));
+  t.false(canPublish(a, 'trib/ab/status'));
+  t.false(canPublish(a, 'trib'));
+  t.true(touchesFabricTopics('trib') && touchesFabricTopics('+/x') && touchesFabricTopics('#') && touchesFabricTopics('$SYS/x'));
+  t.false(touchesFabricTopics('plant/windows') || touchesFabricTopics('tribx/y'));
   t.true(canSubscribe(a, topics.dataFilterFor('a')));
   t.true(canSubscribe(a, topics.data('x', 'a', 'app', 't')));
   for (const filter of topics.nodeSubscriptions('a')) t.true(canSubscribe(a, filter), filter);
@@ -138,7 +145,7 @@ interface AclBroker {
  * negative case is proved by a later allowed message from the same publisher to the same
  * receiver being the only one that arrives.
  */
-function runAclSuite(name: string, start: () => Promise<AclBroker>, brokerRefusesSubscriptions: boolean): void {
+function runAclSuite(name: string, start: () => Promise<AclBroker>, brokerRefusesSubscriptions: boolean, usernameIsId = false): void {
   const cleanups: Array<() => Promise<unknown>> = [];
   test.after.always(`${name}: stop broker and clients`, async () => {
     await Promise.allSettled(cleanups.splice(0).map((c) => c()));
@@ -149,7 +156,7 @@ function runAclSuite(name: string, start: () => Promise<AclBroker>, brokerRefuse
     const broker = await start();
     cleanups.push(() => broker.stop());
     const client = async (clientId: string, extra: Partial<TransportOptions> = {}): Promise<MqttTransport> => {
-      const c = await connectMqttTransport({ url: broker.url, clientId, log: silentLog, reconnectMs: 100, ...extra });
+      const c = await connectMqttTransport({ url: broker.url, clientId, log: silentLog, reconnectMs: 100, ...(usernameIsId ? { username: clientId } : {}), ...extra });
       cleanups.unshift(() => c.close({ force: true }));
       return c;
     };
@@ -219,3 +226,5 @@ runAclSuite('aedes', async () => {
 
 // Mosquitto 2.0 grants any subscription and filters by the read ACL at delivery.
 runAclSuite('mosquitto', () => startMosquitto({ acl: mosquittoAclFor({ identity: 'clientid' }) }), false);
+// The deployment form (%u): every client's username is its id, as with use_identity_as_username.
+runAclSuite('mosquitto (username = identity)', () => startMosquitto({ acl: mosquittoAclFor() }), false, true);

@@ -2,8 +2,8 @@ import { Buffer } from 'node:buffer';
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { AedesOptions, AedesPublishPacket, Client } from 'aedes';
-import { canPublish, canSubscribe, isValidId, MASTER_ID, touchesFabricTopics, type AclPrincipal, type Logger } from '@tributary/shared';
-import type { BrokerAuthenticator, Principal } from './broker-auth.js';
+import { compileAcl, isValidId, MASTER_ID, touchesFabricTopics, type AclPrincipal, type CompiledAcl, type Logger } from '@tributary/shared';
+import { ROLES, type BrokerAuthenticator, type Principal } from './broker-auth.js';
 import type { RefusalLog } from './broker-limits.js';
 
 /**
@@ -42,6 +42,12 @@ export interface AccessControlOptions {
   connectedClient(clientId: string): Client | undefined;
 }
 
+/** Who a client is for the ACL, and its compiled rules. */
+interface Subject {
+  who: AclPrincipal;
+  acl: CompiledAcl;
+}
+
 /** CONNACK return codes used for refusals (MQTT 3.1.1 §3.2.2.3). */
 const BAD_CREDENTIALS = 4;
 const NOT_AUTHORIZED = 5;
@@ -64,21 +70,31 @@ export function createAccessControl(options: AccessControlOptions): AccessContro
   // Anonymous dev broker: the username is only seen at CONNECT; remember it for the ACL.
   const usernames = new WeakMap<Client, string>();
 
-  const aclPrincipal = (client: Client | null, fallbackId: string | undefined): AclPrincipal | null => {
+  // Each client's ACL, compiled once (a publish check is then a prefix test: topics.ts compileAcl).
+  const acls = new WeakMap<Client, Subject>();
+  const subjectOf = (client: Client | null, fallbackId: string | undefined): Subject | null => {
+    const cached = client ? acls.get(client) : undefined;
+    if (cached) return cached;
+    let who: AclPrincipal | null;
     if (auth) {
       const p = client ? principals.get(client) : undefined;
-      return p ? { id: p.id, role: p.role } : null;
+      who = p ? { id: p.id, role: p.role } : null;
+    } else {
+      const username = client ? usernames.get(client) : undefined;
+      who = { id: client?.id ?? fallbackId ?? '', role: username === MASTER_ID ? MASTER_ID : undefined };
     }
-    const username = client ? usernames.get(client) : undefined;
-    return { id: client?.id ?? fallbackId ?? '', role: username === MASTER_ID ? MASTER_ID : undefined };
+    if (!who) return null;
+    const subject = { who, acl: compileAcl(who) };
+    if (client) acls.set(client, subject);
+    return subject;
   };
 
-  const mayPublish = (who: AclPrincipal, topic: string): boolean => {
-    if (touchesFabricTopics(topic)) return canPublish(who, topic);
+  const mayPublish = ({ who, acl }: Subject, topic: string): boolean => {
+    if (touchesFabricTopics(topic)) return acl.canPublish(topic);
     return auth ? appTopic(who as Principal, 'write', topic) : false;
   };
-  const maySubscribe = (who: AclPrincipal, filter: string): boolean => {
-    if (touchesFabricTopics(filter)) return canSubscribe(who, filter);
+  const maySubscribe = ({ who, acl }: Subject, filter: string): boolean => {
+    if (touchesFabricTopics(filter)) return acl.canSubscribe(filter);
     return auth ? appTopic(who as Principal, 'read', filter) : false;
   };
   const appTopic = (who: Principal, access: 'read' | 'write', topicOrFilter: string): boolean => {
@@ -119,7 +135,9 @@ export function createAccessControl(options: AccessControlOptions): AccessContro
       return refuseConnect(client, undefined, 'anonymous client (no certificate, no username)', NOT_AUTHORIZED, done);
     }
     identity = principal.id;
-    if (!isValidId(principal.id)) return refuseConnect(client, identity, 'identity is not a valid id', NOT_AUTHORIZED, done);
+    if (!isValidId(principal.id) || !ROLES.includes(principal.role)) {
+      return refuseConnect(client, identity, `not a usable principal (id ${JSON.stringify(principal.id)}, role ${JSON.stringify(principal.role)})`, NOT_AUTHORIZED, done);
+    }
     if (principal.id === MASTER_ID && principal.role !== 'master') {
       return refuseConnect(client, identity, `identity "${MASTER_ID}" claimed by role ${principal.role}`, NOT_AUTHORIZED, done);
     }
@@ -141,18 +159,18 @@ export function createAccessControl(options: AccessControlOptions): AccessContro
     if (!aclOn) return done(null);
     // A will of a client gone with an earlier broker instance has no client (memory persistence: never).
     const clientId = client?.id ?? (packet as { clientId?: string }).clientId;
-    const who = aclPrincipal(client, clientId);
-    if (who && mayPublish(who, packet.topic)) return done(null);
-    refusals.refuse('acl_publish', clientId, { identity: who?.id, topic: packet.topic, retain: packet.retain }, 'publish denied by topic ACL, dropped', `${who?.id ?? ''}/${packet.topic}`);
+    const subject = subjectOf(client, clientId);
+    if (subject && mayPublish(subject, packet.topic)) return done(null);
+    refusals.refuse('acl_publish', clientId, { identity: subject?.who.id, topic: packet.topic, retain: packet.retain }, 'publish denied by topic ACL, dropped', `${subject?.who.id ?? ''}/${packet.topic}`);
     divert(packet);
     done(null);
   };
 
   const authorizeSubscribe: Hooks['authorizeSubscribe'] = (client, sub, done) => {
     if (!aclOn) return done(null, sub);
-    const who = aclPrincipal(client, undefined);
-    if (who && maySubscribe(who, sub.topic)) return done(null, sub);
-    refusals.refuse('acl_subscribe', client?.id, { identity: who?.id, filter: sub.topic }, 'subscription denied by topic ACL', `${who?.id ?? ''}/${sub.topic}`);
+    const subject = subjectOf(client, undefined);
+    if (subject && maySubscribe(subject, sub.topic)) return done(null, sub);
+    refusals.refuse('acl_subscribe', client?.id, { identity: subject?.who.id, filter: sub.topic }, 'subscription denied by topic ACL', `${subject?.who.id ?? ''}/${sub.topic}`);
     done(null, null); // SUBACK 0x80 for this filter
   };
 

@@ -171,10 +171,12 @@ export function parseTopic(topic: string): ParsedTopic | null {
 
 /** MQTT topic matching (`+` one level, `#` this level and below), for handlers sharing a transport. */
 export function matchesFilter(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
+  return levelsMatch(filter.split('/'), topic.split('/'));
+}
+
+function levelsMatch(f: readonly string[], t: readonly string[]): boolean {
   // [MQTT-4.7.2-1] wildcard filters at the first level do not match `$` topics.
-  if ((f[0] === '#' || f[0] === '+') && topic.startsWith('$')) return false;
+  if ((f[0] === '#' || f[0] === '+') && t[0].startsWith('$')) return false;
   for (let i = 0; i < f.length; i++) {
     if (f[i] === '#') return true;
     if (i >= t.length) return false;
@@ -188,8 +190,10 @@ export function matchesFilter(filter: string, topic: string): boolean {
  * The read check of the ACL; also used for application topic grants (cloud-core broker-auth.ts).
  */
 export function filterCoveredBy(filter: string, pattern: string): boolean {
-  const f = filter.split('/');
-  const p = pattern.split('/');
+  return levelsCovered(filter.split('/'), pattern.split('/'));
+}
+
+function levelsCovered(f: readonly string[], p: readonly string[]): boolean {
   for (let i = 0; i < p.length; i++) {
     if (p[i] === '#') return true;
     if (i >= f.length || f[i] === '#') return false;
@@ -251,14 +255,42 @@ function rulesFor(principal: AclPrincipal, access: AclRule['access']): string[] 
   return out;
 }
 
+/** The ACL of one principal, its patterns resolved and split once (the broker keeps one per client). */
+export interface CompiledAcl {
+  /** May it publish on `topic` (also checked for its last will)? */
+  canPublish(topic: string): boolean;
+  /** May it subscribe to `filter`? Only if every topic the filter matches is readable. */
+  canSubscribe(filter: string): boolean;
+}
+
+export function compileAcl(principal: AclPrincipal): CompiledAcl {
+  const writePatterns = rulesFor(principal, 'write');
+  // The hot path (every PUBLISH): `a/b/#` without `+` is a prefix test (`#` also matches `a/b`).
+  const prefixes = writePatterns.filter((p) => /^[^+#]+\/#$/.test(p)).map((p) => p.slice(0, -1));
+  const write = writePatterns.filter((p) => !/^[^+#]+\/#$/.test(p)).map((p) => p.split('/'));
+  const read = rulesFor(principal, 'read').map((p) => p.split('/'));
+  return {
+    canPublish(topic) {
+      for (const prefix of prefixes) if (topic.startsWith(prefix) || topic === prefix.slice(0, -1)) return true;
+      if (write.length === 0) return false;
+      const t = topic.split('/');
+      return write.some((p) => levelsMatch(p, t));
+    },
+    canSubscribe(filter) {
+      const f = filter.split('/');
+      return read.some((p) => levelsCovered(f, p));
+    },
+  };
+}
+
 /** May `principal` publish on `topic` (also checked for its last will)? */
 export function canPublish(principal: AclPrincipal, topic: string): boolean {
-  return rulesFor(principal, 'write').some((p) => matchesFilter(p, topic));
+  return compileAcl(principal).canPublish(topic);
 }
 
 /** May `principal` subscribe to `filter`? Only if every topic the filter matches is readable. */
 export function canSubscribe(principal: AclPrincipal, filter: string): boolean {
-  return rulesFor(principal, 'read').some((p) => filterCoveredBy(filter, p));
+  return compileAcl(principal).canSubscribe(filter);
 }
 
 /**
@@ -267,7 +299,8 @@ export function canSubscribe(principal: AclPrincipal, filter: string): boolean {
  * `$…` topics (`$SYS`, the broker's own) count as fabric topics too: nobody is granted them.
  */
 export function touchesFabricTopics(topicOrFilter: string): boolean {
-  const first = topicOrFilter.split('/', 1)[0];
+  const slash = topicOrFilter.indexOf('/');
+  const first = slash < 0 ? topicOrFilter : topicOrFilter.slice(0, slash);
   return first === TOPIC_ROOT || first === '+' || first === '#' || first.startsWith('$');
 }
 
