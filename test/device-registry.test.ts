@@ -10,6 +10,7 @@ import { createLogger } from '@tributary/shared';
 import { DeviceRegistry, EnrolmentRefused } from '../cloud-core/src/master/device-registry.js';
 import { LevelMasterStore } from '../cloud-core/src/master/level-master-store.js';
 import { Pki, verifyCsr } from '../cloud-core/src/pki/index.js';
+import { brokerAuthenticatorConformance } from './helpers/broker-auth-conformance.js';
 import { newCsr } from './helpers/enrolment.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -35,6 +36,33 @@ async function setup(t: import('ava').ExecutionContext, appTopics?: (topic: stri
   await reg.load();
   return { reg, make, pki, clock, revoked };
 }
+
+// The BrokerAuthenticator conformance suite (broker-auth's), on the real registry: devices enrol
+// through add + enrol with their own CSR; an "unknown" certificate is one this CA issued for an
+// id the registry never enrolled.
+const fixtureCleanups: (() => Promise<void>)[] = [];
+test.after.always(async () => void (await Promise.all(fixtureCleanups.map((c) => c()))));
+brokerAuthenticatorConformance(test, 'DeviceRegistry', async () => {
+  const dir = await tempDir();
+  const store = new LevelMasterStore(join(dir.path, 'm.db'));
+  await store.open();
+  fixtureCleanups.push(async () => {
+    await store.close();
+    await dir.cleanup();
+  });
+  const pki = await Pki.loadOrCreate(join(dir.path, 'pki'));
+  const reg = new DeviceRegistry({ store, pki, log, certLifetimeMs: DAY, brokers: () => ({}) });
+  return {
+    auth: reg,
+    async add(id, role) {
+      const { token } = await reg.add({ id, role: role as 'agent' | 'worker' | 'client' });
+      const g = await reg.enrol({ id, token, csr: (await newCsr(id)).csrPem });
+      return { cert: g.cert, secret: g.secret! };
+    },
+    revoke: async (id) => void (await reg.revoke(id)),
+    unknownCert: async (id) => (await pki.issueClient({ id, role: 'agent' }, await verifyCsr((await newCsr(id)).csrPem, id), DAY)).pem,
+  };
+});
 
 const reasonOf = async (p: Promise<unknown>) => {
   try {
