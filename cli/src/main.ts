@@ -7,6 +7,8 @@ import { registerCluster } from './commands/cluster.js';
 import { registerApps } from './commands/apps.js';
 import { registerBroker } from './commands/broker.js';
 import { registerFleet } from './commands/fleet.js';
+import { registerCerts } from './commands/certs.js';
+import { registerDevices } from './commands/devices.js';
 
 /**
  * The `tributary` command. Composition root only: each subcommand lives in commands/ and owns its
@@ -26,6 +28,8 @@ registerCluster(program);
 registerApps(program);
 registerBroker(program);
 registerFleet(program);
+registerCerts(program);
+registerDevices(program);
 
 try {
   await program.parseAsync(process.argv);
