@@ -40,6 +40,14 @@ export const ErrorCodes = {
   CONNECTOR_MISSING: 'TRIB_ERR_CONNECTOR_MISSING',
   /** An application bundle was built against an API version this node cannot host. */
   API_VERSION: 'TRIB_ERR_API_VERSION',
+  /** The master refused an enrolment or a renewal (unknown, reused or expired token; revoked or expired identity). */
+  ENROLMENT_REFUSED: 'TRIB_ERR_ENROLMENT_REFUSED',
+  /** Enrolment or renewal could not be completed: the master was unreachable or its answer unusable. */
+  ENROLMENT_FAILED: 'TRIB_ERR_ENROLMENT_FAILED',
+  /** A node's identity (<data>/identity/) is missing where one is needed, unreadable, or another node's. */
+  IDENTITY_INVALID: 'TRIB_ERR_IDENTITY_INVALID',
+  /** A node's certificate has expired: it can no longer connect or renew; enrol again. */
+  CERT_EXPIRED: 'TRIB_ERR_CERT_EXPIRED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
