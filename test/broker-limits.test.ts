@@ -78,7 +78,7 @@ test('an oversize publish is refused (connection closed) and counted; others go 
     t.is(rx.count('t/big'), 0);
     t.deepEqual(rx.got.get('t/good')!.slice(1), ['1', '2', '3']);
     t.true(good.connected && sub.connected);
-    t.deepEqual(broker.stats().refused, { packet_size: 1, publish_rate: 0, connections: 0 });
+    t.deepEqual(broker.stats().refused, { packet_size: 1, publish_rate: 0, connections: 0, auth: 0, tls: 0, acl_publish: 0, acl_subscribe: 0 });
   });
 });
 
@@ -138,7 +138,7 @@ test('the N+1th connection is refused with CONNACK 3 and counted; a session take
     await connect('b');
     const err = await t.throwsAsync(connect('c'));
     t.is((err as Error & { code?: number }).code, 3);
-    t.deepEqual(broker.stats(), { clients: 2, refused: { packet_size: 0, publish_rate: 0, connections: 1 } });
+    t.deepEqual(broker.stats(), { clients: 2, refused: { packet_size: 0, publish_rate: 0, connections: 1, auth: 0, tls: 0, acl_publish: 0, acl_subscribe: 0 } });
     // The same id again replaces its session: no extra connection, admitted.
     const gone = new Promise<void>((resolve) => {
       const off = broker.on('clientDisconnect', (id) => {

@@ -4,6 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { createLogger, type LatencyBuckets, type TaskReport, type Transport } from '@tributary/shared';
 import { AppManager } from '../cloud-core/src/master/app-manager.js';
 import { buildHttpApi, servedRoutes } from '../cloud-core/src/master/http-api.js';
+import { DeviceRegistry } from '../cloud-core/src/master/device-registry.js';
+import { Pki } from '../cloud-core/src/pki/index.js';
 import { LevelMasterStore } from '../cloud-core/src/master/level-master-store.js';
 import { Registry } from '../cloud-core/src/master/registry.js';
 import type { AppStats, LatencyStats, ProcessorStats, Snapshot } from '../cloud-core/src/master/snapshot.js';
@@ -25,7 +27,8 @@ test('/openapi.json documents exactly the routes the master serves', async (t) =
   const registry = new Registry(store, 5000, log);
   const transport = { clientId: 'test', connected: true, publish: async () => {}, subscribe: async () => {}, onMessage: () => {}, close: async () => {} } as unknown as Transport;
   const apps = new AppManager(store, registry, transport, (sha) => sha, log);
-  const http: FastifyInstance = await buildHttpApi({ apps, registry, store, log });
+  const devices = new DeviceRegistry({ store, pki: await Pki.loadOrCreate(join(dir.path, 'pki')), log, certLifetimeMs: 86_400_000, brokers: () => ({}) });
+  const http: FastifyInstance = await buildHttpApi({ apps, registry, store, log, devices });
   t.teardown(async () => {
     await http.close();
     await store.close();

@@ -117,10 +117,19 @@ export async function waitForNodesOnline(httpUrl: string, ids: readonly string[]
   throw new Error(`nodes ${ids.join(', ')} did not come online`);
 }
 
-export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; httpUrl: string }> {
-  const node = spawnNode('master', ['master', ...args], env);
+/**
+ * Defaults of a launched master, before the caller's own flags (which override them: the last
+ * value of a flag wins): the TLS listener on a free port, so that several masters (tests, benches)
+ * never fight over 8883. TRANSITION (issue 13): anonymous MQTT stays admitted for launched
+ * clusters until nodes enrol (the node side of enrolment); pass `--allow-anonymous-mqtt off`
+ * to launch a master that refuses them, as `tributary master` does by default.
+ */
+const LAUNCH_DEFAULTS = ['--mqtts-port', '0', '--allow-anonymous-mqtt', 'on'];
+
+export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; brokerTlsUrl: string | null; httpUrl: string }> {
+  const node = spawnNode('master', ['master', ...LAUNCH_DEFAULTS, ...args], env);
   const started = await node.waitFor((l) => l.msg === 'master started', 'master started');
-  return { node, brokerUrl: String(started.broker), httpUrl: String(started.http) };
+  return { node, brokerUrl: String(started.broker), brokerTlsUrl: typeof started.brokerTls === 'string' ? started.brokerTls : null, httpUrl: String(started.http) };
 }
 
 export async function launchNode(kind: 'worker' | 'agent', id: string, args: string[], env?: Record<string, string>): Promise<ChildNode> {

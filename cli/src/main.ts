@@ -6,6 +6,8 @@ import { registerDemo } from './commands/demo.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerApps } from './commands/apps.js';
 import { registerBroker } from './commands/broker.js';
+import { registerCerts } from './commands/certs.js';
+import { registerDevices } from './commands/devices.js';
 
 /**
  * The `tributary` command. Composition root only: each subcommand lives in commands/ and owns its
@@ -24,6 +26,8 @@ registerDemo(program);
 registerCluster(program);
 registerApps(program);
 registerBroker(program);
+registerCerts(program);
+registerDevices(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,4 +1,4 @@
-import { AppError, ErrorCodes, Params, planToJSON } from '@tributary/shared';
+import { AppError, ErrorCodes, Params, isTributaryError, planToJSON, type ErrorCode } from '@tributary/shared';
 import { bundleAndPlan } from './bundle.js';
 
 /** Plans an application locally, bundles it, and submits both to the master's REST API. */
@@ -21,7 +21,9 @@ export async function callMaster(base: string, method: string, path: string, bod
   const data = await res.json().catch(() => ({}));
   if (!res.ok) {
     const details = Array.isArray(data.details) ? `: ${data.details.join('; ')}` : '';
-    throw new AppError(ErrorCodes.APP_INVALID, `master answered ${res.status}: ${data.error ?? res.statusText}${details}`);
+    // The master's own code when it sent one (TRIB_ERR_DEVICE_EXISTS, …), else APP_INVALID.
+    const code = isTributaryError({ code: data.code }) ? (data.code as ErrorCode) : ErrorCodes.APP_INVALID;
+    throw new AppError(code, `master answered ${res.status}: ${data.error ?? res.statusText}${details}`);
   }
   return data;
 }

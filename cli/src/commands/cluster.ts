@@ -25,6 +25,12 @@ export function registerCluster(program: Command): void {
     .option('--broker-max-packet-kb <kb>', 'embedded broker: largest MQTT packet, KiB (bigger: connection closed); 0 = no limit; default 32768')
     .option('--broker-max-publish-rate <n>', 'embedded broker: PUBLISHes/s per client (burst 2x; over it: dropped); 0 = no limit; default 20000')
     .option('--broker-max-connections <n>', 'embedded broker: concurrent clients (more: CONNACK 3); 0 = no limit; default 20000')
+    .option('--mqtts-port <port>', 'embedded broker: MQTT over TLS port (client certificates from enrolment); 0 = a free one; default 8883')
+    .option('--mqtt-host <host>', 'embedded broker: interface of the TLS listener; default 127.0.0.1')
+    .addOption(new Option('--tls-name <name>', 'a DNS name or address for the broker\'s certificate (repeatable; localhost, loopback and the host name are always in)').argParser(collect))
+    .option('--allow-plain-mqtt', 'let the plain MQTT listener bind --mqtt-host too (default: loopback only)')
+    .option('--allow-anonymous-mqtt <on|off>', 'development only: the embedded broker admits clients without credentials; default off')
+    .option('--cert-lifetime-days <days>', 'lifetime of the client certificates enrolment issues; default 30')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
@@ -32,6 +38,8 @@ export function registerCluster(program: Command): void {
         data: o.data, mqttPort: o.mqttPort, httpPort: o.httpPort, httpHost: o.httpHost, broker: o.broker, publicUrl: o.publicUrl,
         checkpointIntervalMs: o.checkpointIntervalMs, logLevel: o.logLevel,
         brokerMaxPacketKb: o.brokerMaxPacketKb, brokerMaxPublishRate: o.brokerMaxPublishRate, brokerMaxConnections: o.brokerMaxConnections,
+        mqttsPort: o.mqttsPort, mqttHost: o.mqttHost, tlsNames: o.tlsName, allowPlainMqtt: o.allowPlainMqtt, allowAnonymousMqtt: o.allowAnonymousMqtt,
+        certLifetimeDays: o.certLifetimeDays,
       }));
     });
 

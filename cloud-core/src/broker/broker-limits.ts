@@ -45,8 +45,14 @@ export const DEFAULT_BROKER_LIMITS: Readonly<BrokerLimits> = {
   maxConnections: 20_000,
 };
 
-/** Why the broker refused something: label `reason` of `tributary_broker_refused_total`. */
-export type RefusalReason = 'packet_size' | 'publish_rate' | 'connections';
+/**
+ * Why the broker refused something: label `reason` of `tributary_broker_refused_total`. The
+ * limits: packet_size, publish_rate, connections. Authentication (issue 13): auth (CONNECT
+ * refused: anonymous, bad credentials, unknown/revoked identity, client id not its own), tls (a
+ * TLS handshake failed or a client certificate did not chain to the CA), acl_publish (a publish
+ * dropped by the topic ACL), acl_subscribe (a subscription refused, SUBACK 0x80).
+ */
+export type RefusalReason = 'packet_size' | 'publish_rate' | 'connections' | 'auth' | 'tls' | 'acl_publish' | 'acl_subscribe';
 
 export interface BrokerStats {
   /** Clients connected now. */
@@ -75,7 +81,9 @@ export function resolveBrokerLimits(limits: Partial<BrokerLimits> = {}): BrokerL
  * not turn into a log flood); the next warning says how many were not logged in between.
  */
 export class RefusalLog {
-  readonly counts: Record<RefusalReason, number> = { packet_size: 0, publish_rate: 0, connections: 0 };
+  readonly counts: Record<RefusalReason, number> = {
+    packet_size: 0, publish_rate: 0, connections: 0, auth: 0, tls: 0, acl_publish: 0, acl_subscribe: 0,
+  };
   private readonly lastLogged = new Map<RefusalReason, number>();
   private readonly suppressed = new Map<RefusalReason, number>();
 

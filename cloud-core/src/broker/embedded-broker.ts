@@ -2,19 +2,49 @@ import { Buffer } from 'node:buffer';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from 'aedes';
 import { canPublish, canSubscribe, createLogger, type AclPrincipal, type Logger } from '@tributary/shared';
+import type { BrokerAuthenticator } from './broker-auth.js';
 import {
   PublishRateLimiter, RefusalLog, resolveBrokerLimits, watchPacketSizes, type BrokerLimits, type BrokerStats,
 } from './broker-limits.js';
 
-export interface EmbeddedBrokerOptions {
-  /** Interface to listen on. Default loopback: the embedded broker is for one machine. */
-  host?: string;
-  /** TCP port; 0 picks an ephemeral one (read it back from `port`). Default 1883. */
+/** The MQTT-over-TLS listener (issue 13). PEM texts, as read from `<master data>/pki/`. */
+export interface BrokerTlsOptions {
+  /** TCP port; 0 picks an ephemeral one (read it back from `tlsPort`). Default 8883. */
   port?: number;
+  /** Interface to listen on. Default loopback. TLS may listen on any interface. */
+  host?: string;
+  /** The broker's server key and certificate (server.key, server.crt). */
+  key: string | Buffer;
+  cert: string | Buffer;
+  /** The fabric CA (ca.crt): client certificates must chain to it. */
+  ca: string | Buffer;
+}
+
+export interface EmbeddedBrokerOptions {
   /**
-   * Enforce Tributary's per-node topic policy (topics.ts `ACL_RULES`, the same policy as the
-   * generated Mosquitto ACL): a client publishes only under `trib/<its id>/` and subscribes only
-   * to topics addressed to it; username `master` reads everything. Default false.
+   * Interface of the plain TCP listener. Default loopback: the embedded broker is for one
+   * machine. Anything but a loopback address throws a `ConfigError` unless `allowPlainOnAnyHost`.
+   */
+  host?: string;
+  /** TCP port of the plain listener; 0 picks an ephemeral one (read it back from `port`). Default 1883. */
+  port?: number;
+  /** Start the plain TCP listener. Default true; false needs `tls`. */
+  plain?: boolean;
+  /** Let the plain TCP listener bind a non-loopback interface (`--allow-plain-mqtt`). Default false. */
+  allowPlainOnAnyHost?: boolean;
+  /** Also listen for MQTT over TLS, client certificates requested and verified against `ca`. */
+  tls?: BrokerTlsOptions;
+  /**
+   * Authenticate every client (broker-auth.ts): anonymous clients refused (CONNACK 5), bad
+   * credentials CONNACK 4; the topic ACL is then always on, bound to the authenticated identity.
+   * Without it the broker is the anonymous dev broker (`tributary broker`, unit tests).
+   */
+  auth?: BrokerAuthenticator;
+  /**
+   * Without `auth`: enforce Tributary's per-node topic policy (topics.ts `ACL_RULES`, the same
+   * policy as the generated Mosquitto ACL) on the client id: a client publishes only under
+   * `trib/<its id>/` and subscribes only to topics addressed to it; username `master` gets the
+   * master's rules. Default false. (With `auth` the ACL is always on.)
    */
   enforceTopicAcl?: boolean;
   log?: Logger;
@@ -39,10 +69,21 @@ export interface EmbeddedBrokerOptions {
 export type BrokerClientEvent = 'ping' | 'clientDisconnect' | 'keepaliveTimeout';
 
 export interface EmbeddedBroker {
-  /** `mqtt://host:port`, for `TransportOptions.url`. */
+  /** `mqtt://host:port` of the plain listener, for `TransportOptions.url` ('' when `plain: false`). */
   readonly url: string;
   readonly host: string;
+  /** Port of the plain listener (0 when `plain: false`). */
   readonly port: number;
+  /** `mqtts://host:port` of the TLS listener, when `tls` was given. */
+  readonly tlsUrl?: string;
+  readonly tlsPort?: number;
+  /**
+   * Revocation: closes every live connection of identity `id` (the node's own client and its
+   * `<id>.…` connector clients) without a DISCONNECT (their wills fire). Reconnects are refused
+   * as soon as the authenticator refuses the id: it is asked on every CONNECT. Returns how many
+   * connections were closed. Without `auth`, matches client ids the same way.
+   */
+  disconnectIdentity(id: string): number;
   /**
    * Fault injection: drops one client's connection without a DISCONNECT (its last will is
    * published), as a broken link would. Returns false when no such client is connected.
@@ -239,5 +280,16 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
 
   const stats = (): BrokerStats => ({ clients: connected.size, refused: { ...refusals.counts } });
 
-  return { url, host, port, disconnect, on, stats, close };
+  const disconnectIdentity = (id: string): number => {
+    let n = 0;
+    for (const [clientId, client] of connected) {
+      if (clientId === id || clientId.startsWith(`${id}.`)) {
+        client.conn.destroy();
+        n++;
+      }
+    }
+    return n;
+  };
+
+  return { url, host, port, disconnect, disconnectIdentity, on, stats, close };
 }

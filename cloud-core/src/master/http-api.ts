@@ -5,6 +5,8 @@ import type { AppManager } from './app-manager.js';
 import type { Registry } from './registry.js';
 import type { MasterStore } from './master-store.js';
 import { clockJson } from './clock-json.js';
+import type { DeviceRegistry } from './device-registry.js';
+import { registerDeviceRoutes } from './device-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { EventLog } from './events.js';
 import { createMetrics, type BrokerStatsSource } from './metrics.js';
@@ -33,7 +35,7 @@ export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
  * downloads for workers and agents. Errors are JSON `{ error, code?, details? }` with a status
  * that says whose fault it was.
  */
-export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource }): Promise<FastifyInstance> {
+export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; devices?: DeviceRegistry }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
 
   // Every route as `METHOD /path`, so a test can hold /openapi.json to what is really served.
@@ -50,7 +52,10 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
   const stats = new Stats(deps.apps, deps.registry, events);
   stats.start();
   app.addHook('onClose', async () => stats.stop());
-  registerDashboardRoutes(app, { stats, events, metrics: createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker }), log: deps.log.child({ component: 'dashboard' }) });
+  registerDashboardRoutes(app, { stats, events, metrics: createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker, devices: deps.devices }), log: deps.log.child({ component: 'dashboard' }) });
+
+  // Devices: add/list/revoke (admin) and enrolment/renewal (the device's own credential).
+  if (deps.devices) registerDeviceRoutes(app, deps.devices);
 
   app.get('/apps', async () => deps.apps.list().map((a) => summary(a, deps.apps)));
 

@@ -42,6 +42,34 @@ export interface NodeRecord {
   clockOffsetMs: number;
 }
 
+/** Roles a device can be enrolled with (the master's own identity is not a device). */
+export type DeviceRole = 'agent' | 'worker' | 'client';
+
+/**
+ * A device of the fleet as the master's device registry keeps it (device-registry.ts): who it
+ * is, its one-time enrolment token (only its SHA-256), and after enrolment its secret's hash and
+ * the serials of the certificates it may connect with.
+ */
+export interface DeviceRecord {
+  id: string;
+  role: DeviceRole;
+  labels: Record<string, string>;
+  /** Role `client` only: the application topics (MQTT filters) it may read and write. */
+  grants?: { read?: string[]; write?: string[] };
+  createdAt: number;
+  /** SHA-256 (hex) of the enrolment token; kept after use, to tell a reused token from an unknown one. */
+  tokenHash: string;
+  tokenExpiresAt: number;
+  enrolledAt?: number;
+  /** SHA-256 (hex) of the per-device MQTT secret (broker-auth.ts `hashSecret`). */
+  secretHash?: string;
+  /** Serials (hex) of the certificates accepted from it: the newest and, after a renewal, the one before. */
+  certSerials?: string[];
+  certNotAfter?: number;
+  renewedAt?: number;
+  revokedAt?: number;
+}
+
 /**
  * The master's durable state: applications, their bundles, and the registry of nodes. An
  * interface so that a replicated store (etcd, a database) is a second implementation, not an
@@ -56,4 +84,6 @@ export interface MasterStore {
   getBundle(sha256: string): Promise<Uint8Array | undefined>;
   listNodes(): Promise<NodeRecord[]>;
   putNode(node: NodeRecord): Promise<void>;
+  listDevices(): Promise<DeviceRecord[]>;
+  putDevice(device: DeviceRecord): Promise<void>;
 }

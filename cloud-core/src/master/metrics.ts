@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry as PromRegistry, type Metric } from
 import type { LatencyBuckets, TaskReport } from '@tributary/shared';
 import type { BrokerStats } from '../broker/index.js';
 import type { AppManager } from './app-manager.js';
+import type { DeviceRegistry } from './device-registry.js';
 import type { EventKind, EventLog } from './events.js';
 import type { Registry } from './registry.js';
 import type { Stats } from './stats.js';
@@ -18,8 +19,27 @@ export interface BrokerStatsSource {
   stats(): BrokerStats;
 }
 
-export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats; broker?: BrokerStatsSource }): PromRegistry {
+export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats; broker?: BrokerStatsSource; devices?: Pick<DeviceRegistry, 'refusedCounts' | 'stateCounts'> }): PromRegistry {
   const reg = new PromRegistry();
+  const devices = deps.devices;
+  if (devices) {
+    new Counter({
+      name: 'tributary_enrolment_refused_total', help: 'Enrolments and certificate renewals the master refused, by reason: unknown, expired, reused (token), revoked, csr, cert, proof.',
+      labelNames: ['reason'] as const, registers: [reg],
+      collect() {
+        this.reset();
+        for (const [reason, n] of devices.refusedCounts()) this.inc({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'tributary_devices', help: 'Devices in the master\'s registry by state: pending (token not used yet), expired (token unused and expired), enrolled, revoked.',
+      labelNames: ['state'] as const, registers: [reg],
+      collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(devices.stateCounts())) this.set({ state }, n);
+      },
+    });
+  }
   const perTask = (name: string, help: string, pick: (r: { in: number; out: number; late: number; rejected: number }) => number) =>
     new Counter({
       name, help, labelNames: ['app', 'processor'] as const, registers: [reg],

@@ -39,6 +39,29 @@ export function openApiDocument(): Record<string, unknown> {
       '/nodes': { get: { summary: 'Workers and agents: labels, version, online, last seen, per-app reports (with `stalls`: event-loop stalls the watchdog blamed on an inline application), replay-log backlog and disk use (`replayLog`), watchdog counts nothing could be blamed on (`eventLoop`), desired states the node refused as invalid (`controlRejected`)', responses: { 200: json({ type: 'array', items: obj }) } } },
       '/nodes/{id}': { parameters: [idParam], get: { summary: 'One node with its task count, backlog and replay logs', responses: { 200: json({ $ref: '#/components/schemas/NodeStats' }), ...notFound } } },
       '/bundles/{sha}': { parameters: [{ name: 'sha', in: 'path', required: true, schema: { type: 'string' } }], get: { summary: 'An application bundle (for workers and agents)', responses: { 200: { description: 'JavaScript' }, 404: json(error) } } },
+      '/devices': {
+        get: { summary: 'Devices of the fleet: id, role, state (pending, expired, enrolled, revoked), labels, token expiry, certificate expiry', responses: { 200: json({ type: 'array', items: obj }) } },
+        post: {
+          summary: 'Register a device; answers its one-time enrolment token (shown once, kept only as a hash)',
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/DeviceAdd' } } } },
+          responses: { 201: json({ type: 'object', properties: { id: { type: 'string' }, token: { type: 'string' }, expiresAt: { type: 'integer' } } }), 400: json(error), 409: json(error, 'already registered and not revoked') },
+        },
+      },
+      '/devices/{id}': { parameters: [idParam], delete: { summary: 'Revoke a device: its live MQTT connections are closed and it is refused from then on', responses: { 200: json(obj), 404: json(error, 'unknown device') } } },
+      '/enrol': {
+        post: {
+          summary: 'A device enrols: `{id, token, csr}` (PEM PKCS#10, CN = id) -> `{cert, ca, secret, signingKey, brokers, certNotAfter}`',
+          requestBody: { required: true, content: { 'application/json': { schema: obj } } },
+          responses: { 200: json({ $ref: '#/components/schemas/EnrolmentGrant' }), 400: json(error, 'malformed body or certificate request'), 403: json(error, 'token unknown, expired or reused, or device revoked (`reason`)') },
+        },
+      },
+      '/enrol/renew': {
+        post: {
+          summary: 'A device renews its certificate: `{id, csr, cert, proof}`, proof = base64 ECDSA-SHA256 signature over the csr by the current key',
+          requestBody: { required: true, content: { 'application/json': { schema: obj } } },
+          responses: { 200: json({ $ref: '#/components/schemas/EnrolmentGrant' }), 400: json(error), 403: json(error, 'certificate not valid or no longer accepted, bad proof, device revoked (`reason`)') },
+        },
+      },
       '/events': {
         get: {
           summary: 'Recent events: nodes online/offline/recovered, applications submitted/failed/finished/killed, epoch changes',
@@ -58,6 +81,21 @@ export function openApiDocument(): Record<string, unknown> {
       schemas: {
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, code: { type: 'string' }, details: { type: 'array', items: { type: 'string' } } } },
         Submission: { type: 'object', required: ['plan', 'bundle'], properties: { plan: obj, params: { type: 'object', additionalProperties: { type: 'string' } }, bundle: { type: 'string', format: 'byte' } } },
+        DeviceAdd: {
+          type: 'object', required: ['id'],
+          properties: {
+            id: { type: 'string' }, role: { type: 'string', enum: ['agent', 'worker', 'client'] }, labels: { type: 'object', additionalProperties: { type: 'string' } }, ttlSeconds: { type: 'integer' },
+            grants: { type: 'object', properties: { read: { type: 'array', items: { type: 'string' } }, write: { type: 'array', items: { type: 'string' } } }, description: 'role client: application topic filters' },
+          },
+        },
+        EnrolmentGrant: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' }, role: { type: 'string' }, cert: { type: 'string' }, ca: { type: 'string' }, signingKey: { type: 'string', description: 'Ed25519 public key, PEM' },
+            secret: { type: 'string', description: 'MQTT password (username = id); enrolment only' }, certNotAfter: { type: 'string', format: 'date-time' },
+            brokers: { type: 'object', properties: { tls: { type: 'string' }, plain: { type: 'string' } } },
+          },
+        },
         Event: { type: 'object', properties: { seq: { type: 'integer' }, at: { type: 'integer' }, kind: { type: 'string' }, subject: { type: 'string' }, message: { type: 'string' } } },
         AppStats: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, throughput: { type: 'number' }, lagMs: { type: 'number', nullable: true }, processors: { type: 'array', items: { $ref: '#/components/schemas/ProcessorStats' } }, edges: { type: 'array', items: obj } } },
         Latency: {

@@ -40,8 +40,14 @@ export const ErrorCodes = {
   CONNECTOR_MISSING: 'TRIB_ERR_CONNECTOR_MISSING',
   /** An application bundle was built against an API version this node cannot host. */
   API_VERSION: 'TRIB_ERR_API_VERSION',
-  /** The master refused an enrolment or a renewal (unknown, reused or expired token; revoked or expired identity). */
+  /** An enrolment or certificate renewal was refused: unknown, expired or reused token, revoked device, bad proof. */
   ENROLMENT_REFUSED: 'TRIB_ERR_ENROLMENT_REFUSED',
+  /** A certificate or certificate request is malformed, badly signed, or names the wrong identity. */
+  CERT_INVALID: 'TRIB_ERR_CERT_INVALID',
+  /** `devices add` of an id that is already registered and not revoked. */
+  DEVICE_EXISTS: 'TRIB_ERR_DEVICE_EXISTS',
+  /** A device id the master's device registry does not know. */
+  DEVICE_UNKNOWN: 'TRIB_ERR_DEVICE_UNKNOWN',
   /** Enrolment or renewal could not be completed: the master was unreachable or its answer unusable. */
   ENROLMENT_FAILED: 'TRIB_ERR_ENROLMENT_FAILED',
   /** A node's identity (<data>/identity/) is missing where one is needed, unreadable, or another node's. */

@@ -3,6 +3,7 @@ import { labelsSchema } from './load-config.js';
 
 /** Boolean settings from flags and env: on/off, true/false, 1/0. */
 const ONOFF: Record<string, boolean> = { on: true, true: true, '1': true, off: false, false: false, '0': false };
+const onoff = z.preprocess((v) => (typeof v === 'string' ? ONOFF[v.toLowerCase()] ?? v : v), z.boolean());
 const port = z.coerce.number().int().min(0).max(65535);
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 const nodeId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'ids are 1-64 letters, digits, _ . -');
@@ -44,6 +45,21 @@ export const masterConfigSchema = z.object({
   brokerMaxPublishRate: z.coerce.number().int().min(0).default(20_000),
   /** Concurrent clients; the next CONNECT gets CONNACK 3 (server unavailable). */
   brokerMaxConnections: z.coerce.number().int().min(0).default(20_000),
+  /** Embedded broker: MQTT over TLS (client certificates verified against the fabric CA); 0 picks a free port. */
+  mqttsPort: port.default(8883),
+  /** Interface of the TLS listener (and of the plain one with `allowPlainMqtt`); 0.0.0.0 serves other machines. */
+  mqttHost: z.string().min(1).default('127.0.0.1'),
+  /** Let the plain TCP listener bind `mqttHost` instead of loopback only. */
+  allowPlainMqtt: onoff.default(false),
+  /**
+   * Transition and development only: the embedded broker admits clients without credentials (no
+   * authentication, no identity-bound ACL), as before issue 13. Off by default.
+   */
+  allowAnonymousMqtt: onoff.default(false),
+  /** Extra names (DNS names or IP addresses) in the broker's server certificate; repeatable. */
+  tlsNames: z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v), z.array(z.string().min(1))).default([]),
+  /** Lifetime of the client certificates enrolment issues, days (nodes renew at 2/3 of it). */
+  certLifetimeDays: z.coerce.number().positive().max(3650).default(30),
   logLevel,
 });
 export type MasterConfig = z.infer<typeof masterConfigSchema>;

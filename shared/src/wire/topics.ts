@@ -181,8 +181,11 @@ export function matchesFilter(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-/** Whether every topic `filter` can match is also matched by `pattern` (both may hold wildcards). */
-function filterCoveredBy(filter: string, pattern: string): boolean {
+/**
+ * Whether every topic `filter` can match is also matched by `pattern` (both may hold wildcards).
+ * The read check of the ACL; also used for application topic grants (cloud-core broker-auth.ts).
+ */
+export function filterCoveredBy(filter: string, pattern: string): boolean {
   const f = filter.split('/');
   const p = pattern.split('/');
   for (let i = 0; i < p.length; i++) {
