@@ -63,11 +63,12 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
       this.inc(deps.registry.controlRejected + deps.apps.controlRejected);
     },
   });
-  // The embedded broker's limits (broker-limits.ts): refusals by reason, absent with an external broker.
+  // The embedded broker's refusals by reason (broker-limits.ts RefusalReason: limits, authentication,
+  // TLS, topic ACL; every reason of stats().refused is exported), absent with an external broker.
   const broker = deps.broker;
   if (broker) {
     new Counter({
-      name: 'tributary_broker_refused_total', help: 'What the embedded broker refused by its limits: packet_size (connection closed), publish_rate (publish dropped), connections (CONNACK 3).',
+      name: 'tributary_broker_refused_total', help: 'What the embedded broker refused: packet_size (connection closed), publish_rate (publish dropped), connections (CONNACK 3), auth (CONNECT refused: anonymous, bad credentials, unknown or revoked identity, foreign client id), tls (handshake failed or client certificate not from the fabric CA), acl_publish (publish dropped by the topic ACL), acl_subscribe (SUBACK 0x80).',
       labelNames: ['reason'] as const, registers: [reg],
       collect() {
         this.reset();
