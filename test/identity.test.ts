@@ -4,8 +4,9 @@ import { cp, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { ErrorCodes, connectMqttTransport, type Logger } from '@tributary/shared';
+import { X509Certificate } from 'node:crypto';
 import {
-  IdentityRenewer, certificateInfo, identityDir, loadIdentity, resolveNodeConnection, type NodeIdentity,
+  IdentityRenewer, certificateInfo, credentialsFor, identityDir, loadIdentity, renew, resolveNodeConnection, type NodeIdentity,
 } from '@tributary/shared/identity';
 import { launchNode } from '../cli/src/launcher.js';
 import { startEnrolmentServer, type EnrolmentServer } from './helpers/enrolment-server.js';
@@ -221,4 +222,22 @@ test.serial('processes: an agent and a worker enrol over http and connect by TLS
   server.revoke('dev-p');
   t.is(await again.exited, 1, 'a revoked agent exits non-zero instead of retrying');
   t.truthy(again.lines.find((l) => l.event === 'identity-refused'));
+});
+
+test('after a renewal, the next reconnect presents the new certificate (setCredentials)', async (t) => {
+  const server = await startEnrolmentServer({ broker: true });
+  const dir = await tempDir();
+  t.teardown(async () => { await server.close(); await dir.cleanup(); });
+  const conn = await enrolled(server, 'dev-1', dir.path);
+  const transport = await connectMqttTransport({ url: conn.brokerUrl, clientId: 'dev-1', ...conn.credentials, reconnectMs: 100, connectTimeoutMs: 5000 });
+  t.teardown(() => transport.close());
+  const serialOf = (pem: string) => new X509Certificate(pem).serialNumber;
+  t.is(server.connections.at(-1)!.serial, serialOf(conn.identity!.cert));
+  const renewed = await renew(conn.identity!, dir.path);
+  transport.setCredentials(credentialsFor(renewed, conn.brokerUrl));
+  const back = new Promise<void>((resolve) => transport.onStatus((s) => s === 'connected' && resolve()));
+  server.kick('dev-1');
+  await back;
+  t.is(server.connections.length, 2);
+  t.is(server.connections.at(-1)!.serial, serialOf(renewed.cert));
 });

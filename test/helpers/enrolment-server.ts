@@ -26,6 +26,10 @@ export interface EnrolmentServer {
   failRenewals(n: number): void;
   /** Marks `id` revoked: its broker connections close, reconnects get CONNACK 5. */
   revoke(id: string): void;
+  /** Closes `id`'s broker connection (it reconnects). */
+  kick(id: string): void;
+  /** Every connection the broker admitted: client id and the serial of its client certificate (if any). */
+  readonly connections: { id: string; serial?: string }[];
   close(): Promise<void>;
 }
 
@@ -61,6 +65,7 @@ export async function startEnrolmentServer(o: EnrolmentServerOptions = {}): Prom
   let failing = 0;
 
   let broker: { url: string; revoke(id: string): void; close(): Promise<void> } | null = null;
+  const connections: { id: string; serial?: string }[] = [];
   const brokers = () => (broker ? { tls: broker.url } : o.brokers ?? {});
 
   /** The CSR, verified, for `id`; a reason string when it is not acceptable. */
@@ -118,7 +123,7 @@ export async function startEnrolmentServer(o: EnrolmentServerOptions = {}): Prom
     const serverCert = await issue('CN=127.0.0.1', serverKeys.publicKey as unknown as x509.PublicKey, [
       new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }, { type: 'dns', value: 'localhost' }]),
     ]);
-    broker = await startTlsBroker({ key: await privateKeyPem(serverKeys), cert: serverCert, ca: caPem }, secrets, revoked);
+    broker = await startTlsBroker({ key: await privateKeyPem(serverKeys), cert: serverCert, ca: caPem }, secrets, revoked, connections);
   }
 
   return {
@@ -132,6 +137,8 @@ export async function startEnrolmentServer(o: EnrolmentServerOptions = {}): Prom
       return token;
     },
     failRenewals: (n) => (failing = n),
+    connections,
+    kick: (id) => broker?.revoke(id),
     revoke(id) {
       revoked.add(id);
       broker?.revoke(id);
@@ -151,7 +158,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** aedes over TLS: a client certificate of the CA whose CN is the client id, or id + secret; revoked ids refused (CONNACK 5). */
-async function startTlsBroker(tls: { key: string; cert: string; ca: string }, secrets: Map<string, string>, revoked: Set<string>) {
+async function startTlsBroker(tls: { key: string; cert: string; ca: string }, secrets: Map<string, string>, revoked: Set<string>, connections: { id: string; serial?: string }[]) {
   const refuse = (done: (err: Error | null, ok: boolean) => void) => done(Object.assign(new Error('not authorized'), { returnCode: 5 }) as Error, false);
   const aedes = await Aedes.createBroker({
     authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: Error | null, ok: boolean) => void) {
@@ -159,7 +166,9 @@ async function startTlsBroker(tls: { key: string; cert: string; ca: string }, se
       const peer = (client.conn as unknown as TLSSocket).getPeerCertificate?.();
       const byCert = peer?.subject?.CN === client.id && (client.conn as unknown as TLSSocket).authorized;
       const bySecret = username === client.id && password !== undefined && secrets.get(client.id) === password.toString();
-      return byCert || bySecret ? done(null, true) : refuse(done);
+      if (!byCert && !bySecret) return refuse(done);
+      connections.push({ id: client.id, ...(byCert ? { serial: peer.serialNumber } : {}) });
+      done(null, true);
     },
   } as Parameters<typeof Aedes.createBroker>[0]);
   const sockets = new Set<TLSSocket>();
@@ -172,6 +181,7 @@ async function startTlsBroker(tls: { key: string; cert: string; ca: string }, se
   await once(server, 'listening');
   return {
     url: `mqtts://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    /** Closes `id`'s connection (revocation also refuses its reconnects, in `authenticate`). */
     revoke(id: string) {
       (aedes as unknown as { clients: Record<string, Client> }).clients[id]?.close();
     },
