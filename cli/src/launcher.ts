@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../bin/tributary.js', import.meta.url));
@@ -129,7 +131,48 @@ const LAUNCH_DEFAULTS = ['--mqtts-port', '0', '--allow-anonymous-mqtt', 'on'];
 export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; brokerTlsUrl: string | null; httpUrl: string }> {
   const node = spawnNode('master', ['master', ...LAUNCH_DEFAULTS, ...args], env);
   const started = await node.waitFor((l) => l.msg === 'master started', 'master started');
+  rememberMaster(started, [...LAUNCH_DEFAULTS, ...args], env, env?.TRIBUTARY_ADMIN_TOKEN);
   return { node, brokerUrl: String(started.broker), brokerTlsUrl: typeof started.brokerTls === 'string' ? started.brokerTls : null, httpUrl: String(started.http) };
+}
+
+/** Masters this process launched, by their broker URLs (plain and TLS): where their nodes enrol. */
+const launchedMasters = new Map<string, { httpUrl: string; adminToken?: string; enforcesAuth: boolean }>();
+
+/**
+ * Called by launchMaster with its 'master started' line. A master enforces authentication when it
+ * enrols devices (its line names `brokerTls`, even null) and its broker does not admit anonymous
+ * clients (`--allow-anonymous-mqtt`, last flag wins, else TRIBUTARY_ALLOW_ANONYMOUS_MQTT, else off).
+ */
+function rememberMaster(started: LogLine, args: string[], env: Record<string, string> | undefined, adminToken: string | undefined): void {
+  const flag = args.lastIndexOf('--allow-anonymous-mqtt');
+  const anonymous = (flag >= 0 ? args[flag + 1] : env?.TRIBUTARY_ALLOW_ANONYMOUS_MQTT ?? process.env.TRIBUTARY_ALLOW_ANONYMOUS_MQTT) ?? 'off';
+  const record = { httpUrl: String(started.http), adminToken, enforcesAuth: 'brokerTls' in started && !['on', 'true', '1'].includes(anonymous.toLowerCase()) };
+  for (const url of [started.broker, started.brokerTls]) if (typeof url === 'string') launchedMasters.set(url, record);
+}
+
+/**
+ * The `--master` (and `--token`) arguments for node `id` of `kind` whose broker is `brokerUrl`
+ * and data directory `dataDir` (tests, benches and the demo start nodes with these). For a master
+ * this process launched that enforces authentication, the node enrols: a device is added
+ * (`POST /devices`, role = kind) and the node gets the master's REST API and the one-time token;
+ * a node whose directory already holds an identity (a restart) gets the REST API alone. For any
+ * other broker: `--master <brokerUrl>`, as before.
+ */
+export async function nodeMasterArgs(kind: 'worker' | 'agent', id: string, brokerUrl: string, dataDir: string): Promise<string[]> {
+  const m = launchedMasters.get(brokerUrl);
+  if (!m?.enforcesAuth) return ['--master', brokerUrl];
+  if (existsSync(join(dataDir, 'identity', 'enrolment.json'))) return ['--master', m.httpUrl];
+  const headers = { 'content-type': 'application/json', ...(m.adminToken ? { authorization: `Bearer ${m.adminToken}` } : {}) };
+  const add = () => fetch(new URL('/devices', m.httpUrl), { method: 'POST', headers, body: JSON.stringify({ id, role: kind }) });
+  let res = await add();
+  if (res.status === 409) {
+    // Registered before, but this directory has no identity (a node started afresh): revoke, add again.
+    await fetch(new URL(`/devices/${encodeURIComponent(id)}`, m.httpUrl), { method: 'DELETE', headers: { authorization: headers.authorization ?? '' } });
+    res = await add();
+  }
+  if (!res.ok) throw new Error(`adding device ${id} to the master at ${m.httpUrl} failed: HTTP ${res.status} ${await res.text()}`);
+  const { token } = (await res.json()) as { token: string };
+  return ['--master', m.httpUrl, '--token', token];
 }
 
 export async function launchNode(kind: 'worker' | 'agent', id: string, args: string[], env?: Record<string, string>): Promise<ChildNode> {

@@ -10,6 +10,13 @@ import type { ConfigSources } from '@tributary/shared';
 export const configOption = (): Option =>
   new Option('-c, --config <file>', 'JSON configuration file (flags and TRIBUTARY_* environment variables override it)');
 
+/** `--master` and `--token` of a node (agent, worker): where the master is, and how to enrol with it. */
+export function withMasterOptions(cmd: Command): Command {
+  return cmd
+    .option('--master <url>', "the master: http(s)://host:port (its REST API: enrol, then its broker) or mqtt(s)://host:port (its broker); default mqtt://127.0.0.1:1883")
+    .option('--token <token>', 'one-time enrolment token (tributary devices add <id>), needed once with an http(s) --master (env TRIBUTARY_ENROL_TOKEN)');
+}
+
 export const logLevelOption = (): Option => new Option('--log-level <level>', 'trace|debug|info|warn|error|silent (env TRIBUTARY_LOG_LEVEL)');
 
 /** The options of every command that hosts applications (worker, agent): replay log, isolation. */

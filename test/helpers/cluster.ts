@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
-import { launchMaster, launchNode, type ChildNode } from '../../cli/src/launcher.js';
+import { launchMaster, launchNode, nodeMasterArgs, type ChildNode } from '../../cli/src/launcher.js';
 
 export type Proc = ChildNode;
 
@@ -16,9 +16,11 @@ export async function startMaster(data: string, extra: string[] = []): Promise<R
   return { proc: m.node, brokerUrl: m.brokerUrl, httpUrl: m.httpUrl };
 }
 
-export function startNode(kind: 'worker' | 'agent', id: string, brokerUrl: string, data: string, labels: Record<string, string> = {}): Promise<Proc> {
+/** A node of the master whose broker is `brokerUrl`; it enrols first when that master enforces authentication (nodeMasterArgs). */
+export async function startNode(kind: 'worker' | 'agent', id: string, brokerUrl: string, data: string, labels: Record<string, string> = {}): Promise<Proc> {
   const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
-  return launchNode(kind, id, ['--master', brokerUrl, '--data', join(data, id), ...labelArgs]);
+  const dir = join(data, id);
+  return launchNode(kind, id, [...(await nodeMasterArgs(kind, id, brokerUrl, dir)), '--data', dir, ...labelArgs]);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

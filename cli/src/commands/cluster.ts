@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { agentCommand } from '@tributary/edge-agent/command';
 import {
-  collect, configOption as config, configSources as sources, logLevelOption as logLevel, replayFlags, withReplayOptions,
+  collect, configOption as config, configSources as sources, logLevelOption as logLevel, replayFlags, withMasterOptions, withReplayOptions,
 } from '@tributary/edge-agent/node-options';
 
 // The cloud package loads only for its own commands: `tributary run` and friends, and every
@@ -44,9 +44,8 @@ export function registerCluster(program: Command): void {
       }));
     });
 
-  withReplayOptions(program.command('worker'))
-    .description('run a cloud worker that hosts tasks')
-    .option('--master <url>', "the master's MQTT broker; default mqtt://127.0.0.1:1883")
+  withMasterOptions(withReplayOptions(program.command('worker'))
+    .description('run a cloud worker that hosts tasks'))
     .option('--id <id>', 'node id; default worker-<hostname>-<pid>')
     .option('--slots <n>', 'how many tasks this worker accepts; default 8')
     .addOption(new Option('--label <key=value>', 'a label for placement (repeatable)').argParser(collect))
@@ -54,7 +53,7 @@ export function registerCluster(program: Command): void {
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await (await cloud()).runWorker(sources(o, { master: o.master, id: o.id, slots: o.slots, labels: o.label, data: o.data, ...replayFlags(o), logLevel: o.logLevel }));
+      await (await cloud()).runWorker(sources(o, { master: o.master, enrolToken: o.token, id: o.id, slots: o.slots, labels: o.label, data: o.data, ...replayFlags(o), logLevel: o.logLevel }));
     });
 
   agentCommand(program.command('agent'));

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import mqtt from 'mqtt';
 import { Params } from '@tributary/shared';
 import { writeReadingsFile } from '@tributary/simulators';
-import { launchMaster, launchNode, waitForNodesOnline, type ChildNode } from '../launcher.js';
+import { launchMaster, launchNode, nodeMasterArgs, waitForNodesOnline, type ChildNode } from '../launcher.js';
 import { submitApp } from '../submit.js';
 import { runLocal } from './run.js';
 
@@ -54,9 +54,11 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   say(`  broker ${broker}, REST API ${master.httpUrl}`);
   say('starting 1 cloud worker and 3 edge agents (dev-1, dev-2 on site plant-1; dev-3 on plant-2)...');
   const agents: [string, string][] = [['dev-1', 'plant-1'], ['dev-2', 'plant-1'], ['dev-3', 'plant-2']];
+  // Each node enrols with the master when it enforces authentication (nodeMasterArgs).
+  const nodeArgs = async (kind: 'worker' | 'agent', id: string) => [...(await nodeMasterArgs(kind, id, broker, join(dir, id))), '--data', join(dir, id)];
   nodes.push(...(await Promise.all([
-    launchNode('worker', 'worker-1', ['--master', broker, '--data', join(dir, 'worker-1')]),
-    ...agents.map(([id, site]) => launchNode('agent', id, ['--master', broker, '--label', `site=${site}`, '--data', join(dir, id)])),
+    nodeArgs('worker', 'worker-1').then((args) => launchNode('worker', 'worker-1', args)),
+    ...agents.map(([id, site]) => nodeArgs('agent', id).then((args) => launchNode('agent', id, [...args, '--label', `site=${site}`]))),
   ])));
 
   await waitForNodesOnline(master.httpUrl, ['worker-1', ...agents.map(([id]) => id)]);

@@ -48,6 +48,12 @@ export const ErrorCodes = {
   DEVICE_EXISTS: 'TRIB_ERR_DEVICE_EXISTS',
   /** A device id the master's device registry does not know. */
   DEVICE_UNKNOWN: 'TRIB_ERR_DEVICE_UNKNOWN',
+  /** Enrolment or renewal could not be completed: the master was unreachable or its answer unusable. */
+  ENROLMENT_FAILED: 'TRIB_ERR_ENROLMENT_FAILED',
+  /** A node's identity (<data>/identity/) is missing where one is needed, unreadable, or another node's. */
+  IDENTITY_INVALID: 'TRIB_ERR_IDENTITY_INVALID',
+  /** A node's certificate has expired: it can no longer connect or renew; enrol again. */
+  CERT_EXPIRED: 'TRIB_ERR_CERT_EXPIRED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

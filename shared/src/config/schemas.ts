@@ -66,9 +66,22 @@ export const masterConfigSchema = z.object({
 });
 export type MasterConfig = z.infer<typeof masterConfigSchema>;
 
+/** A node's `master`: the broker itself (mqtt/mqtts) or the master's REST API (http/https; enrolment). */
+const masterUrl = z.string().regex(/^(mqtts?:\/\/[^/]+|https?:\/\/[^\s/]+(\/\S*)?)$/, "expected mqtt(s)://host:port (the broker) or http(s)://host:port (the master's REST API)");
+
 const nodeCommon = {
-  /** The master's broker. */
-  master: brokerUrl.default('mqtt://127.0.0.1:1883'),
+  /**
+   * `mqtt(s)://`: the master's broker, connected with the identity under `data` if there is one
+   * (anonymously otherwise). `http(s)://`: the master's REST API: the node enrols there first if it
+   * has no identity yet (`enrolToken`), then connects to the broker enrolment named, by TLS with
+   * its client certificate when offered, else with id + per-device secret.
+   */
+  master: masterUrl.default('mqtt://127.0.0.1:1883'),
+  /**
+   * One-time enrolment token (`tributary devices add <id>`; flag --token, env
+   * TRIBUTARY_ENROL_TOKEN). Used only while the node has no identity; then ignored.
+   */
+  enrolToken: z.string().min(1).optional(),
   labels: labelsSchema.default({}),
   /** Heartbeat period. One a second keeps failure detection in the low seconds at tiny cost. */
   heartbeatMs: z.coerce.number().int().min(100).default(1000),

@@ -4,10 +4,10 @@ import { cborEncoder } from '../wire/cbor.js';
 import { decodeControl } from '../wire/control.js';
 import type { AppAssignment, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
 import type { Logger } from '../log/log.js';
-import { connectMqttTransport } from '../mqtt/mqtt-transport.js';
+import { connectMqttTransport, type MqttTransport } from '../mqtt/mqtt-transport.js';
 import { systemClock, type Clock, type Timer } from '../runtime/wall-clock.js';
 import { parseTopic, topics } from '../wire/topics.js';
-import type { Transport } from '../wire/transport.js';
+import type { TransportOptions } from '../wire/transport.js';
 import type { AppHost, AppHostOptions, Isolation } from './app-host.js';
 import { BundleCache } from './bundle-cache.js';
 import { InlineHosting } from './inline-hosting.js';
@@ -33,7 +33,17 @@ export interface NodeAgentOptions {
   isolation?: Isolation;
   /** Inline hosting: a call that blocks the event loop this long (ms) is reported; 0 = off. */
   watchdogMs?: number;
+  /** Who the node is to the broker: its client certificate or id + secret (identity/node-connection.ts); none = anonymous. */
+  credentials?: NodeCredentials;
+  /**
+   * The broker refused this node after it had been connected (its identity revoked, its
+   * credentials no longer valid): logged here; the composition root stops the node and exits
+   * non-zero rather than retry forever.
+   */
+  onRefused?: (err: Error) => void;
 }
+
+export type NodeCredentials = Pick<TransportOptions, 'tls' | 'username' | 'password'>;
 
 /**
  * A node of the fabric (cloud worker or edge agent): registers with the master over MQTT, sends
@@ -43,7 +53,7 @@ export interface NodeAgentOptions {
  * on what it should run without asking.
  */
 export class NodeAgent {
-  private transport: Transport | null = null;
+  private transport: MqttTransport | null = null;
   private readonly apps = new Map<string, AppHost>();
   /** Isolation `inline`: the uncaught-error guard and the event-loop watchdog; null for threads. */
   private readonly inline: InlineHosting | null;
@@ -75,6 +85,8 @@ export class NodeAgent {
     this.transport = await connectMqttTransport({
       url: brokerUrl,
       clientId: id,
+      ...this.options.credentials,
+      onRefused: (err) => this.refused(err),
       log,
       keepaliveSeconds: 2,
       will: { topic: status, payload: 'offline', qos: 1, retain: true },
@@ -107,6 +119,20 @@ export class NodeAgent {
       await t.close();
     }
     this.options.log.info({ id: this.id }, `${this.options.kind} stopped`);
+  }
+
+  /** After a certificate renewal: the next (re)connection presents the new credentials. */
+  setCredentials(c: NodeCredentials): void {
+    this.transport?.setCredentials(c);
+  }
+
+  private refused(err: Error): void {
+    if (this.stopping) return;
+    this.options.log.error(
+      { event: 'identity-refused', id: this.id, err: err.message },
+      `the broker refused ${this.id}: its identity was revoked or its credentials are no longer valid`,
+    );
+    this.options.onRefused?.(err);
   }
 
   appStatus(app: string) {
