@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -107,20 +108,44 @@ export function spawnNode(name: string, args: string[], env: Record<string, stri
   return new ChildNode(name, child);
 }
 
+/**
+ * Admin tokens of the masters this process launched, by HTTP origin: the demo, tests and benches
+ * call those masters' REST APIs with them (`adminHeaders`).
+ */
+const adminTokens = new Map<string, string>();
+
+/** `Authorization` for a master this process launched (empty for any other). */
+export function adminHeaders(httpUrl: string): Record<string, string> {
+  const token = adminTokens.get(new URL(httpUrl).origin);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** The admin token of a master this process launched, if any. */
+export function adminTokenOf(httpUrl: string): string | undefined {
+  return adminTokens.get(new URL(httpUrl).origin);
+}
+
 /** Polls the master's registry until every id is online (no event reaches a client for this). */
 export async function waitForNodesOnline(httpUrl: string, ids: readonly string[], attempts = 300): Promise<void> {
   for (let i = 0; i < attempts; i++) {
-    const nodes = (await fetch(new URL('/nodes', httpUrl)).then((r) => r.json())) as { id: string; online: boolean }[];
+    const nodes = (await fetch(new URL('/nodes', httpUrl), { headers: adminHeaders(httpUrl) }).then((r) => r.json())) as { id: string; online: boolean }[];
     if (ids.every((id) => nodes.some((n) => n.id === id && n.online))) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`nodes ${ids.join(', ')} did not come online`);
 }
 
-export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; httpUrl: string }> {
-  const node = spawnNode('master', ['master', ...args], env);
+/**
+ * A master with a fresh random bootstrap admin token (TRIBUTARY_ADMIN_TOKEN, unless `env` sets
+ * one), returned as `adminToken` and remembered for `adminHeaders`.
+ */
+export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; httpUrl: string; adminToken: string }> {
+  const adminToken = env?.TRIBUTARY_ADMIN_TOKEN ?? `trb_${randomBytes(32).toString('base64url')}`;
+  const node = spawnNode('master', ['master', ...args], { ...env, TRIBUTARY_ADMIN_TOKEN: adminToken });
   const started = await node.waitFor((l) => l.msg === 'master started', 'master started');
-  return { node, brokerUrl: String(started.broker), httpUrl: String(started.http) };
+  const httpUrl = String(started.http);
+  adminTokens.set(new URL(httpUrl).origin, adminToken);
+  return { node, brokerUrl: String(started.broker), httpUrl, adminToken };
 }
 
 export async function launchNode(kind: 'worker' | 'agent', id: string, args: string[], env?: Record<string, string>): Promise<ChildNode> {

@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerApps } from './commands/apps.js';
 import { registerBroker } from './commands/broker.js';
+import { registerTokens } from './commands/tokens.js';
 
 /**
  * The `tributary` command. Composition root only: each subcommand lives in commands/ and owns its
@@ -24,6 +25,7 @@ registerDemo(program);
 registerCluster(program);
 registerApps(program);
 registerBroker(program);
+registerTokens(program);
 
 try {
   await program.parseAsync(process.argv);

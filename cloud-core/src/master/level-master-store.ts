@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import type { AppRecord, MasterStore, NodeRecord } from './master-store.js';
+import type { AdminTokenRecord, AppRecord, MasterStore, NodeRecord } from './master-store.js';
 
 /** MasterStore on LevelDB: one sublevel per kind of record, JSON values, bundles as bytes. */
 export class LevelMasterStore implements MasterStore {
@@ -7,12 +7,14 @@ export class LevelMasterStore implements MasterStore {
   private readonly apps;
   private readonly nodes;
   private readonly bundles;
+  private readonly adminTokens;
 
   constructor(path: string) {
     this.db = new Level<string, string>(path);
     this.apps = this.db.sublevel<string, AppRecord>('apps', { valueEncoding: 'json' });
     this.nodes = this.db.sublevel<string, NodeRecord>('nodes', { valueEncoding: 'json' });
     this.bundles = this.db.sublevel<string, Uint8Array>('bundles', { valueEncoding: 'view' });
+    this.adminTokens = this.db.sublevel<string, AdminTokenRecord>('admin-tokens', { valueEncoding: 'json' });
   }
 
   async open(): Promise<void> {
@@ -45,5 +47,17 @@ export class LevelMasterStore implements MasterStore {
 
   async putNode(node: NodeRecord): Promise<void> {
     await this.nodes.put(node.id, node);
+  }
+
+  async listAdminTokens(): Promise<AdminTokenRecord[]> {
+    return this.adminTokens.values().all();
+  }
+
+  async putAdminToken(token: AdminTokenRecord): Promise<void> {
+    await this.adminTokens.put(token.id, token);
+  }
+
+  async deleteAdminToken(id: string): Promise<void> {
+    await this.adminTokens.del(id);
   }
 }

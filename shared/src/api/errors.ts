@@ -40,6 +40,10 @@ export const ErrorCodes = {
   CONNECTOR_MISSING: 'TRIB_ERR_CONNECTOR_MISSING',
   /** An application bundle was built against an API version this node cannot host. */
   API_VERSION: 'TRIB_ERR_API_VERSION',
+  /** A request to the master's API carried no admin token (nor a dashboard session). */
+  AUTH_REQUIRED: 'TRIB_ERR_AUTH_REQUIRED',
+  /** The admin token or session presented is unknown, revoked or expired. */
+  AUTH_INVALID: 'TRIB_ERR_AUTH_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
