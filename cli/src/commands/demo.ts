@@ -74,7 +74,7 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   say(`submitted plant-monitor: ${res.tasks.length} tasks — simulated sensors + filter on each agent, 5 s window statistics on the worker`);
   say('');
   say('what to look at:');
-  say(`admin token of this demo master (the REST API and the dashboard ask for it): ${master.adminToken}`);
+  say(`  admin token: ${master.adminToken}   # the REST API and the dashboard's login ask for it`);
   say(`  dashboard: ${master.httpUrl}/                        # live DAG, throughput, min-clock, fleet (open in a browser, log in with the token)`);
   say(`  export TRIBUTARY_TOKEN=${master.adminToken}`);
   say(`  npx tributary apps --master ${master.httpUrl}        # which task runs on which node`);
