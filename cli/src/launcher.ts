@@ -120,6 +120,16 @@ export function adminHeaders(httpUrl: string): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
+/** Records the admin token of a master started some other way (chaos/cluster.ts supervises its own). */
+export function rememberAdminToken(httpUrl: string, token: string): void {
+  adminTokens.set(new URL(httpUrl).origin, token);
+}
+
+/** A fresh bootstrap admin token (the master's own format: `trb_` + 32 random bytes, base64url). */
+export function randomAdminToken(): string {
+  return `trb_${randomBytes(32).toString('base64url')}`;
+}
+
 /** The admin token of a master this process launched, if any. */
 export function adminTokenOf(httpUrl: string): string | undefined {
   return adminTokens.get(new URL(httpUrl).origin);
@@ -140,11 +150,11 @@ export async function waitForNodesOnline(httpUrl: string, ids: readonly string[]
  * one), returned as `adminToken` and remembered for `adminHeaders`.
  */
 export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; httpUrl: string; adminToken: string }> {
-  const adminToken = env?.TRIBUTARY_ADMIN_TOKEN ?? `trb_${randomBytes(32).toString('base64url')}`;
+  const adminToken = env?.TRIBUTARY_ADMIN_TOKEN ?? randomAdminToken();
   const node = spawnNode('master', ['master', ...args], { ...env, TRIBUTARY_ADMIN_TOKEN: adminToken });
   const started = await node.waitFor((l) => l.msg === 'master started', 'master started');
   const httpUrl = String(started.http);
-  adminTokens.set(new URL(httpUrl).origin, adminToken);
+  rememberAdminToken(httpUrl, adminToken);
   return { node, brokerUrl: String(started.broker), httpUrl, adminToken };
 }
 
