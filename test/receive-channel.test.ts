@@ -120,3 +120,12 @@ test('FrameReceiver: undecodable frames, other apps and unknown channels are rej
   const unknown = rx.receive(4, frame({ firstSeq: 0 }));
   t.true(unknown.kind === 'reject' && unknown.reason.includes('no channel from task 7 to task 4'));
 });
+
+test('FrameReceiver: a frame published by a node that does not host its sender task is rejected before any sequence check', (t) => {
+  const rx = new FrameReceiver<null>('app1', 2);
+  rx.add(3, 7, null, undefined, 'dev-1');
+  const forged = rx.receive(3, frame({ firstSeq: 0, n: 5 }), 'evil');
+  t.true(forged.kind === 'reject' && forged.reason.includes('published by node evil') && forged.reason.includes('runs on dev-1'));
+  t.is(rx.get(3, 7)?.expectedSeq, 0, 'the forged frame moved nothing');
+  t.is(rx.receive(3, frame({ firstSeq: 0, n: 5 }), 'dev-1').kind, 'deliver', 'the real sender is unaffected');
+});

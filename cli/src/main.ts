@@ -7,6 +7,7 @@ import { registerCluster } from './commands/cluster.js';
 import { registerApps } from './commands/apps.js';
 import { registerBroker } from './commands/broker.js';
 import { registerTokens } from './commands/tokens.js';
+import { registerFleet } from './commands/fleet.js';
 
 /**
  * The `tributary` command. Composition root only: each subcommand lives in commands/ and owns its
@@ -26,6 +27,7 @@ registerCluster(program);
 registerApps(program);
 registerBroker(program);
 registerTokens(program);
+registerFleet(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -11,7 +11,7 @@ import { collect, configOption, configSources, logLevelOption, replayFlags, with
 export function agentCommand(cmd: Command, host: { threads: boolean } = { threads: true }): Command {
   return withReplayOptions(cmd)
     .description('run an edge agent on a device; it hosts the edge part of applications')
-    .requiredOption('--id <device-id>', 'device id (unique in the fleet)')
+    .option('--id <device-id>', 'device id (unique in the fleet); required here or as `id` in --config')
     .option('--master <url>', "the master's MQTT broker; default mqtt://127.0.0.1:1883")
     .addOption(new Option('--label <key=value>', 'a label for placement selectors, e.g. site=plant-1 (repeatable)').argParser(collect))
     .option('--slots <n>', 'how many tasks this agent accepts; default 4')

@@ -26,6 +26,7 @@ export function registerCluster(program: Command): void {
     .option('--broker-max-publish-rate <n>', 'embedded broker: PUBLISHes/s per client (burst 2x; over it: dropped); 0 = no limit; default 20000')
     .option('--broker-max-connections <n>', 'embedded broker: concurrent clients (more: CONNACK 3); 0 = no limit; default 20000')
     .option('--metrics-auth', '/metrics requires an admin token too (default: open to scrapers)')
+    .option('--agent-dir <dir>', 'agent binaries served to devices (GET /agent/<version>/linux-<arch>); default dist/ (npm run build:agent)')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
@@ -33,7 +34,7 @@ export function registerCluster(program: Command): void {
         metricsAuth: o.metricsAuth,
         data: o.data, mqttPort: o.mqttPort, httpPort: o.httpPort, httpHost: o.httpHost, broker: o.broker, publicUrl: o.publicUrl,
         checkpointIntervalMs: o.checkpointIntervalMs, logLevel: o.logLevel,
-        brokerMaxPacketKb: o.brokerMaxPacketKb, brokerMaxPublishRate: o.brokerMaxPublishRate, brokerMaxConnections: o.brokerMaxConnections,
+        brokerMaxPacketKb: o.brokerMaxPacketKb, brokerMaxPublishRate: o.brokerMaxPublishRate, brokerMaxConnections: o.brokerMaxConnections, agentDir: o.agentDir,
       }));
     });
 

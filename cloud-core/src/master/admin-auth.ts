@@ -9,13 +9,15 @@ import { SessionStore, SESSION_COOKIE } from './session-store.js';
  * Routes anyone may call, as `METHOD /route`. Everything else needs an admin token.
  *  - health checks (load balancers, `tributary` launchers) carry no credential;
  *  - enrolment and renewal carry their own (a one-time token, a signature by the current key);
- *  - the installer script is public by design;
+ *  - the installer script and the agent binaries with their hash and signature (install-routes.ts)
+ *    are public by design: devices fetch them before they hold any credential;
  *  - bundles are fetched by workers and agents, which hold no admin token: a bundle is addressed
  *    by its SHA-256, which only the desired state names (ACL-protected MQTT), and nodes verify it;
  *  - the login form and its POST are how a browser gets a session.
  */
 export const OPEN_ROUTES: ReadonlySet<string> = new Set([
-  'GET /health', 'GET /healthz', 'POST /enrol', 'POST /enrol/renew', 'GET /install.sh', 'GET /bundles/:sha', 'POST /login', 'POST /logout',
+  'GET /health', 'GET /healthz', 'POST /enrol', 'POST /enrol/renew', 'GET /install.sh', 'GET /agent/:version/:file', 'GET /bundles/:sha',
+  'POST /login', 'POST /logout',
 ]);
 
 export interface AdminAuthOptions {

@@ -6,6 +6,7 @@ import type { Registry } from './registry.js';
 import type { MasterStore } from './master-store.js';
 import { clockJson } from './clock-json.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerInstallRoutes, type InstallRoutesOptions } from './install-routes.js';
 import { EventLog } from './events.js';
 import { createMetrics, type BrokerStatsSource } from './metrics.js';
 import { registerAdminAuth } from './admin-auth.js';
@@ -37,7 +38,7 @@ export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
  * that says whose fault it was. Every route but admin-auth.ts's OPEN_ROUTES needs an admin token.
  */
 export async function buildHttpApi(deps: {
-  apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource;
+  apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; install?: Omit<InstallRoutesOptions, 'log'>;
   auth: { tokens: AdminTokens; metricsAuth?: boolean };
 }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
@@ -63,6 +64,8 @@ export async function buildHttpApi(deps: {
   stats.start();
   app.addHook('onClose', async () => stats.stop());
   registerDashboardRoutes(app, { stats, events, metrics, log: deps.log.child({ component: 'dashboard' }) });
+
+  registerInstallRoutes(app, { ...deps.install, log: deps.log.child({ component: 'install' }) });
 
   app.get('/apps', async () => deps.apps.list().map((a) => summary(a, deps.apps)));
 

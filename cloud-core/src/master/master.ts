@@ -67,7 +67,8 @@ export class Master {
     }
     const broker = this.broker;
     this.http = await buildHttpApi({
-      apps, registry, store: this.store, log, auth: { tokens, metricsAuth: config.metricsAuth }, ...(broker ? { broker: { stats: () => broker.stats() } } : {}),
+      apps, registry, store: this.store, log, auth: { tokens, metricsAuth: config.metricsAuth },
+      install: { agentDir: config.agentDir, dataDir: config.data, publicUrl: config.publicUrl }, ...(broker ? { broker: { stats: () => broker.stats() } } : {}),
     });
     await this.http.listen({ host: config.httpHost, port: config.httpPort });
     const addr = this.http.server.address();

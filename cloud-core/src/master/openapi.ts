@@ -60,6 +60,11 @@ export function openApiDocument(): Record<string, unknown> {
       '/nodes': { get: { summary: 'Workers and agents: labels, version, online, last seen, per-app reports (with `stalls`: event-loop stalls the watchdog blamed on an inline application), replay-log backlog and disk use (`replayLog`), watchdog counts nothing could be blamed on (`eventLoop`), desired states the node refused as invalid (`controlRejected`)', responses: { 200: json({ type: 'array', items: obj }) } } },
       '/nodes/{id}': { parameters: [idParam], get: { summary: 'One node with its task count, backlog and replay logs', responses: { 200: json({ $ref: '#/components/schemas/NodeStats' }), ...notFound } } },
       '/bundles/{sha}': { parameters: [{ name: 'sha', in: 'path', required: true, schema: { type: 'string' } }], get: { summary: 'An application bundle (for workers and agents; no token needed: addressed by its SHA-256)', security: [], responses: { 200: { description: 'JavaScript' }, 404: json(error) } } },
+      '/install.sh': { get: { security: [], summary: 'The device installer (deploy/install.sh) with this master\'s URL and the systemd unit filled in; no admin token: `curl -fsSL <master>/install.sh | sh -s -- --token <enrolment token>`', responses: { 200: { description: 'text/x-shellscript' } } } },
+      '/agent/{version}/{file}': {
+        parameters: [{ name: 'version', in: 'path', required: true, schema: { type: 'string' }, description: '`latest` or a version directory under --agent-dir' }, { name: 'file', in: 'path', required: true, schema: { type: 'string', pattern: '^linux-(x64|arm64)(\\.sha256|\\.sig)?$' } }],
+        get: { security: [], summary: 'An agent binary, its SHA-256 (sha256sum format) or the master\'s Ed25519 signature over that digest (raw 64 bytes; 404 without a signing key); no admin token', responses: { 200: { description: 'application/octet-stream or text/plain' }, 404: json(error, 'no such version, architecture or signing key') } },
+      },
       '/events': {
         get: {
           summary: 'Recent events: nodes online/offline/recovered, applications submitted/failed/finished/killed, epoch changes',

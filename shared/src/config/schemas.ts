@@ -52,6 +52,8 @@ export const masterConfigSchema = z.object({
   adminToken: z.string().min(16, 'admin tokens are at least 16 characters').optional(),
   /** `/metrics` requires an admin token too; off: open to scrapers (it holds figures, no secrets). */
   metricsAuth: z.preprocess((v) => (typeof v === 'string' ? ONOFF[v.toLowerCase()] ?? v : v), z.boolean()).default(false),
+  /** Agent binaries served to devices (GET /agent/<version>/linux-<arch>); default dist/ of this checkout (npm run build:agent). */
+  agentDir: z.string().min(1).optional(),
   logLevel,
 });
 export type MasterConfig = z.infer<typeof masterConfigSchema>;

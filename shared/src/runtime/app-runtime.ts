@@ -228,7 +228,7 @@ export class AppRuntime {
     const t = parseTopic(topic);
     if (t?.kind === 'appClock' && t.appId === this.app) return this.onAppClock(payload);
     if (!t || (t.kind !== 'data' && t.kind !== 'credit') || t.appId !== this.app || t.to !== this.options.nodeId) return;
-    if (t.kind === 'data') this.wire.onData(Number(t.taskAddr), payload);
-    else this.wire.onCredit(Number(t.taskAddr), payload);
+    if (t.kind === 'data') this.wire.onData(Number(t.taskAddr), payload, t.from);
+    else this.wire.onCredit(Number(t.taskAddr), payload, t.from);
   }
 }

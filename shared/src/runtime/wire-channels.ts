@@ -61,6 +61,8 @@ export interface WireChannelsOptions {
 export class WireChannels {
   private readonly receiver: FrameReceiver<Inbound>;
   private readonly outbound = new Map<string, RemoteChannel>();
+  /** `<sender>><receiver>` -> the node hosting the receiver: the only node whose credits count. */
+  private readonly outboundNode = new Map<string, string>();
   private readonly credits: CreditBatcher;
   private readonly clock: Clock;
   private refresh: Timer | null = null;
@@ -87,6 +89,7 @@ export class WireChannels {
       this.publish(topic, bytes);
     });
     this.outbound.set(`${sAddr}>${rAddr}`, channel);
+    this.outboundNode.set(`${sAddr}>${rAddr}`, receiver.node);
     return channel;
   }
 
@@ -95,7 +98,7 @@ export class WireChannels {
     const rAddr = taskAddress(receiver.processor, receiver.index);
     const sAddr = taskAddress(sender.processor, sender.index);
     const inb: Inbound = { host, channel: host.addChannel(), creditKey: `${sender.node}|${sAddr}`, receiver: rAddr };
-    const state = this.receiver.add(rAddr, sAddr, inb);
+    const state = this.receiver.add(rAddr, sAddr, inb, undefined, sender.node);
     if (idleTimeoutMs > 0) host.setIdleTimeout(idleTimeoutMs, [inb.channel]);
     if (this.refresh) this.announce(inb, state.creditTotal);
   }
@@ -119,10 +122,10 @@ export class WireChannels {
     for (const out of this.outbound.values()) out.tick();
   }
 
-  /** A data message for local task `receiver`. */
-  onData(receiver: number, payload: Uint8Array): void {
+  /** A data message for local task `receiver`, published by node `from`. */
+  onData(receiver: number, payload: Uint8Array, from?: string): void {
     this.stats.framesIn++;
-    const r = this.receiver.receive(receiver, payload);
+    const r = this.receiver.receive(receiver, payload, from);
     switch (r.kind) {
       case 'reject':
         return this.reject(r.reason);
@@ -145,11 +148,22 @@ export class WireChannels {
     }
   }
 
-  /** A credit message for local task `sender`: CBOR array of [receiverAddr, total]. */
-  onCredit(sender: number, payload: Uint8Array): void {
+  /**
+   * A credit message for local task `sender`, published by node `from`: CBOR array of
+   * [receiverAddr, total]. Only the node hosting that receiver may grant its credit.
+   */
+  onCredit(sender: number, payload: Uint8Array, from?: string): void {
     const decoded = decodeControl('credit', payload);
     if (!decoded.ok) return this.reject(`bad credit message: ${decoded.reason}`);
-    for (const [receiver, total] of decoded.value) this.outbound.get(`${sender}>${receiver}`)?.grant(total);
+    for (const [receiver, total] of decoded.value) {
+      const k = `${sender}>${receiver}`;
+      const node = this.outboundNode.get(k);
+      if (from !== undefined && node !== undefined && from !== node) {
+        this.reject(`credit for task ${sender} -> ${receiver} published by node ${from}, but task ${receiver} runs on ${node}`);
+        continue;
+      }
+      this.outbound.get(k)?.grant(total);
+    }
   }
 
   private released(inb: Inbound, channel: ReceiveChannel): void {
