@@ -2,6 +2,7 @@ import test from 'ava';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, type LatencyBuckets, type TaskReport, type Transport } from '@tributary/shared';
+import { AdminTokens } from '../cloud-core/src/master/admin-tokens.js';
 import { AppManager } from '../cloud-core/src/master/app-manager.js';
 import { buildHttpApi, servedRoutes } from '../cloud-core/src/master/http-api.js';
 import { DeviceRegistry } from '../cloud-core/src/master/device-registry.js';
@@ -28,12 +29,14 @@ test('/openapi.json documents exactly the routes the master serves', async (t) =
   const transport = { clientId: 'test', connected: true, publish: async () => {}, subscribe: async () => {}, onMessage: () => {}, close: async () => {} } as unknown as Transport;
   const apps = new AppManager(store, registry, transport, (sha) => sha, log);
   const devices = new DeviceRegistry({ store, pki: await Pki.loadOrCreate(join(dir.path, 'pki')), log, certLifetimeMs: 86_400_000, brokers: () => ({}) });
-  const http: FastifyInstance = await buildHttpApi({ apps, registry, store, log, devices });
+  const tokens = new AdminTokens(store, log);
+  await tokens.start('openapi-test-token-0123456789');
+  const http: FastifyInstance = await buildHttpApi({ apps, registry, store, log, devices, auth: { tokens } });
   t.teardown(async () => {
     await http.close();
     await store.close();
   });
-  const res = await http.inject({ method: 'GET', url: '/openapi.json' });
+  const res = await http.inject({ method: 'GET', url: '/openapi.json', headers: { authorization: 'Bearer openapi-test-token-0123456789' } });
   t.is(res.statusCode, 200);
   const doc = res.json() as { openapi: string; paths: Record<string, Record<string, unknown>> };
   t.regex(doc.openapi, /^3\./);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -109,10 +110,37 @@ export function spawnNode(name: string, args: string[], env: Record<string, stri
   return new ChildNode(name, child);
 }
 
+/**
+ * Admin tokens of the masters this process launched, by HTTP origin: the demo, tests and benches
+ * call those masters' REST APIs with them (`adminHeaders`).
+ */
+const adminTokens = new Map<string, string>();
+
+/** `Authorization` for a master this process launched (empty for any other). */
+export function adminHeaders(httpUrl: string): Record<string, string> {
+  const token = adminTokens.get(new URL(httpUrl).origin);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** Records the admin token of a master started some other way (chaos/cluster.ts supervises its own). */
+export function rememberAdminToken(httpUrl: string, token: string): void {
+  adminTokens.set(new URL(httpUrl).origin, token);
+}
+
+/** A fresh bootstrap admin token (the master's own format: `trb_` + 32 random bytes, base64url). */
+export function randomAdminToken(): string {
+  return `trb_${randomBytes(32).toString('base64url')}`;
+}
+
+/** The admin token of a master this process launched, if any. */
+export function adminTokenOf(httpUrl: string): string | undefined {
+  return adminTokens.get(new URL(httpUrl).origin);
+}
+
 /** Polls the master's registry until every id is online (no event reaches a client for this). */
 export async function waitForNodesOnline(httpUrl: string, ids: readonly string[], attempts = 300): Promise<void> {
   for (let i = 0; i < attempts; i++) {
-    const nodes = (await fetch(new URL('/nodes', httpUrl)).then((r) => r.json())) as { id: string; online: boolean }[];
+    const nodes = (await fetch(new URL('/nodes', httpUrl), { headers: adminHeaders(httpUrl) }).then((r) => r.json())) as { id: string; online: boolean }[];
     if (ids.every((id) => nodes.some((n) => n.id === id && n.online))) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -128,11 +156,14 @@ export async function waitForNodesOnline(httpUrl: string, ids: readonly string[]
  */
 const LAUNCH_DEFAULTS = ['--mqtts-port', '0', '--allow-anonymous-mqtt', 'on'];
 
-export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; brokerTlsUrl: string | null; httpUrl: string }> {
-  const node = spawnNode('master', ['master', ...LAUNCH_DEFAULTS, ...args], env);
+export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; brokerTlsUrl: string | null; httpUrl: string; adminToken: string }> {
+  const adminToken = env?.TRIBUTARY_ADMIN_TOKEN ?? randomAdminToken();
+  const node = spawnNode('master', ['master', ...LAUNCH_DEFAULTS, ...args], { ...env, TRIBUTARY_ADMIN_TOKEN: adminToken });
   const started = await node.waitFor((l) => l.msg === 'master started', 'master started');
-  rememberMaster(started, [...LAUNCH_DEFAULTS, ...args], env, env?.TRIBUTARY_ADMIN_TOKEN);
-  return { node, brokerUrl: String(started.broker), brokerTlsUrl: typeof started.brokerTls === 'string' ? started.brokerTls : null, httpUrl: String(started.http) };
+  const httpUrl = String(started.http);
+  rememberAdminToken(httpUrl, adminToken);
+  rememberMaster(started, [...LAUNCH_DEFAULTS, ...args], env, adminToken);
+  return { node, brokerUrl: String(started.broker), brokerTlsUrl: typeof started.brokerTls === 'string' ? started.brokerTls : null, httpUrl, adminToken };
 }
 
 /** Masters this process launched, by their broker URLs (plain and TLS): where their nodes enrol. */

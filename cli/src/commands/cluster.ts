@@ -25,6 +25,7 @@ export function registerCluster(program: Command): void {
     .option('--broker-max-packet-kb <kb>', 'embedded broker: largest MQTT packet, KiB (bigger: connection closed); 0 = no limit; default 32768')
     .option('--broker-max-publish-rate <n>', 'embedded broker: PUBLISHes/s per client (burst 2x; over it: dropped); 0 = no limit; default 20000')
     .option('--broker-max-connections <n>', 'embedded broker: concurrent clients (more: CONNACK 3); 0 = no limit; default 20000')
+    .option('--metrics-auth', '/metrics requires an admin token too (default: open to scrapers)')
     .option('--agent-dir <dir>', 'agent binaries served to devices (GET /agent/<version>/linux-<arch>); default dist/ (npm run build:agent)')
     .option('--mqtts-port <port>', 'embedded broker: MQTT over TLS port (client certificates from enrolment); 0 = a free one; default 8883')
     .option('--mqtt-host <host>', 'embedded broker: interface of the TLS listener; default 127.0.0.1')
@@ -36,6 +37,7 @@ export function registerCluster(program: Command): void {
     .addOption(logLevel())
     .action(async (o) => {
       await (await cloud()).runMaster(sources(o, {
+        metricsAuth: o.metricsAuth,
         data: o.data, mqttPort: o.mqttPort, httpPort: o.httpPort, httpHost: o.httpHost, broker: o.broker, publicUrl: o.publicUrl,
         checkpointIntervalMs: o.checkpointIntervalMs, logLevel: o.logLevel,
         brokerMaxPacketKb: o.brokerMaxPacketKb, brokerMaxPublishRate: o.brokerMaxPublishRate, brokerMaxConnections: o.brokerMaxConnections, agentDir: o.agentDir,

@@ -72,14 +72,16 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   await consumer.subscribeAsync(topic, { qos: 1 });
 
   const params = new Params({ broker, topic, windowMs: '5000', intervalMs: '100' });
-  const res = await submitApp(master.httpUrl, join(examples, 'plant-monitor.ts'), params);
+  const res = await submitApp({ url: master.httpUrl, token: master.adminToken }, join(examples, 'plant-monitor.ts'), params);
   say(`submitted plant-monitor: ${res.tasks.length} tasks — simulated sensors + filter on each agent, 5 s window statistics on the worker`);
   say('');
   say('what to look at:');
-  say(`  dashboard: ${master.httpUrl}/                        # live DAG, throughput, min-clock, fleet (open in a browser)`);
+  say(`  admin token: ${master.adminToken}   # the REST API and the dashboard's login ask for it`);
+  say(`  dashboard: ${master.httpUrl}/                        # live DAG, throughput, min-clock, fleet (open in a browser, log in with the token)`);
+  say(`  export TRIBUTARY_TOKEN=${master.adminToken}`);
   say(`  npx tributary apps --master ${master.httpUrl}        # which task runs on which node`);
-  say(`  curl ${master.httpUrl}/apps/plant-monitor            # the application, as JSON`);
-  say(`  curl ${master.httpUrl}/nodes                         # the fleet: workers and agents`);
+  say(`  curl -H "Authorization: Bearer $TRIBUTARY_TOKEN" ${master.httpUrl}/apps/plant-monitor   # the application, as JSON`);
+  say(`  curl -H "Authorization: Bearer $TRIBUTARY_TOKEN" ${master.httpUrl}/nodes                # the fleet: workers and agents`);
   say(`  mosquitto_sub -h 127.0.0.1 -p ${new URL(broker).port} -t ${topic}   # the results, with any MQTT client`);
   say('press Ctrl-C to stop everything.');
   say('');

@@ -11,6 +11,9 @@ import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerInstallRoutes, type InstallRoutesOptions } from './install-routes.js';
 import { EventLog } from './events.js';
 import { createMetrics, type BrokerStatsSource } from './metrics.js';
+import { registerAdminAuth } from './admin-auth.js';
+import type { AdminTokens } from './admin-tokens.js';
+import { registerTokenRoutes } from './token-routes.js';
 import { Stats } from './stats.js';
 
 const placement = z.object({ where: z.enum(['edge', 'cloud', 'any']), selector: z.record(z.string(), z.string()).optional() });
@@ -34,9 +37,12 @@ export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
 /**
  * The master's REST API: submit, list, inspect and kill applications; the node registry; bundle
  * downloads for workers and agents. Errors are JSON `{ error, code?, details? }` with a status
- * that says whose fault it was.
+ * that says whose fault it was. Every route but admin-auth.ts's OPEN_ROUTES needs an admin token.
  */
-export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; install?: Omit<InstallRoutesOptions, 'log'>; devices?: DeviceRegistry }): Promise<FastifyInstance> {
+export async function buildHttpApi(deps: {
+  apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; install?: Omit<InstallRoutesOptions, 'log'>;
+  auth: { tokens: AdminTokens; metricsAuth?: boolean }; devices?: DeviceRegistry;
+}): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
 
   // Every route as `METHOD /path`, so a test can hold /openapi.json to what is really served.
@@ -46,14 +52,20 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
     for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push(`${m} ${r.url}`);
   });
 
-  app.get('/health', async () => ({ ok: true }));
-
   // Observability: rates and snapshots for the dashboard, events, Prometheus metrics.
   const events = new EventLog(deps.log.child({ component: 'events' }));
   const stats = new Stats(deps.apps, deps.registry, events);
+  const metrics = createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker, devices: deps.devices });
+  // Before any route: its hook guards all of them.
+  registerAdminAuth(app, { tokens: deps.auth.tokens, metricsAuth: deps.auth.metricsAuth, metrics, log: deps.log.child({ component: 'auth' }) });
+  registerTokenRoutes(app, deps.auth.tokens);
+
+  app.get('/health', async () => ({ ok: true }));
+  app.get('/healthz', async () => ({ ok: true }));
+
   stats.start();
   app.addHook('onClose', async () => stats.stop());
-  registerDashboardRoutes(app, { stats, events, metrics: createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker, devices: deps.devices }), log: deps.log.child({ component: 'dashboard' }) });
+  registerDashboardRoutes(app, { stats, events, metrics, log: deps.log.child({ component: 'dashboard' }) });
 
   // Devices: add/list/revoke (admin) and enrolment/renewal (the device's own credential).
   if (deps.devices) registerDeviceRoutes(app, deps.devices);

@@ -71,6 +71,20 @@ export interface DeviceRecord {
 }
 
 /**
+ * An admin token of the REST API and dashboard (admin-tokens.ts). Only the SHA-256 of the secret
+ * is kept: the secret itself is shown once, when the token is created.
+ */
+export interface AdminTokenRecord {
+  id: string;
+  name: string;
+  /** sha256 of the token text, hex. */
+  sha256: string;
+  createdAt: number;
+  /** Last request it authenticated (saved at most once a minute); null: never used. */
+  lastUsedAt: number | null;
+}
+
+/**
  * The master's durable state: applications, their bundles, and the registry of nodes. An
  * interface so that a replicated store (etcd, a database) is a second implementation, not an
  * edit everywhere; the first is LevelDB on the master's disk.
@@ -86,4 +100,7 @@ export interface MasterStore {
   putNode(node: NodeRecord): Promise<void>;
   listDevices(): Promise<DeviceRecord[]>;
   putDevice(device: DeviceRecord): Promise<void>;
+  listAdminTokens(): Promise<AdminTokenRecord[]>;
+  putAdminToken(token: AdminTokenRecord): Promise<void>;
+  deleteAdminToken(id: string): Promise<void>;
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { MASTER_ID, connectMqttTransport, parseTopic, topics, type Logger, type MasterConfig, type Transport } from '@tributary/shared';
 import { startEmbeddedBroker, type EmbeddedBroker, type Principal } from '../broker/index.js';
 import { Pki } from '../pki/index.js';
+import { AdminTokens } from './admin-tokens.js';
 import { AppManager } from './app-manager.js';
 import { DeviceRegistry, type BrokerUrls } from './device-registry.js';
 import { buildHttpApi } from './http-api.js';
@@ -93,8 +94,18 @@ export class Master {
       else if (t.kind === 'heartbeat') registry.onHeartbeat(t.nodeId, payload);
       else if (t.kind === 'checkpoint') void apps.onCheckpoint(payload);
     });
+    const tokens = new AdminTokens(this.store, log.child({ component: 'auth' }));
+    const { created } = await tokens.start(config.adminToken);
+    if (created) {
+      // Shown this once: only its hash is stored.
+      log.warn({ id: created.id, token: created.token }, 'admin token created');
+      process.stderr.write(`\nAdmin token (shown once, keep it): ${created.token}\nUse it as TRIBUTARY_TOKEN / --token for the CLI, or to log in to the dashboard.\n\n`);
+    }
     const broker = this.broker;
-    this.http = await buildHttpApi({ apps, registry, store: this.store, log, devices: this.devices, install: { agentDir: config.agentDir, dataDir: config.data, publicUrl: config.publicUrl }, ...(broker ? { broker: { stats: () => broker.stats() } } : {}) });
+    this.http = await buildHttpApi({
+      apps, registry, store: this.store, log, auth: { tokens, metricsAuth: config.metricsAuth }, devices: this.devices,
+      install: { agentDir: config.agentDir, dataDir: config.data, publicUrl: config.publicUrl }, ...(broker ? { broker: { stats: () => broker.stats() } } : {}),
+    });
     await this.http.listen({ host: config.httpHost, port: config.httpPort });
     const addr = this.http.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;

@@ -54,6 +54,10 @@ export const ErrorCodes = {
   IDENTITY_INVALID: 'TRIB_ERR_IDENTITY_INVALID',
   /** A node's certificate has expired: it can no longer connect or renew; enrol again. */
   CERT_EXPIRED: 'TRIB_ERR_CERT_EXPIRED',
+  /** A request to the master's API carried no admin token (nor a dashboard session). */
+  AUTH_REQUIRED: 'TRIB_ERR_AUTH_REQUIRED',
+  /** The admin token or session presented is unknown, revoked or expired. */
+  AUTH_INVALID: 'TRIB_ERR_AUTH_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -45,6 +45,14 @@ export const masterConfigSchema = z.object({
   brokerMaxPublishRate: z.coerce.number().int().min(0).default(20_000),
   /** Concurrent clients; the next CONNECT gets CONNACK 3 (server unavailable). */
   brokerMaxConnections: z.coerce.number().int().min(0).default(20_000),
+  /**
+   * A bootstrap admin token (env TRIBUTARY_ADMIN_TOKEN): stored hashed and accepted like any
+   * other; a new value replaces the previous one. Without it, the first start creates a token and
+   * prints it once. Launchers and tests pass one so they know it.
+   */
+  adminToken: z.string().min(16, 'admin tokens are at least 16 characters').optional(),
+  /** `/metrics` requires an admin token too; off: open to scrapers (it holds figures, no secrets). */
+  metricsAuth: z.preprocess((v) => (typeof v === 'string' ? ONOFF[v.toLowerCase()] ?? v : v), z.boolean()).default(false),
   /** Agent binaries served to devices (GET /agent/<version>/linux-<arch>); default dist/ of this checkout (npm run build:agent). */
   agentDir: z.string().min(1).optional(),
   /** Embedded broker: MQTT over TLS (client certificates verified against the fabric CA); 0 picks a free port. */
@@ -137,3 +145,10 @@ export const agentConfigSchema = z.object({
   ...nodeCommon,
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+/** Client commands of the master's REST API (`submit`, `apps`, `kill`, `tokens`, …). */
+export const clientConfigSchema = z.object({
+  /** Admin token (env TRIBUTARY_TOKEN), sent as `Authorization: Bearer`. */
+  token: z.string().min(1).optional(),
+});
+export type ClientConfig = z.infer<typeof clientConfigSchema>;
