@@ -15,6 +15,7 @@ export * from './config/index.js';
 export * from './wire/assignment.js';
 export * from './wire/codec.js';
 export * from './wire/topics.js';
+export * from './wire/bundle-signature.js';
 export type { QoS, PublishOptions, MessageHandler, Transport, TransportMessage, TransportOptions, TransportStatus } from './wire/transport.js';
 export { MemoryBroker, type Delivery, type Fault } from './wire/memory-broker.js';
 export { MemoryTransport, type MemoryTransportOptions } from './wire/memory-transport.js';

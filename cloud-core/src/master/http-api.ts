@@ -12,6 +12,7 @@ import { Stats } from './stats.js';
 
 const placement = z.object({ where: z.enum(['edge', 'cloud', 'any']), selector: z.record(z.string(), z.string()).optional() });
 const submissionSchema = z.object({
+  /** Optional: the master plans the bundle itself; a plan sent along must equal that plan. */
   plan: z.object({
     app: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'application names are 1-64 letters, digits, _ . -'),
     processors: z.array(z.object({
@@ -19,7 +20,7 @@ const submissionSchema = z.object({
       source: z.string().nullable(), chain: z.array(z.string()), lateSink: z.boolean(),
     })).min(1),
     edges: z.array(z.object({ from: z.number().int(), to: z.number().int(), partitioner: z.string(), kind: z.enum(['data', 'late']) })),
-  }),
+  }).optional(),
   params: z.record(z.string(), z.string()).default({}),
   /** The esbuild bundle of the application, base64. */
   bundle: z.string().min(1),
@@ -33,7 +34,7 @@ export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
  * downloads for workers and agents. Errors are JSON `{ error, code?, details? }` with a status
  * that says whose fault it was.
  */
-export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource }): Promise<FastifyInstance> {
+export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; signingKeyPem?: string }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
 
   // Every route as `METHOD /path`, so a test can hold /openapi.json to what is really served.
@@ -149,6 +150,15 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
     const n = stats.snapshot().nodes.find((x) => x.id === req.params.id);
     if (!n) return reply.code(404).send({ error: `no node named ${req.params.id}` });
     return n;
+  });
+
+  /**
+   * The master's bundle-signing public key (PEM): what nodes verify bundle signatures with. A node
+   * with neither `masterKey` nor an enrolment fetches it once and trusts it from then on.
+   */
+  app.get('/signing-key', async (_req, reply) => {
+    if (!deps.signingKeyPem) return reply.code(404).send({ error: 'this master signs no bundles' });
+    return reply.type('application/x-pem-file').send(deps.signingKeyPem);
   });
 
   app.get<{ Params: { sha: string } }>('/bundles/:sha', async (req, reply) => {

@@ -8,6 +8,7 @@ import { buildHttpApi } from './http-api.js';
 import { LevelMasterStore } from './level-master-store.js';
 import { LevelCheckpointStore } from './checkpoint-store.js';
 import { Registry } from './registry.js';
+import { loadOrCreateSigningKey } from '../pki/signing-key.js';
 
 /**
  * The control plane: embedded broker (unless an external one is configured), registry,
@@ -32,6 +33,7 @@ export class Master {
     await this.store.open();
     this.checkpoints = new LevelCheckpointStore(join(config.data, 'checkpoints.db'));
     await this.checkpoints.open();
+    const signing = await loadOrCreateSigningKey(join(config.data, 'pki'));
     if (config.broker) {
       this.brokerUrl = config.broker;
     } else {
@@ -48,7 +50,7 @@ export class Master {
     const publicUrl = () => config.publicUrl ?? this.httpUrl;
     const apps = new AppManager(this.store, registry, this.transport, (sha) => `${publicUrl()}/bundles/${sha}`, log.child({ component: 'apps' }), {
       checkpointIntervalMs: config.checkpointIntervalMs, checkpoints: this.checkpoints,
-    });
+    }, { signingKey: signing.privateKey, planLimits: { heapMb: config.planHeapMb, timeoutMs: config.planTimeoutMs } });
     this.transport.onMessage((topic, payload) => {
       const t = parseTopic(topic);
       if (!t) return;
@@ -58,7 +60,7 @@ export class Master {
       else if (t.kind === 'checkpoint') void apps.onCheckpoint(payload);
     });
     const broker = this.broker;
-    this.http = await buildHttpApi({ apps, registry, store: this.store, log, ...(broker ? { broker: { stats: () => broker.stats() } } : {}) });
+    this.http = await buildHttpApi({ apps, registry, store: this.store, log, signingKeyPem: signing.publicKeyPem, ...(broker ? { broker: { stats: () => broker.stats() } } : {}) });
     await this.http.listen({ host: config.httpHost, port: config.httpPort });
     const addr = this.http.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;

@@ -36,8 +36,9 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'One processor: its tasks with rates and latency percentiles, the task skew and the hottest keys with the task owning each', responses: { 200: json({ $ref: '#/components/schemas/ProcessorStats' }), ...notFound } },
       },
       '/apps/{id}/clock': { parameters: [idParam], get: { summary: 'Application min-clock, lag and history ([at, clock] pairs)', responses: { 200: json(obj), ...notFound } } },
-      '/nodes': { get: { summary: 'Workers and agents: labels, version, online, last seen, per-app reports (with `stalls`: event-loop stalls the watchdog blamed on an inline application), replay-log backlog and disk use (`replayLog`), watchdog counts nothing could be blamed on (`eventLoop`), desired states the node refused as invalid (`controlRejected`)', responses: { 200: json({ type: 'array', items: obj }) } } },
+      '/nodes': { get: { summary: 'Workers and agents: labels, version, online, last seen, per-app reports (with `stalls`: event-loop stalls the watchdog blamed on an inline application), replay-log backlog and disk use (`replayLog`), watchdog counts nothing could be blamed on (`eventLoop`), desired states the node refused as invalid (`controlRejected`), bundles it refused unevaluated by reason (`bundleRejected`)', responses: { 200: json({ type: 'array', items: obj }) } } },
       '/nodes/{id}': { parameters: [idParam], get: { summary: 'One node with its task count, backlog and replay logs', responses: { 200: json({ $ref: '#/components/schemas/NodeStats' }), ...notFound } } },
+      '/signing-key': { get: { summary: "The master's Ed25519 bundle-signing public key (PEM); nodes without one trust it on first use", responses: { 200: { description: 'PEM' }, 404: json(error) } } },
       '/bundles/{sha}': { parameters: [{ name: 'sha', in: 'path', required: true, schema: { type: 'string' } }], get: { summary: 'An application bundle (for workers and agents)', responses: { 200: { description: 'JavaScript' }, 404: json(error) } } },
       '/events': {
         get: {

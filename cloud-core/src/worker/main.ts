@@ -10,7 +10,8 @@ export async function runWorker(sources: ConfigSources): Promise<NodeAgent> {
     id, kind: 'worker', labels: config.labels, slots: config.slots, brokerUrl: config.master,
     heartbeatMs: config.heartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,
     replayLog: { enabled: config.replayLog, quotaBytes: config.replayQuotaMb * 1024 * 1024, policy: config.replayQuotaPolicy },
-    isolation: config.isolation, watchdogMs: config.watchdogMs,
+    isolation: config.isolation, watchdogMs: config.watchdogMs, appHeapMb: config.appHeapMb,
+    ...(config.masterKey ? { masterKeyFile: config.masterKey } : {}),
   });
   await node.start();
   exitOnSignal(() => node.stop(), log);

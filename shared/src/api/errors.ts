@@ -40,6 +40,10 @@ export const ErrorCodes = {
   CONNECTOR_MISSING: 'TRIB_ERR_CONNECTOR_MISSING',
   /** An application bundle was built against an API version this node cannot host. */
   API_VERSION: 'TRIB_ERR_API_VERSION',
+  /** An application bundle's signature is missing, invalid, or not made by the master's key: not evaluated. */
+  BUNDLE_SIGNATURE_INVALID: 'TRIB_ERR_BUNDLE_SIGNATURE_INVALID',
+  /** A submission's plan is not the plan of its bundle (the master plans the bundle itself). */
+  PLAN_MISMATCH: 'TRIB_ERR_PLAN_MISMATCH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
