@@ -25,6 +25,8 @@ export function registerCluster(program: Command): void {
     .option('--broker-max-packet-kb <kb>', 'embedded broker: largest MQTT packet, KiB (bigger: connection closed); 0 = no limit; default 32768')
     .option('--broker-max-publish-rate <n>', 'embedded broker: PUBLISHes/s per client (burst 2x; over it: dropped); 0 = no limit; default 20000')
     .option('--broker-max-connections <n>', 'embedded broker: concurrent clients (more: CONNACK 3); 0 = no limit; default 20000')
+    .option('--plan-heap-mb <mb>', 'heap cap of the thread that plans each submitted bundle, MB; default 128')
+    .option('--plan-timeout-ms <ms>', 'time limit for planning a submitted bundle; default 10000')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
@@ -32,6 +34,7 @@ export function registerCluster(program: Command): void {
         data: o.data, mqttPort: o.mqttPort, httpPort: o.httpPort, httpHost: o.httpHost, broker: o.broker, publicUrl: o.publicUrl,
         checkpointIntervalMs: o.checkpointIntervalMs, logLevel: o.logLevel,
         brokerMaxPacketKb: o.brokerMaxPacketKb, brokerMaxPublishRate: o.brokerMaxPublishRate, brokerMaxConnections: o.brokerMaxConnections,
+        planHeapMb: o.planHeapMb, planTimeoutMs: o.planTimeoutMs,
       }));
     });
 
