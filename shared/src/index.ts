@@ -20,7 +20,7 @@ export type { QoS, PublishOptions, MessageHandler, Transport, TransportMessage, 
 export { MemoryBroker, type Delivery, type Fault } from './wire/memory-broker.js';
 export { MemoryTransport, type MemoryTransportOptions } from './wire/memory-transport.js';
 export * from './mqtt/index.js';
-export { builtinConnectors } from './connectors/index.js';
+export { builtinConnectors, createConnectors, LOCAL_BROKER_URL, type HostBroker, type MqttConnectSettings } from './connectors/index.js';
 export { MqttSource } from './connectors/mqtt-source.js';
 export * from './node/index.js';
 export { systemClock, type Clock, type Timer } from './runtime/wall-clock.js';
