@@ -188,7 +188,9 @@ export class AppManager {
    * stored and signed (Ed25519 over its digest) before anything is placed.
    */
   async submit(s: Submission): Promise<AppView> {
+    const planStart = performance.now();
     const derived = await planBundle(s.bundle, s.params, this.security.planLimits);
+    const planMs = Math.round(performance.now() - planStart);
     if (s.plan && canonicalJson(s.plan) !== canonicalJson(derived.plan)) {
       this.log.warn({ app: s.plan.app, derived: derived.plan.app }, 'submission refused: its plan is not the plan of its bundle');
       throw new AppError(ErrorCodes.PLAN_MISMATCH, `the submitted plan of ${s.plan.app} is not the plan of its bundle (planned by the master with the same params): refused`);
@@ -212,7 +214,7 @@ export class AppManager {
     };
     this.apps.set(id, app);
     await this.place(app);
-    this.log.info({ app: id, tasks: app.tasks.length, bundle: sha.slice(0, 12) }, 'application submitted');
+    this.log.info({ app: id, tasks: app.tasks.length, bundle: sha.slice(0, 12), planMs }, 'application submitted');
     return this.view(app);
   }
 
