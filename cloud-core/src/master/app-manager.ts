@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import {
-  AppError, ErrorCodes, cborEncoder, decodeControl, planBundle, sha256, signBundleDigest, topics, type PlanLimits,
+  AppError, ErrorCodes, cborEncoder, decodeControl, signBundleDigest, topics, type PlanLimits,
   type AppAssignment, type AppStalls, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
 import type { CheckpointStore } from './checkpoint-store.js';
@@ -8,6 +8,7 @@ import type { AppRecord, MasterStore, PlanJson } from './master-store.js';
 import type { NodeView, Registry } from './registry.js';
 import { ClockService, type AppClock } from './clock-service.js';
 import { schedule } from './scheduler.js';
+import { checkBundle } from './bundle-check.js';
 
 export interface Submission {
   /**
@@ -188,28 +189,20 @@ export class AppManager {
    * stored and signed (Ed25519 over its digest) before anything is placed.
    */
   async submit(s: Submission): Promise<AppView> {
-    const planStart = performance.now();
-    const derived = await planBundle(s.bundle, s.params, this.security.planLimits);
-    const planMs = Math.round(performance.now() - planStart);
-    if (s.plan && canonicalJson(s.plan) !== canonicalJson(derived.plan)) {
-      this.log.warn({ app: s.plan.app, derived: derived.plan.app }, 'submission refused: its plan is not the plan of its bundle');
-      throw new AppError(ErrorCodes.PLAN_MISMATCH, `the submitted plan of ${s.plan.app} is not the plan of its bundle (planned by the master with the same params): refused`);
-    }
-    const plan = derived.plan as PlanJson;
+    const checked = await checkBundle(s.bundle, s.params, s.plan, this.security, this.log);
+    const { plan, sha256: sha, planMs } = checked;
     const id = plan.app;
     const existing = this.apps.get(id);
     if (existing?.state === 'running') {
       throw new AppError(ErrorCodes.APP_INVALID, `application ${id} is already running; kill it first`);
     }
-    const sha = sha256(s.bundle);
     await this.store.putBundle(sha, s.bundle);
-    const key = this.security.signingKey;
     this.clocks.forget(id);
     this.inProgress.delete(id);
     await this.exactlyOnce.checkpoints?.dropBefore(id, Infinity);
     const epoch = (existing?.epoch ?? 0) + 1;
     const app: AppRecord = {
-      id, params: s.params, plan, bundleSha256: sha, ...(key ? { bundleSignature: signBundleDigest(key, sha) } : {}), appTopics: derived.appTopics, state: 'running',
+      id, params: s.params, plan, bundleSha256: sha, ...(checked.signature ? { bundleSignature: checked.signature } : {}), appTopics: checked.appTopics, state: 'running',
       epoch, firstEpoch: epoch, version: 0, tasks: [], submittedAt: Date.now(), checkpoint: null, recoveries: 0,
     };
     this.apps.set(id, app);
@@ -357,13 +350,6 @@ export class AppManager {
     }
     return { ...app, pending: this.pending.get(app.id) ?? [], nodes };
   }
-}
-
-/** JSON with object keys sorted, for comparing plans whatever order their keys came in. */
-function canonicalJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
-    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).filter(([, y]) => y !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-    : x));
 }
 
 function sum(tasks: readonly TaskReport[], key: 'in' | 'out'): number {

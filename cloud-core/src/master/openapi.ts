@@ -18,9 +18,9 @@ export function openApiDocument(): Record<string, unknown> {
       '/apps': {
         get: { summary: 'List applications', responses: { 200: json({ type: 'array', items: obj }) } },
         post: {
-          summary: 'Submit an application (plan from `tributary plan --json`, params, base64 esbuild bundle)',
+          summary: 'Submit an application (params, base64 esbuild bundle; optionally the plan from `tributary plan --json`, which must equal the plan the master derives from the bundle)',
           requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Submission' } } } },
-          responses: { 201: json(obj, 'submitted and placed'), 400: json(error, 'bad submission: `details` says which field and why'), 409: json(error, 'already running') },
+          responses: { 201: json(obj, 'submitted and placed'), 400: json(error, 'bad submission: `details` says which field and why'), 409: json(error, 'already running, or refused: `code` TRIB_ERR_PLAN_MISMATCH (the plan is not the bundle\'s, or planning it exceeded the limits), TRIB_ERR_API_VERSION, TRIB_ERR_APP_INVALID') },
         },
       },
       '/apps/{id}': {
@@ -58,7 +58,7 @@ export function openApiDocument(): Record<string, unknown> {
     components: {
       schemas: {
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, code: { type: 'string' }, details: { type: 'array', items: { type: 'string' } } } },
-        Submission: { type: 'object', required: ['plan', 'bundle'], properties: { plan: obj, params: { type: 'object', additionalProperties: { type: 'string' } }, bundle: { type: 'string', format: 'byte' } } },
+        Submission: { type: 'object', required: ['bundle'], properties: { plan: obj, params: { type: 'object', additionalProperties: { type: 'string' } }, bundle: { type: 'string', format: 'byte' } } },
         Event: { type: 'object', properties: { seq: { type: 'integer' }, at: { type: 'integer' }, kind: { type: 'string' }, subject: { type: 'string' }, message: { type: 'string' } } },
         AppStats: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, throughput: { type: 'number' }, lagMs: { type: 'number', nullable: true }, processors: { type: 'array', items: { $ref: '#/components/schemas/ProcessorStats' } }, edges: { type: 'array', items: obj } } },
         Latency: {

@@ -48,7 +48,8 @@ export class MasterSigningKey {
       throw err;
     });
     if (stored) return parseSigningPublicKey(stored);
-    const url = new URL('/signing-key', bundleUrl).toString();
+    // Next to the bundle downloads: `<publicUrl>/bundles/<sha>` -> `<publicUrl>/signing-key` (a path prefix kept).
+    const url = /\/bundles\/[0-9a-f]{64}$/.test(bundleUrl) ? bundleUrl.replace(/\/bundles\/[0-9a-f]{64}$/, '/signing-key') : new URL('/signing-key', bundleUrl).toString();
     const res = await fetch(url);
     if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
     const pem = await res.text();
