@@ -54,9 +54,11 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   say(`  broker ${broker}, REST API ${master.httpUrl}`);
   say('starting 1 cloud worker and 3 edge agents (dev-1, dev-2 on site plant-1; dev-3 on plant-2)...');
   const agents: [string, string][] = [['dev-1', 'plant-1'], ['dev-2', 'plant-1'], ['dev-3', 'plant-2']];
+  // The nodes verify bundle signatures with the master's key, which it created at its start.
+  const key = ['--master-key', join(dir, 'master', 'pki', 'signing.pub')];
   nodes.push(...(await Promise.all([
-    launchNode('worker', 'worker-1', ['--master', broker, '--data', join(dir, 'worker-1')]),
-    ...agents.map(([id, site]) => launchNode('agent', id, ['--master', broker, '--label', `site=${site}`, '--data', join(dir, id)])),
+    launchNode('worker', 'worker-1', ['--master', broker, '--data', join(dir, 'worker-1'), ...key]),
+    ...agents.map(([id, site]) => launchNode('agent', id, ['--master', broker, '--label', `site=${site}`, '--data', join(dir, id), ...key])),
   ])));
 
   await waitForNodesOnline(master.httpUrl, ['worker-1', ...agents.map(([id]) => id)]);
@@ -69,7 +71,8 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   });
   await consumer.subscribeAsync(topic, { qos: 1 });
 
-  const params = new Params({ broker, topic, windowMs: '5000', intervalMs: '100' });
+  // No `broker` param: plant-monitor's sink publishes on the cluster's broker, as the worker.
+  const params = new Params({ topic, windowMs: '5000', intervalMs: '100' });
   const res = await submitApp(master.httpUrl, join(examples, 'plant-monitor.ts'), params);
   say(`submitted plant-monitor: ${res.tasks.length} tasks — simulated sensors + filter on each agent, 5 s window statistics on the worker`);
   say('');
