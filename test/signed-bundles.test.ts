@@ -224,3 +224,15 @@ test.serial('the master plans the bundle itself: a plan that does not match its 
   const { body: health } = await api(c.master.httpUrl, '/health');
   t.deepEqual(health, { ok: true }, 'the master is still up');
 });
+
+test('a node given a master key it cannot use refuses to start, naming the setting', async (t) => {
+  const dir = await tempDir();
+  t.teardown(dir.cleanup);
+  const notAKey = join(dir.path, 'not-a-key.pem');
+  await writeFile(notAKey, 'hello\n');
+  for (const file of [join(dir.path, 'missing.pub'), notAKey]) {
+    const r = await tributary(['agent', '--id', 'dev-9', '--master', 'mqtt://127.0.0.1:1', '--data', join(dir.path, 'dev-9'), '--master-key', file]);
+    t.is(r.code, 1);
+    t.regex(r.stderr, /TRIB_ERR_CONFIG_INVALID.*masterKey/);
+  }
+});

@@ -15,7 +15,7 @@ import { BundleRejected, MasterSigningKey } from './master-key.js';
 import { RefusedApp } from './refused-app.js';
 import { ThreadApp } from './thread-app.js';
 import type { MqttConnectSettings } from '../connectors/host-broker.js';
-import { ErrorCodes } from '../api/errors.js';
+import { ConfigError, ErrorCodes } from '../api/errors.js';
 
 export const TRIBUTARY_VERSION = '0.1.0';
 
@@ -88,6 +88,12 @@ export class NodeAgent {
   async start(): Promise<void> {
     const { id, brokerUrl, log } = this.options;
     const status = topics.status(id);
+    // A key file given but unusable is a configuration error: said at start, not at the first bundle.
+    if (this.options.masterKeyFile) {
+      await this.masterKey.get('').catch((err: Error) => {
+        throw new ConfigError(`masterKey ${this.options.masterKeyFile}: ${err.message}`, { cause: err });
+      });
+    }
     this.inline?.start();
     this.transport = await connectMqttTransport({
       url: brokerUrl,
