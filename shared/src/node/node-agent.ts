@@ -42,7 +42,11 @@ export interface NodeAgentOptions {
    * `<dataDir>/identity/master-signing.pub` (enrolment), else trust on first use (master-key.ts).
    */
   masterKeyFile?: string;
-  /** Credentials and TLS for the broker (beyond `brokerUrl`), also given to the MQTT connectors of hosted applications. */
+  /**
+   * Credentials and TLS for the broker (beyond `brokerUrl`), given as they are to the MQTT
+   * connectors of hosted applications (connectors/host-broker.ts). The node's own transport uses
+   * the credentials; TLS reaches it once TransportOptions carries TLS material (identity work).
+   */
   mqtt?: Omit<MqttConnectSettings, 'url'>;
   /** Thread isolation: heap cap of each application's thread, MB (worker resourceLimits); 0 = V8's default. */
   appHeapMb?: number;
