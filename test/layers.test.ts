@@ -42,7 +42,7 @@ const PACKAGES: Record<string, readonly string[]> = {
  * Development only: the bootstrap that lets a worker thread run the TypeScript sources (tests);
  * compiled nodes start threads from cli/dist/app-thread.mjs instead.
  */
-const DEV_BOOTSTRAPS: Record<string, string> = { 'shared/src/node/app-thread-entry.mjs': 'tsx' };
+const DEV_BOOTSTRAPS: Record<string, string> = { 'shared/src/node/app-thread-entry.mjs': 'tsx', 'shared/src/node/plan-thread-entry.mjs': 'tsx' };
 /** The API is pure: timers are its only contact with the outside. */
 const API_BUILTINS = ['node:timers/promises'];
 

@@ -22,7 +22,8 @@ export async function runAgent(sources: ConfigSources, host: { threads: boolean 
     id: config.id, kind: 'agent', labels: config.labels, slots: config.slots, brokerUrl: conn.brokerUrl, credentials: conn.credentials,
     heartbeatMs: config.heartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,
     replayLog: { enabled: config.replayLog, quotaBytes: config.replayQuotaMb * 1024 * 1024, policy: config.replayQuotaPolicy },
-    isolation: config.isolation, watchdogMs: config.watchdogMs,
+    isolation: config.isolation, watchdogMs: config.watchdogMs, appHeapMb: config.appHeapMb,
+    ...(config.masterKey ? { masterKeyFile: config.masterKey } : {}),
     onRefused: () => void node.stop().finally(() => process.exit(1)),
   });
   await node.start();

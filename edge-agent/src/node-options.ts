@@ -26,11 +26,13 @@ export function withReplayOptions(cmd: Command): Command {
     .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
     .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)')
     .option('--isolation <inline|thread>', 'host applications on the main thread (inline) or one worker thread each (thread); default: agent inline, worker thread')
-    .option('--watchdog-ms <ms>', 'inline: report an application call that blocks the event loop this long; 0 = off; default 1000');
+    .option('--watchdog-ms <ms>', 'inline: report an application call that blocks the event loop this long; 0 = off; default 1000')
+    .option('--master-key <file>', "PEM file of the master's bundle-signing public key (default: <data>/identity/master-signing.pub, else trusted on first use)")
+    .option('--app-heap-mb <mb>', 'thread isolation: heap cap of each application thread, MB; 0 = V8 default; default 512');
 }
 
 export function replayFlags(o: Record<string, unknown>): Record<string, unknown> {
-  return { replayLog: o.replayLog, replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy, isolation: o.isolation, watchdogMs: o.watchdogMs };
+  return { replayLog: o.replayLog, replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy, isolation: o.isolation, watchdogMs: o.watchdogMs, masterKey: o.masterKey, appHeapMb: o.appHeapMb };
 }
 
 /** A repeatable option (--label a=b --label c=d). */

@@ -33,6 +33,8 @@ export function registerCluster(program: Command): void {
     .option('--allow-plain-mqtt', 'let the plain MQTT listener bind --mqtt-host too (default: loopback only)')
     .option('--allow-anonymous-mqtt <on|off>', 'development only: the embedded broker admits clients without credentials; default off')
     .option('--cert-lifetime-days <days>', 'lifetime of the client certificates enrolment issues; default 30')
+    .option('--plan-heap-mb <mb>', 'heap cap of the thread that plans each submitted bundle, MB; default 128')
+    .option('--plan-timeout-ms <ms>', 'time limit for planning a submitted bundle; default 10000')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
@@ -43,6 +45,7 @@ export function registerCluster(program: Command): void {
         brokerMaxPacketKb: o.brokerMaxPacketKb, brokerMaxPublishRate: o.brokerMaxPublishRate, brokerMaxConnections: o.brokerMaxConnections, agentDir: o.agentDir,
         mqttsPort: o.mqttsPort, mqttHost: o.mqttHost, tlsNames: o.tlsName, allowPlainMqtt: o.allowPlainMqtt, allowAnonymousMqtt: o.allowAnonymousMqtt,
         certLifetimeDays: o.certLifetimeDays,
+        planHeapMb: o.planHeapMb, planTimeoutMs: o.planTimeoutMs,
       }));
     });
 

@@ -71,7 +71,8 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   });
   await consumer.subscribeAsync(topic, { qos: 1 });
 
-  const params = new Params({ broker, topic, windowMs: '5000', intervalMs: '100' });
+  // No `broker` param: plant-monitor's sink publishes on the cluster's broker, as the worker.
+  const params = new Params({ topic, windowMs: '5000', intervalMs: '100' });
   const res = await submitApp({ url: master.httpUrl, token: master.adminToken }, join(examples, 'plant-monitor.ts'), params);
   say(`submitted plant-monitor: ${res.tasks.length} tasks — simulated sensors + filter on each agent, 5 s window statistics on the worker`);
   say('');

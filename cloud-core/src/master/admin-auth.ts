@@ -16,7 +16,7 @@ import { SessionStore, SESSION_COOKIE } from './session-store.js';
  *  - the login form and its POST are how a browser gets a session.
  */
 export const OPEN_ROUTES: ReadonlySet<string> = new Set([
-  'GET /health', 'GET /healthz', 'POST /enrol', 'POST /enrol/renew', 'GET /install.sh', 'GET /agent/:version/:file', 'GET /bundles/:sha',
+  'GET /health', 'GET /healthz', 'POST /enrol', 'POST /enrol/renew', 'GET /install.sh', 'GET /agent/:version/:file', 'GET /bundles/:sha', 'GET /signing-key',
   'POST /login', 'POST /logout',
 ]);
 

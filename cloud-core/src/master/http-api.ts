@@ -18,6 +18,7 @@ import { Stats } from './stats.js';
 
 const placement = z.object({ where: z.enum(['edge', 'cloud', 'any']), selector: z.record(z.string(), z.string()).optional() });
 const submissionSchema = z.object({
+  /** Optional: the master plans the bundle itself; a plan sent along must equal that plan. */
   plan: z.object({
     app: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'application names are 1-64 letters, digits, _ . -'),
     processors: z.array(z.object({
@@ -25,7 +26,7 @@ const submissionSchema = z.object({
       source: z.string().nullable(), chain: z.array(z.string()), lateSink: z.boolean(),
     })).min(1),
     edges: z.array(z.object({ from: z.number().int(), to: z.number().int(), partitioner: z.string(), kind: z.enum(['data', 'late']) })),
-  }),
+  }).optional(),
   params: z.record(z.string(), z.string()).default({}),
   /** The esbuild bundle of the application, base64. */
   bundle: z.string().min(1),
@@ -41,7 +42,7 @@ export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
  */
 export async function buildHttpApi(deps: {
   apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; install?: Omit<InstallRoutesOptions, 'log'>;
-  auth: { tokens: AdminTokens; metricsAuth?: boolean }; devices?: DeviceRegistry;
+  auth: { tokens: AdminTokens; metricsAuth?: boolean }; devices?: DeviceRegistry; signingKeyPem?: string;
 }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
 
@@ -169,6 +170,15 @@ export async function buildHttpApi(deps: {
     const n = stats.snapshot().nodes.find((x) => x.id === req.params.id);
     if (!n) return reply.code(404).send({ error: `no node named ${req.params.id}` });
     return n;
+  });
+
+  /**
+   * The master's bundle-signing public key (PEM): what nodes verify bundle signatures with. A node
+   * with neither `masterKey` nor an enrolment fetches it once and trusts it from then on.
+   */
+  app.get('/signing-key', async (_req, reply) => {
+    if (!deps.signingKeyPem) return reply.code(404).send({ error: 'this master signs no bundles' });
+    return reply.type('application/x-pem-file').send(deps.signingKeyPem);
   });
 
   app.get<{ Params: { sha: string } }>('/bundles/:sha', async (req, reply) => {

@@ -1,4 +1,4 @@
-import type { TaskPlacement } from '@tributary/shared';
+import type { DeclaredAppTopics, TaskPlacement } from '@tributary/shared';
 
 /** What `tributary plan --json` produces, and what the master schedules from. */
 export interface PlanJson {
@@ -12,8 +12,13 @@ export type AppLifecycle = 'running' | 'finished' | 'failed' | 'killed';
 export interface AppRecord {
   id: string;
   params: Record<string, string>;
+  /** The plan the master derived from the bundle itself (bundle-planner.ts), never the client's. */
   plan: PlanJson;
   bundleSha256: string;
+  /** The master's Ed25519 signature over the bundle's digest (base64): nodes verify it before evaluating. */
+  bundleSignature?: string;
+  /** The application (non-trib) MQTT topics its connectors declare, for the broker's ACL. */
+  appTopics?: DeclaredAppTopics;
   state: AppLifecycle;
   epoch: number;
   version: number;

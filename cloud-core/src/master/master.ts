@@ -12,6 +12,7 @@ import { buildHttpApi } from './http-api.js';
 import { LevelMasterStore } from './level-master-store.js';
 import { LevelCheckpointStore } from './checkpoint-store.js';
 import { Registry } from './registry.js';
+import { loadOrCreateSigningKey } from '../pki/signing-key.js';
 
 /**
  * The control plane: embedded broker (unless an external one is configured), registry,
@@ -56,6 +57,8 @@ export class Master {
       appTopics: (topic, access, p) => this.appTopicPolicy(topic, access, p),
     });
     await this.devices.load();
+    // The bundle-signing key: the Ed25519 pair the PKI keeps under <data>/pki (signing.key/.pub).
+    const signing = await loadOrCreateSigningKey(join(config.data, 'pki'));
     if (config.broker) {
       this.brokerUrl = config.broker;
     } else {
@@ -85,7 +88,7 @@ export class Master {
     const publicUrl = () => config.publicUrl ?? this.httpUrl;
     const apps = new AppManager(this.store, registry, this.transport, (sha) => `${publicUrl()}/bundles/${sha}`, log.child({ component: 'apps' }), {
       checkpointIntervalMs: config.checkpointIntervalMs, checkpoints: this.checkpoints,
-    });
+    }, { signingKey: signing.privateKey, planLimits: { heapMb: config.planHeapMb, timeoutMs: config.planTimeoutMs } });
     this.transport.onMessage((topic, payload) => {
       const t = parseTopic(topic);
       if (!t) return;
@@ -103,7 +106,7 @@ export class Master {
     }
     const broker = this.broker;
     this.http = await buildHttpApi({
-      apps, registry, store: this.store, log, auth: { tokens, metricsAuth: config.metricsAuth }, devices: this.devices,
+      apps, registry, store: this.store, log, auth: { tokens, metricsAuth: config.metricsAuth }, devices: this.devices, signingKeyPem: signing.publicKeyPem,
       install: { agentDir: config.agentDir, dataDir: config.data, publicUrl: config.publicUrl }, ...(broker ? { broker: { stats: () => broker.stats() } } : {}),
     });
     await this.http.listen({ host: config.httpHost, port: config.httpPort });

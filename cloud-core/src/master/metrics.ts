@@ -63,6 +63,14 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
       this.inc(deps.registry.controlRejected + deps.apps.controlRejected);
     },
   });
+  new Counter({
+    name: 'tributary_bundle_rejected_total', help: 'Application bundles a node refused before evaluating them (reason: unsigned, signature, sha256, no-key), as nodes report.',
+    labelNames: ['node', 'reason'] as const, registers: [reg],
+    collect() {
+      this.reset();
+      for (const n of deps.registry.list()) for (const [reason, count] of Object.entries(n.bundleRejected ?? {})) this.inc({ node: n.id, reason }, count);
+    },
+  });
   // The embedded broker's refusals by reason (broker-limits.ts RefusalReason: limits, authentication,
   // TLS, topic ACL; every reason of stats().refused is exported), absent with an external broker.
   const broker = deps.broker;

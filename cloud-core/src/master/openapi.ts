@@ -39,9 +39,9 @@ export function openApiDocument(): Record<string, unknown> {
       '/apps': {
         get: { summary: 'List applications', responses: { 200: json({ type: 'array', items: obj }) } },
         post: {
-          summary: 'Submit an application (plan from `tributary plan --json`, params, base64 esbuild bundle)',
+          summary: 'Submit an application (params, base64 esbuild bundle; optionally the plan from `tributary plan --json`, which must equal the plan the master derives from the bundle)',
           requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Submission' } } } },
-          responses: { 201: json(obj, 'submitted and placed'), 400: json(error, 'bad submission: `details` says which field and why'), 409: json(error, 'already running') },
+          responses: { 201: json(obj, 'submitted and placed'), 400: json(error, 'bad submission: `details` says which field and why'), 409: json(error, 'already running, or refused: `code` TRIB_ERR_PLAN_MISMATCH (the plan is not the bundle\'s, or planning it exceeded the limits), TRIB_ERR_API_VERSION, TRIB_ERR_APP_INVALID') },
         },
       },
       '/apps/{id}': {
@@ -57,8 +57,9 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'One processor: its tasks with rates and latency percentiles, the task skew and the hottest keys with the task owning each', responses: { 200: json({ $ref: '#/components/schemas/ProcessorStats' }), ...notFound } },
       },
       '/apps/{id}/clock': { parameters: [idParam], get: { summary: 'Application min-clock, lag and history ([at, clock] pairs)', responses: { 200: json(obj), ...notFound } } },
-      '/nodes': { get: { summary: 'Workers and agents: labels, version, online, last seen, per-app reports (with `stalls`: event-loop stalls the watchdog blamed on an inline application), replay-log backlog and disk use (`replayLog`), watchdog counts nothing could be blamed on (`eventLoop`), desired states the node refused as invalid (`controlRejected`)', responses: { 200: json({ type: 'array', items: obj }) } } },
+      '/nodes': { get: { summary: 'Workers and agents: labels, version, online, last seen, per-app reports (with `stalls`: event-loop stalls the watchdog blamed on an inline application), replay-log backlog and disk use (`replayLog`), watchdog counts nothing could be blamed on (`eventLoop`), desired states the node refused as invalid (`controlRejected`), bundles it refused unevaluated by reason (`bundleRejected`)', responses: { 200: json({ type: 'array', items: obj }) } } },
       '/nodes/{id}': { parameters: [idParam], get: { summary: 'One node with its task count, backlog and replay logs', responses: { 200: json({ $ref: '#/components/schemas/NodeStats' }), ...notFound } } },
+      '/signing-key': { get: { security: [], summary: "The master's Ed25519 bundle-signing public key (PEM); nodes without one trust it on first use", responses: { 200: { description: 'PEM' }, 404: json(error) } } },
       '/bundles/{sha}': { parameters: [{ name: 'sha', in: 'path', required: true, schema: { type: 'string' } }], get: { summary: 'An application bundle (for workers and agents; no token needed: addressed by its SHA-256)', security: [], responses: { 200: { description: 'JavaScript' }, 404: json(error) } } },
       '/install.sh': { get: { security: [], summary: 'The device installer (deploy/install.sh) with this master\'s URL and the systemd unit filled in; no admin token: `curl -fsSL <master>/install.sh | sh -s -- --token <enrolment token>`', responses: { 200: { description: 'text/x-shellscript' } } } },
       '/agent/{version}/{file}': {
@@ -110,7 +111,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
       schemas: {
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, code: { type: 'string' }, details: { type: 'array', items: { type: 'string' } } } },
-        Submission: { type: 'object', required: ['plan', 'bundle'], properties: { plan: obj, params: { type: 'object', additionalProperties: { type: 'string' } }, bundle: { type: 'string', format: 'byte' } } },
+        Submission: { type: 'object', required: ['bundle'], properties: { plan: obj, params: { type: 'object', additionalProperties: { type: 'string' } }, bundle: { type: 'string', format: 'byte' } } },
         DeviceAdd: {
           type: 'object', required: ['id'],
           properties: {

@@ -14,6 +14,8 @@ export interface NodeView extends NodeRecord {
   boot?: string;
   /** Desired states the node refused (failed their schema) since it started, from its last heartbeat. */
   controlRejected?: number;
+  /** Bundles the node refused unevaluated (bad, missing or foreign signature, wrong sha256) since it started, by reason. */
+  bundleRejected?: Record<string, number>;
 }
 
 /**
@@ -88,6 +90,7 @@ export class Registry extends EventEmitter {
     node.replayLog = replayLogOf(hb.replayLog);
     node.eventLoop = hb.eventLoop;
     node.controlRejected = hb.controlRejected ?? 0;
+    node.bundleRejected = { ...(hb.bundleRejected ?? {}) };
     node.lastSeen = Date.now();
     this.setOnline(node, true, 'heartbeat');
     this.emit('heartbeat', node);
@@ -119,7 +122,7 @@ export class Registry extends EventEmitter {
 }
 
 function stripView(n: NodeView): NodeRecord {
-  const { online: _o, apps: _a, boot: _b, eventLoop: _e, controlRejected: _c, ...record } = n;
+  const { online: _o, apps: _a, boot: _b, eventLoop: _e, controlRejected: _c, bundleRejected: _r, ...record } = n;
   return record;
 }
 

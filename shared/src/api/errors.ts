@@ -58,6 +58,10 @@ export const ErrorCodes = {
   AUTH_REQUIRED: 'TRIB_ERR_AUTH_REQUIRED',
   /** The admin token or session presented is unknown, revoked or expired. */
   AUTH_INVALID: 'TRIB_ERR_AUTH_INVALID',
+  /** An application bundle's signature is missing, invalid, or not made by the master's key: not evaluated. */
+  BUNDLE_SIGNATURE_INVALID: 'TRIB_ERR_BUNDLE_SIGNATURE_INVALID',
+  /** A submission's plan is not the plan of its bundle (the master plans the bundle itself). */
+  PLAN_MISMATCH: 'TRIB_ERR_PLAN_MISMATCH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -70,6 +70,12 @@ export const masterConfigSchema = z.object({
   tlsNames: z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v), z.array(z.string().min(1))).default([]),
   /** Lifetime of the client certificates enrolment issues, days (nodes renew at 2/3 of it). */
   certLifetimeDays: z.coerce.number().positive().max(3650).default(30),
+  /**
+   * The master plans every submitted bundle itself, in a worker thread: its heap cap (MB) and time
+   * limit (ms). A bundle that needs more to merely build its plan is refused (TRIB_ERR_PLAN_MISMATCH).
+   */
+  planHeapMb: z.coerce.number().int().min(16).default(128),
+  planTimeoutMs: z.coerce.number().int().min(100).default(10_000),
   logLevel,
 });
 export type MasterConfig = z.infer<typeof masterConfigSchema>;
@@ -114,6 +120,17 @@ const nodeCommon = {
    * A second is far beyond any healthy batch and well below the master's node timeout.
    */
   watchdogMs: z.coerce.number().int().min(0).default(1000),
+  /**
+   * PEM file of the master's Ed25519 public key: bundles must carry its signature or they are
+   * refused unevaluated. Unset: `<data>/identity/master-signing.pub` (written by enrolment), or,
+   * failing that, the key the master serves, trusted on first use (logged as a warning).
+   */
+  masterKey: z.string().min(1).optional(),
+  /**
+   * Thread isolation: each application thread's heap cap, MB (worker resourceLimits). An
+   * application that outgrows it fails alone on this node; 0 = V8's default (a share of RAM).
+   */
+  appHeapMb: z.coerce.number().int().min(0).default(512),
 };
 
 /**

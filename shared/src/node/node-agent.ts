@@ -11,7 +11,11 @@ import type { TransportOptions } from '../wire/transport.js';
 import type { AppHost, AppHostOptions, Isolation } from './app-host.js';
 import { BundleCache } from './bundle-cache.js';
 import { InlineHosting } from './inline-hosting.js';
+import { BundleRejected, MasterSigningKey } from './master-key.js';
+import { RefusedApp } from './refused-app.js';
 import { ThreadApp } from './thread-app.js';
+import type { MqttConnectSettings } from '../connectors/host-broker.js';
+import { ConfigError, ErrorCodes } from '../api/errors.js';
 
 export const TRIBUTARY_VERSION = '0.1.0';
 
@@ -33,7 +37,10 @@ export interface NodeAgentOptions {
   isolation?: Isolation;
   /** Inline hosting: a call that blocks the event loop this long (ms) is reported; 0 = off. */
   watchdogMs?: number;
-  /** Who the node is to the broker: its client certificate or id + secret (identity/node-connection.ts); none = anonymous. */
+  /**
+   * Who the node is to the broker: its client certificate or id + secret (identity/node-connection.ts); none = anonymous.
+   * The MQTT connectors of hosted applications connect with the same (connectors/host-broker.ts).
+   */
   credentials?: NodeCredentials;
   /**
    * The broker refused this node after it had been connected (its identity revoked, its
@@ -41,6 +48,13 @@ export interface NodeAgentOptions {
    * non-zero rather than retry forever.
    */
   onRefused?: (err: Error) => void;
+  /**
+   * The master's Ed25519 public key (PEM file) that bundles must be signed with. Absent:
+   * `<dataDir>/identity/master-signing.pub` (enrolment), else trust on first use (master-key.ts).
+   */
+  masterKeyFile?: string;
+  /** Thread isolation: heap cap of each application's thread, MB (worker resourceLimits); 0 = V8's default. */
+  appHeapMb?: number;
 }
 
 export type NodeCredentials = Pick<TransportOptions, 'tls' | 'username' | 'password'>;
@@ -61,16 +75,23 @@ export class NodeAgent {
   private heartbeat: Timer | null = null;
   private reconciling: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** The node's credentials now (renewals replace them): its own connection's and its connectors'. */
+  private credentials: NodeCredentials | undefined;
   /** New on every process start: tells the master this node lost whatever it ran before. */
   private readonly boot = randomUUID();
   /** Desired states that failed their schema, since start. */
   controlRejected = 0;
+  /** Bundles refused before evaluation (bundle-cache.ts), by reason, since start. */
+  readonly bundleRejected: Record<string, number> = {};
+  private readonly masterKey: MasterSigningKey;
 
   private readonly clock: Clock;
 
   constructor(private readonly options: NodeAgentOptions) {
+    this.credentials = options.credentials;
     this.clock = options.clock ?? systemClock;
     this.bundles = new BundleCache(join(options.dataDir, 'bundles'));
+    this.masterKey = new MasterSigningKey({ dataDir: options.dataDir, log: options.log, ...(options.masterKeyFile ? { keyFile: options.masterKeyFile } : {}) });
     this.inline = options.isolation === 'inline' ? new InlineHosting(options.watchdogMs ?? 1000, options.log) : null;
   }
 
@@ -81,11 +102,17 @@ export class NodeAgent {
   async start(): Promise<void> {
     const { id, brokerUrl, log } = this.options;
     const status = topics.status(id);
+    // A key file given but unusable is a configuration error: said at start, not at the first bundle.
+    if (this.options.masterKeyFile) {
+      await this.masterKey.get('').catch((err: Error) => {
+        throw new ConfigError(`masterKey ${this.options.masterKeyFile}: ${err.message}`, { cause: err });
+      });
+    }
     this.inline?.start();
     this.transport = await connectMqttTransport({
       url: brokerUrl,
       clientId: id,
-      ...this.options.credentials,
+      ...this.credentials,
       onRefused: (err) => this.refused(err),
       log,
       keepaliveSeconds: 2,
@@ -123,6 +150,7 @@ export class NodeAgent {
 
   /** After a certificate renewal: the next (re)connection presents the new credentials. */
   setCredentials(c: NodeCredentials): void {
+    this.credentials = c;
     this.transport?.setCredentials(c);
   }
 
@@ -158,6 +186,7 @@ export class NodeAgent {
     const eventLoop: NodeEventLoopReport | undefined = this.inline?.report();
     const hb: NodeHeartbeat = {
       now: this.clock.now(), apps, ...(replayLog ? { replayLog } : {}), ...(eventLoop ? { eventLoop } : {}), controlRejected: this.controlRejected,
+      bundleRejected: { ...this.bundleRejected },
     };
     this.transport?.publish(topics.heartbeat(this.id), cborEncoder.encode(hb), { qos: 0 }).catch(() => {});
   }
@@ -234,13 +263,16 @@ export class NodeAgent {
     const { log } = this.options;
     let bundlePath: string;
     try {
-      bundlePath = await this.bundles.get(a.bundle);
+      bundlePath = await this.bundles.get(a.bundle, await this.masterKey.get(a.bundle.url));
     } catch (err) {
+      if (err instanceof BundleRejected) return this.refuse(a, err);
       log.error({ app: a.app, err: (err as Error).message }, 'cannot fetch application bundle');
       return;
     }
     const options: AppHostOptions = {
       assignment: a, bundlePath, nodeId: this.id, labels: this.options.labels, logLevel: this.options.logLevel,
+      broker: { url: this.options.brokerUrl, ...this.credentials },
+      ...(this.options.appHeapMb ? { heapMb: this.options.appHeapMb } : {}),
       ...(this.options.replayLog?.enabled
         ? { replay: { dir: join(this.options.dataDir, 'replay', a.app), quotaBytes: this.options.replayLog.quotaBytes, policy: this.options.replayLog.policy } }
         : {}),
@@ -253,5 +285,13 @@ export class NodeAgent {
     const proc = this.inline ? this.inline.host(options) : new ThreadApp(options);
     this.apps.set(a.app, proc);
     proc.start();
+  }
+
+  /** A bundle failed verification: nothing of it runs; counted, logged, reported failed here. */
+  private refuse(a: AppAssignment, err: BundleRejected): void {
+    const n = (this.bundleRejected[err.reason] = (this.bundleRejected[err.reason] ?? 0) + 1);
+    this.options.log.error({ event: 'bundle-rejected', app: a.app, reason: err.reason, bundle: a.bundle.sha256, url: a.bundle.url, rejected: n },
+      `application bundle refused, nothing of it evaluated: ${err.message}`);
+    this.apps.set(a.app, new RefusedApp(a, `[${ErrorCodes.BUNDLE_SIGNATURE_INVALID}] ${err.message}`));
   }
 }

@@ -54,6 +54,7 @@ export const heartbeatSchema = z.object({
   }).optional(),
   eventLoop: z.object({ unattributedStalls: count, unattributedErrors: count }).optional(),
   controlRejected: count.optional(),
+  bundleRejected: z.record(z.string().max(32), count).optional(),
 });
 
 export const checkpointReportSchema = z.object({
@@ -72,7 +73,7 @@ const assignment = z.object({
   app: name,
   epoch: count,
   version: count,
-  bundle: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), url: z.string().min(1) }),
+  bundle: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), url: z.string().min(1), signature: z.string().max(256).optional() }),
   params: z.record(z.string(), z.string()),
   tasks: z.array(placement),
   submission: count.optional(),
