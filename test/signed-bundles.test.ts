@@ -150,7 +150,9 @@ async function tamperingProxy(t: ExecutionContext): Promise<{ url: string; setTa
 
 test.serial('a tampered bundle is refused before any of it runs: substituted bytes (sha256), a forged desired state with a signature of other bytes, or none', async (t) => {
   const proxy = await tamperingProxy(t);
-  const c = await cluster(t, ['--public-url', proxy.url]);
+  // The broker is opened to anonymous clients here, as a compromised or misconfigured broker
+  // would be: the forger reaches the node, whose signature check is then the last line.
+  const c = await cluster(t, ['--public-url', proxy.url, '--allow-anonymous-mqtt', 'on']);
   proxy.setTarget(c.master.httpUrl);
   const dev = await agent(c, 'dev-1', 'a');
   await waitForNodesOnline(c.master.httpUrl, ['dev-1']);

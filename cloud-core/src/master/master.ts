@@ -33,8 +33,8 @@ export class Master {
   pki: Pki | null = null;
   devices: DeviceRegistry | null = null;
   /**
-   * Agents and workers on application topics (non-`trib/`): which the running applications'
-   * plans declare. Default: none. Set by whoever composes the master with the plans (issue 13).
+   * Agents and workers on application topics (non-`trib/`): those the plans of the running
+   * applications they host declare (app-topic-policy.ts); none until the applications are loaded.
    */
   appTopicPolicy: (topic: string, access: 'read' | 'write', p: Principal) => boolean = () => false;
 
@@ -89,6 +89,8 @@ export class Master {
     const apps = new AppManager(this.store, registry, this.transport, (sha) => `${publicUrl()}/bundles/${sha}`, log.child({ component: 'apps' }), {
       checkpointIntervalMs: config.checkpointIntervalMs, checkpoints: this.checkpoints,
     }, { signingKey: signing.privateKey, planLimits: { heapMb: config.planHeapMb, timeoutMs: config.planTimeoutMs } });
+    // Application topics on the broker: those the plans of the applications a node hosts declare.
+    this.appTopicPolicy = (topic, access, p) => apps.mayUseAppTopic(p.id, access, topic);
     this.transport.onMessage((topic, payload) => {
       const t = parseTopic(topic);
       if (!t) return;
