@@ -94,9 +94,8 @@ test.serial('a correctly signed bundle runs; a bundle signed by another key is r
   });
   t.is(finished.nodes['dev-1'].state, 'finished');
   t.true(await exists(join(good.markers, 'ran')), 'the signed bundle was evaluated on dev-1');
-  // No key configured, not enrolled: dev-1 trusted the master's key on first use, said so, kept it.
-  const tofu = await good.proc.waitFor((l) => l.event === 'master-key-trusted-on-first-use', 'trust-on-first-use warning');
-  t.is(tofu.level, 40);
+  // No key configured: dev-1 verified with the key its enrolment brought, trusting nothing on first use.
+  t.false(good.proc.lines.some((l) => l.event === 'master-key-trusted-on-first-use'), 'no trust on first use for an enrolled node');
   t.is(await readFile(join(c.dir, 'dev-1', 'identity', 'master-signing.pub'), 'utf8'), await readFile(join(c.dir, 'master', 'pki', 'signing.pub'), 'utf8'));
 
   const refused = await tributary(['submit', c.app, '--master', c.master.httpUrl, '--param', 'name=on-bad', '--param', 'site=bad']);
@@ -163,6 +162,11 @@ test.serial('a tampered bundle is refused before any of it runs: substituted byt
   const first = await dev.proc.waitFor((l) => l.event === 'bundle-rejected', 'substituted bundle refused');
   t.is(first.app, 'signed-app');
   t.is(first.reason, 'sha256');
+  // Not enrolled (this broker admits anonymous nodes), no key configured: the node trusted the
+  // master's key on first use, said so in a warning, and kept it.
+  const tofu = await dev.proc.waitFor((l) => l.event === 'master-key-trusted-on-first-use', 'trust-on-first-use warning');
+  t.is(tofu.level, 40);
+  t.is(await readFile(join(c.dir, 'dev-1', 'identity', 'master-signing.pub'), 'utf8'), await readFile(join(c.dir, 'master', 'pki', 'signing.pub'), 'utf8'));
   const { body: app } = await api(c.master.httpUrl, '/apps/signed-app');
   t.regex(app.bundleSignature, /^[A-Za-z0-9+/]{86}==$/, 'the master stored an Ed25519 signature (base64)');
 

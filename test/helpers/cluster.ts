@@ -7,6 +7,8 @@ export type Proc = ChildNode;
 export interface RunningMaster {
   proc: Proc;
   brokerUrl: string;
+  /** Its broker's MQTT-over-TLS listener (client certificates from its CA), when it has one. */
+  brokerTlsUrl: string | null;
   httpUrl: string;
   /** The bootstrap admin token the launcher gave it (TRIBUTARY_ADMIN_TOKEN). */
   adminToken: string;
@@ -15,7 +17,7 @@ export interface RunningMaster {
 /** A master on ephemeral ports (embedded broker unless `extra` names one). */
 export async function startMaster(data: string, extra: string[] = []): Promise<RunningMaster> {
   const m = await launchMaster(['--data', data, '--mqtt-port', '0', '--http-port', '0', ...extra]);
-  return { proc: m.node, brokerUrl: m.brokerUrl, httpUrl: m.httpUrl, adminToken: m.adminToken };
+  return { proc: m.node, brokerUrl: m.brokerUrl, brokerTlsUrl: m.brokerTlsUrl, httpUrl: m.httpUrl, adminToken: m.adminToken };
 }
 
 /** A node of the master whose broker is `brokerUrl`; it enrols first when that master enforces authentication (nodeMasterArgs). */
