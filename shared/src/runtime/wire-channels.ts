@@ -86,7 +86,8 @@ export class WireChannels {
     const topic = topics.data(nodeId, receiver.node, app, String(rAddr));
     const channel = new RemoteChannel({ app, epoch, sender: sAddr }, (bytes) => {
       this.stats.framesOut++;
-      this.publish(topic, bytes);
+      // encodeFrame's result has its own ArrayBuffer, used for nothing else: a thread hop moves it
+      this.publish(topic, bytes, true);
     });
     this.outbound.set(`${sAddr}>${rAddr}`, channel);
     this.outboundNode.set(`${sAddr}>${rAddr}`, receiver.node);
@@ -174,8 +175,8 @@ export class WireChannels {
     this.credits.announce(inb.creditKey, inb.receiver, total);
   }
 
-  private publish(topic: string, payload: Uint8Array): void {
-    this.options.transport.publish(topic, payload, { qos: 1 }).catch((err: Error) => {
+  private publish(topic: string, payload: Uint8Array, owned = false): void {
+    this.options.transport.publish(topic, payload, { qos: 1, owned }).catch((err: Error) => {
       this.options.log.warn({ err: err.message, topic }, 'publish failed');
     });
   }
