@@ -14,6 +14,7 @@ import { ErrorCodes, FrameError } from '../shared/src/api/errors.js';
 import type { Message } from '../shared/src/api/message.js';
 import { cborEncoder } from '../shared/src/wire/cbor.js';
 import { LevelReplayLog } from '../shared/src/store/level-replay-log.js';
+import type { LoggedBatch } from '../shared/src/store/replay-log.js';
 import { RemoteChannel } from '../shared/src/runtime/remote-channel.js';
 import { Router } from '../shared/src/runtime/router.js';
 import { ChainTask } from '../shared/src/api/operators/chain-task.js';
@@ -114,7 +115,7 @@ test('the replay log stores the encoded values and reads them back for sending o
   const records = readings(5);
   const encoded = encodeValues(records.map((r) => r.value));
   t.is(await log.append('s', records, T0 + 5, undefined, encoded), 3);
-  const batches = [];
+  const batches: LoggedBatch[] = [];
   for await (const b of log.read('s', 0)) batches.push(b);
   t.deepEqual(batches.map((b) => b.records), [readings(3), records]);
   t.falsy(batches[0].values, 'version 1: nothing to reuse');

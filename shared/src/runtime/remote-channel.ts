@@ -44,7 +44,8 @@ export class RemoteChannel implements OutChannel {
 
   constructor(
     private readonly header: RemoteChannelHeader,
-    private readonly publish: (frame: Uint8Array) => void,
+    /** `reusedValues`: the frame's values section is bytes encoded before (encode once). */
+    private readonly publish: (frame: Uint8Array, reusedValues: boolean) => void,
   ) {}
 
   private get credits(): number {
@@ -62,7 +63,7 @@ export class RemoteChannel implements OutChannel {
     this.framesSent++;
     this.lastClock = clock;
     this.sentSinceTick = true;
-    this.publish(bytes);
+    this.publish(bytes, reuse);
   }
 
   /**

@@ -14,6 +14,8 @@ import { systemClock, type Clock, type Timer } from './wall-clock.js';
 export interface WireStats {
   framesIn: number;
   framesOut: number;
+  /** Frames out whose values section was the replay log's bytes, not encoded again (encode once). */
+  framesReusingValues: number;
   /** Frames that failed to decode or named an unknown channel: dropped, counted, logged. */
   framesRejected: number;
   /** Frames from another epoch (zombie tasks after a recovery): dropped and counted. */
@@ -84,8 +86,9 @@ export class WireChannels {
     const rAddr = taskAddress(receiver.processor, receiver.index);
     const { app, epoch, nodeId } = this.options;
     const topic = topics.data(nodeId, receiver.node, app, String(rAddr));
-    const channel = new RemoteChannel({ app, epoch, sender: sAddr }, (bytes) => {
+    const channel = new RemoteChannel({ app, epoch, sender: sAddr }, (bytes, reusedValues) => {
       this.stats.framesOut++;
+      if (reusedValues) this.stats.framesReusingValues++;
       // encodeFrame's result has its own ArrayBuffer, used for nothing else: a thread hop moves it
       this.publish(topic, bytes, true);
     });

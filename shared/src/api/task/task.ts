@@ -112,4 +112,8 @@ export class IdentityTask extends Task {
   onNext(msg: Message): void {
     this.ctx.output(msg);
   }
+
+  override get passesValuesThrough(): boolean {
+    return true;
+  }
 }
