@@ -7,7 +7,7 @@ import { Buffer } from 'node:buffer';
 import test from 'ava';
 import { Level } from 'level';
 import {
-  FRAME_VERSION, decodeFrame, decodeFrameWithValues, encodeFrame, encodeFrameV1, encodeValues, peekFrameHeader,
+  FRAME_VERSION, decodeFrame, decodeFrameWithValues, encodeFrame, encodeFrameV1, encodeValues, frameMessageCount, peekFrameHeader,
   type EncodedValues, type Frame,
 } from '../shared/src/wire/codec.js';
 import { ErrorCodes, FrameError } from '../shared/src/api/errors.js';
@@ -149,4 +149,13 @@ test('chains of keyBy and filter pass values through; a map does not', (t) => {
   t.true(new ChainTask(ctx, []).passesValuesThrough);
   t.true(new ChainTask(ctx, [filterOperator(() => true), keyByOperator((v) => v)]).passesValuesThrough);
   t.false(new ChainTask(ctx, [keyByOperator((v) => v), mapOperator((v) => v)]).passesValuesThrough);
+});
+
+test('frameMessageCount reads the count of a version 2 frame from its event-time section, and decodes version 1', (t) => {
+  for (const n of [0, 1, 23, 24, 1000]) {
+    t.is(frameMessageCount(encodeFrame(frameOf(readings(n, n % 2 === 0)))), n);
+    t.is(frameMessageCount(encodeFrameV1(frameOf(readings(n)))), n);
+  }
+  t.throws(() => frameMessageCount(Buffer.from([0x89, 0x03])), { instanceOf: FrameError, code: ErrorCodes.FRAME_VERSION });
+  t.throws(() => frameMessageCount(Buffer.from([0x89, 0x02, 0x61])), { instanceOf: FrameError });
 });

@@ -7,6 +7,7 @@ export {
   decodeFrameWithValues,
   encodeFrame,
   encodeFrameV1,
+  frameMessageCount,
   peekFrameHeader,
   type Frame,
   type FrameHeader,

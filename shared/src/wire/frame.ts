@@ -146,6 +146,23 @@ export function decodeFrameWithValues(bytes: Uint8Array, limits?: Partial<FrameL
   return { frame: { ...header, messages }, values };
 }
 
+/**
+ * The number of messages in a frame this node wrote (the replay log counting its batches when it
+ * opens): for version 2 read from the length of the event-time section, without decoding the
+ * values; version 1 is decoded. Throws FrameError for bytes that are not a frame.
+ */
+export function frameMessageCount(bytes: Uint8Array): number {
+  checkBytes(bytes, 'frameMessageCount');
+  checkLeadingVersion(bytes);
+  if (bytes[0] === (0x80 | V2_FIELDS) && bytes[1] === FRAME_V2) {
+    let at: number | undefined = 1;
+    for (let field = 0; field < HEADER_FIELDS && at !== undefined; field++) at = scalarEnd(bytes, at, bytes.length);
+    const ts = at === undefined ? undefined : readHead(bytes, at);
+    if (ts !== undefined && ts.major === 2 && ts.value % 8 === 0) return ts.value / 8;
+  }
+  return decodeFrame(bytes).messages.length;
+}
+
 /** Where a well-formed v2 frame's values section starts: after the header and two sections. */
 function valuesOffset(bytes: Uint8Array): number | undefined {
   const array = readHead(bytes, 0);
