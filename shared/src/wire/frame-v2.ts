@@ -47,14 +47,24 @@ export function sameValues(messages: readonly Message[], encoded: EncodedValues)
   return true;
 }
 
+/** Event times are written here and copied out by the header's encode at once: no buffer per frame. */
+let scratch = Buffer.allocUnsafeSlow(8 * 1024);
+let scratchView = new DataView(scratch.buffer);
+
 /**
  * The sections before the values: event times and keys, validated as encodeFrame promises
- * (every ts a safe integer). Throws TypeError.
+ * (every ts a safe integer). Throws TypeError. Both results are only valid until the next call
+ * (event times: a shared scratch buffer; keys: a view into cbor-x's output, see encodeValues):
+ * encodeFrame encodes them into its header right away.
  */
 export function timesAndKeys(messages: readonly Message[]): { ts: Buffer; keys: Buffer | null } {
   const n = messages.length;
-  const ts = Buffer.allocUnsafe(8 * n);
-  const view = new DataView(ts.buffer, ts.byteOffset, ts.byteLength);
+  if (8 * n > scratch.length) {
+    scratch = Buffer.allocUnsafeSlow(8 * n);
+    scratchView = new DataView(scratch.buffer);
+  }
+  const ts = scratch.subarray(0, 8 * n);
+  const view = scratchView;
   let keys: unknown[] | null = null;
   for (let i = 0; i < n; i++) {
     const m = messages[i];
@@ -64,7 +74,7 @@ export function timesAndKeys(messages: readonly Message[]): { ts: Buffer; keys: 
     if (m.key !== undefined) (keys ??= new Array<unknown>(n))[i] = m.key;
   }
   // holes read as undefined and are written as CBOR undefined: no key
-  return { ts, keys: keys === null ? null : Buffer.from(cbor(keys)) };
+  return { ts, keys: keys === null ? null : asBuffer(cbor(keys)) };
 }
 
 /** The values of messages, as one array for one encode. */
@@ -109,4 +119,9 @@ function cbor(value: readonly unknown[]): Uint8Array {
   } catch (err) {
     throw new TypeError(`encodeFrame: a message cannot be encoded as CBOR: ${messageOf(err)}`, { cause: err });
   }
+}
+
+/** cbor-x's output is a Buffer under Node (encoded as a byte string, not a tagged Uint8Array). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
