@@ -77,7 +77,7 @@ ctx.say(`\nResults (records/s = records / (last - first arrival on the receiving
 ctx.say(resultsTable(ctx));
 ctx.say('\nCPU seconds (while data flowed, median over runs) and memory per process\n');
 ctx.say(processTable(ctx));
-ctx.say('\nTargets of issue 5 (reported, not asserted)\n');
+ctx.say('\nTargets of issue 14 (and issue 5\'s footprint; reported, not asserted)\n');
 ctx.say(targetsTable(ts));
 for (const e of ctx.errors) ctx.say(`\nFAILED (${e.scenario}): ${e.message}`);
 const totalMs = performance.now() - started;

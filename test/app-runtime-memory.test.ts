@@ -9,6 +9,7 @@ import {
   type AppAssignment, type Delivery, type Fault, type Message, type SourceSpec, type Transport,
 } from '@tributary/shared';
 import { CREDIT_REFRESH_MS } from '../shared/src/runtime/wire-channels.js';
+import { MemoryReplayLog } from '../shared/src/store/memory-replay-log.js';
 import { FakeClock } from './helpers/fake-clock.js';
 
 const silent = createLogger({ level: 'silent' });
@@ -53,9 +54,14 @@ function whenAfterMessage(transport: Transport, cond: () => boolean): Promise<vo
   });
 }
 
+function memoryPartLog() {
+  const log = new MemoryReplayLog();
+  return { log, open: async () => {}, close: async () => {}, diskBytes: async () => 0 };
+}
+
 const isData = (d: Delivery) => d.topic.split('/')[2] === 'data';
 
-async function twoNodes(t: { teardown(fn: () => unknown): void }) {
+async function twoNodes(t: { teardown(fn: () => unknown): void }, options: { replayLog?: boolean } = {}) {
   const broker = new MemoryBroker();
   const clock = new FakeClock();
   const src = gatedSource();
@@ -68,7 +74,8 @@ async function twoNodes(t: { teardown(fn: () => unknown): void }) {
   const node = async (id: string) => {
     const transport = await broker.connect({ clientId: id, log: silent });
     await transport.subscribe([topics.dataFilterFor(id), topics.creditFilterFor(id)], 1);
-    const runtime = new AppRuntime({ graph: g, assignment, nodeId: id, nodeLabels: {}, transport, log: silent, clock });
+    const replay = options.replayLog ? { log: memoryPartLog(), quotaBytes: 0, policy: 'block' as const } : undefined;
+    const runtime = new AppRuntime({ graph: g, assignment, nodeId: id, nodeLabels: {}, transport, log: silent, clock, ...(replay ? { replay } : {}) });
     t.teardown(() => (runtime.abort(), transport.close()));
     return { transport, runtime };
   };
@@ -89,6 +96,16 @@ test('every record crosses from node a to node b once, in order, and both finish
   t.deepEqual(out.values(), [1, 2, 3, 4, 5]);
   t.is(b.runtime.stats.framesIn, a.runtime.stats.framesOut);
   t.like(b.runtime.stats, { gaps: 0, duplicates: 0, framesFenced: 0, framesRejected: 0 });
+});
+
+test('with a replay log, the source batches go on the wire as the log encoded them (encode once)', async (t) => {
+  const { src, out, a, b } = await twoNodes(t, { replayLog: true });
+  src.push(1, 2, 3);
+  src.push(4, 5);
+  src.end();
+  await Promise.all([a.runtime.finished, b.runtime.finished]);
+  t.deepEqual(out.values(), [1, 2, 3, 4, 5]);
+  t.is(a.runtime.stats.framesReusingValues, 2, 'both data frames; the end-of-stream clock step has no values');
 });
 
 test('a duplicated frame is recognised by its sequence number and ignored', async (t) => {

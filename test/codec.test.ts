@@ -8,6 +8,7 @@ import {
   cborEncoder,
   decodeFrame,
   encodeFrame,
+  encodeFrameV1,
   peekFrameHeader,
   type Frame,
   type FrameHeader,
@@ -21,6 +22,9 @@ function frameOf(messages: Message[], header: Partial<FrameHeader> = {}): Frame 
   return { app: 'fleet-demo', epoch: 3, sender: 12, firstSeq: 40, clock: T0, ...header, messages };
 }
 
+/** Version 1, which nodes no longer send but still decode: most hostile-input tests use its layout. */
+const V1 = 1;
+
 /** The raw wire array, for frames encodeFrame refuses to write. */
 function rawFrame(fields: unknown[]): Buffer {
   return cborEncoder.encode(fields);
@@ -28,7 +32,7 @@ function rawFrame(fields: unknown[]): Buffer {
 
 /** A valid header followed by `[[0, <value bytes>]]`, for hostile values cbor-x would not write. */
 function frameWithValueBytes(value: ArrayLike<number>): Buffer {
-  const header = Buffer.from(rawFrame([FRAME_VERSION, 'app', 0, 0, 0, 0]));
+  const header = Buffer.from(rawFrame([V1, 'app', 0, 0, 0, 0]));
   header[0] = 0x87; // the same array, announced with the messages field still to come
   return Buffer.concat([header, Buffer.from([0x81, 0x82, 0x00]), Buffer.from(value)]);
 }
@@ -160,7 +164,7 @@ test('cbor-x failures are wrapped with their cause', (t) => {
 });
 
 test('another version is FRAME_VERSION, naming the version seen and the one supported', (t) => {
-  throwsFrameError(t, () => decodeFrame(rawFrame([2, 'app', 0, 0, 0, 0, []])), ErrorCodes.FRAME_VERSION, /version 2\b.*version 1\b/);
+  throwsFrameError(t, () => decodeFrame(rawFrame([3, 'app', 0, 0, 0, 0, []])), ErrorCodes.FRAME_VERSION, /version 3\b.*version 2\b.*version 1\b/);
   throwsFrameError(t, () => decodeFrame(rawFrame([0, 'app', 0, 0, 0, 0, []])), ErrorCodes.FRAME_VERSION, /version 0\b/);
   // a future layout: more fields, and bytes this version cannot make sense of
   const future = Buffer.concat([rawFrame([7, 'app', { new: 'field' }, 0, 0, 0, 0, [], 9]), Buffer.from([0xff, 0x1c])]);
@@ -188,7 +192,7 @@ test('bad header fields are FRAME_INVALID naming the field', (t) => {
   ];
   for (const [field, value] of cases) {
     const h: Record<string, unknown> = { ...header, [field]: value };
-    const bytes = rawFrame([FRAME_VERSION, h.app, h.epoch, h.sender, h.firstSeq, h.clock, []]);
+    const bytes = rawFrame([V1, h.app, h.epoch, h.sender, h.firstSeq, h.clock, []]);
     t.throws(() => decodeFrame(bytes), {
       instanceOf: FrameError,
       code: ErrorCodes.FRAME_INVALID,
@@ -198,7 +202,7 @@ test('bad header fields are FRAME_INVALID naming the field', (t) => {
 });
 
 test('bad messages are FRAME_INVALID naming the message index', (t) => {
-  const frame = (messages: unknown) => rawFrame([FRAME_VERSION, 'app', 0, 0, 0, 0, messages]);
+  const frame = (messages: unknown) => rawFrame([V1, 'app', 0, 0, 0, 0, messages]);
   const cases: Array<[unknown, RegExp]> = [
     [{ 0: [1, 2] }, /^messages must be an array/],
     ['[]', /^messages must be an array/],
@@ -269,7 +273,7 @@ test('peekFrameHeader reads the header of an encoded frame', (t) => {
 });
 
 test('peekFrameHeader throws the same codes for bad headers', (t) => {
-  throwsFrameError(t, () => peekFrameHeader(rawFrame([2, 'app', 0, 0, 0, 0, []])), ErrorCodes.FRAME_VERSION);
+  throwsFrameError(t, () => peekFrameHeader(rawFrame([3, 'app', 0, 0, 0, 0, []])), ErrorCodes.FRAME_VERSION);
   throwsFrameError(t, () => peekFrameHeader(rawFrame([1, '', 0, 0, 0, 0, []])), ErrorCodes.FRAME_INVALID, /^app/);
   throwsFrameError(t, () => peekFrameHeader(rawFrame([1, 'app', -1, 0, 0, 0, []])), ErrorCodes.FRAME_INVALID, /^epoch/);
   throwsFrameError(t, () => peekFrameHeader(rawFrame([1, 'app', 0, 0, 0, [0], []])), ErrorCodes.FRAME_INVALID, /clock/);
@@ -292,7 +296,7 @@ test('array headers claiming 2^32 items are FRAME_INVALID', (t) => {
   }
   // the same as the frame's own array and as its message list
   throwsFrameError(t, () => decodeFrame(Buffer.from([0x9a, 0xff, 0xff, 0xff, 0xff, 0x01])), ErrorCodes.FRAME_INVALID);
-  const header = Buffer.from(rawFrame([FRAME_VERSION, 'app', 0, 0, 0, 0]));
+  const header = Buffer.from(rawFrame([V1, 'app', 0, 0, 0, 0]));
   header[0] = 0x87;
   throwsFrameError(t, () => decodeFrame(Buffer.concat([header, Buffer.from([0x9a, 0xff, 0xff, 0xff, 0xff])])), ErrorCodes.FRAME_INVALID);
 });
@@ -418,7 +422,7 @@ function corpus(): Uint8Array[] {
     frameOf([{ ts: -1, key: { a: [1, 2] }, value: { t: 21.5, h: 40, ok: true, tags: ['x', 'y'] } }], { clock: Infinity }),
     frameOf([{ ts: 7, value: Buffer.from([1, 2, 3, 4]) }, { ts: 8, value: [null, undefined, false, 2 ** 40, -3.25] }], { clock: -Infinity }),
     frameOf(Array.from({ length: 20 }, (_, i) => ({ ts: T0 + i, key: `dev-${i % 3}`, value: { n: i, s: 'é'.repeat(i) } }))),
-  ].map((frame) => new Uint8Array(encodeFrame(frame)));
+  ].flatMap((frame) => [new Uint8Array(encodeFrame(frame)), new Uint8Array(encodeFrameV1(frame))]);
 }
 
 /** Checked independently of the codec's own validation. */

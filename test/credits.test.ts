@@ -133,7 +133,7 @@ test('WireChannels on a FakeClock: the refresh tick sends the AckRequest after a
   const frames: ReturnType<typeof decodeFrame>[] = [];
   b.onMessage((_topic, payload) => frames.push(decodeFrame(payload)));
   const clock = new FakeClock();
-  const stats: WireStats = { framesIn: 0, framesOut: 0, framesRejected: 0, framesFenced: 0, duplicates: 0, gaps: 0, lateUndelivered: 0 };
+  const stats: WireStats = { framesIn: 0, framesOut: 0, framesReusingValues: 0, framesRejected: 0, framesFenced: 0, duplicates: 0, gaps: 0, lateUndelivered: 0 };
   const wire = new WireChannels({ app: 'app1', epoch: 0, nodeId: 'a', transport: a, log: silent, stats, clock });
   const ch = wire.remoteChannel({ processor: 0, index: 0, node: 'a' }, { processor: 1, index: 0, node: 'b' });
   wire.start();

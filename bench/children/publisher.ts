@@ -4,9 +4,13 @@
  *  - `frames`: batches of up to `frameRecords` records as Tributary wire frames (encodeFrame: the
  *    same cbor-x encoder and layout), at most `inflight` frames awaiting their PUBACK; or
  *  - `json`: one JSON message per record (what Node-RED consumes), at most `inflight` unacked.
- * No processing, no durability. Options (argv JSON): { url, clientId }.
+ * No processing. With `durableDir` (the hand-written pipeline baseline) every frame is first put
+ * into a LevelDB there, one awaited put per frame, then published (log first, then send).
+ * Options (argv JSON): { url, clientId }.
  * Command { type: 'publish', topic, load, format, frameRecords, inflight } -> { type: 'published' }.
  */
+import { rm } from 'node:fs/promises';
+import { Level } from 'level';
 import { createLogger, encodeFrame, type Message, type SourceContext } from '@tributary/shared';
 import { deviceSource, type DeviceLoad } from '../apps/devices.js';
 import { argsJson, send, serve } from './io.js';
@@ -18,6 +22,8 @@ interface PublishCommand {
   format: 'frames' | 'json';
   frameRecords: number;
   inflight: number;
+  /** Frames go to a LevelDB here (one put per frame, awaited) before they are published. */
+  durableDir?: string;
 }
 
 const { url, clientId } = argsJson<{ url: string; clientId: string }>();
@@ -55,6 +61,8 @@ async function publish(c: PublishCommand): Promise<void> {
   const source = deviceSource(c.load).create();
   await source.open(ctx);
   const window = new Window(c.inflight);
+  const db = c.durableDir ? new Level<string, Uint8Array>(c.durableDir, { valueEncoding: 'view' }) : null;
+  await db?.open();
   const t0 = performance.now();
   let records = 0;
   let frames = 0;
@@ -66,6 +74,7 @@ async function publish(c: PublishCommand): Promise<void> {
     if (batch[0].ts < firstTs) firstTs = batch[0].ts;
     if (c.format === 'frames') {
       const bytes = encodeFrame({ app: 'baseline', epoch: 1, sender: 0, firstSeq: records, clock: batch[batch.length - 1].ts, messages: batch });
+      if (db) await db.put(`f!${String(frames).padStart(12, '0')}`, bytes);
       await window.acquire();
       client.publish(c.topic, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, window.done);
       frames++;
@@ -80,6 +89,10 @@ async function publish(c: PublishCommand): Promise<void> {
   }
   await window.drain();
   await source.close();
+  if (db && c.durableDir) {
+    await db.close();
+    await rm(c.durableDir, { recursive: true, force: true });
+  }
   send({ type: 'published', records, frames, firstTs, wallMs: performance.now() - t0 });
 }
 

@@ -1,7 +1,10 @@
 /**
  * Baseline subscriber: counts what arrives on a topic (QoS 1) and measures, per record, arrival
  * time minus event time. Frames are decoded with decodeFrame (Tributary's own codec), JSON
- * messages with JSON.parse. Options (argv JSON): { url, clientId }.
+ * messages with JSON.parse. With `windowMs` (the hand-written pipeline baseline) every decoded
+ * record also goes into a keyed tumbling window of that size (key: its device; count, first and
+ * last event time), closed when the frames' clock passes its end, the rest when the input ends.
+ * Options (argv JSON): { url, clientId }.
  * Command { type: 'expect', topic, format, records, warmupMs | null, timeoutMs } -> { type: 'armed' } once
  * subscribed, then { type: 'received', ... } when `records` have arrived or the timeout passed.
  */
@@ -17,6 +20,42 @@ interface ExpectCommand {
   /** Latency only for paced loads (an unpaced fleet's event time is not a birth time); null: none. */
   warmupMs: number | null;
   timeoutMs: number;
+  /** Keyed tumbling windows of this size over the decoded records (hand-written baseline). */
+  windowMs?: number;
+}
+
+/** A plain keyed tumbling window: per window start, per device, a count and the event-time span. */
+class KeyedWindows {
+  private readonly open = new Map<number, Map<string, { count: number; first: number; last: number }>>();
+  results = 0;
+  windowed = 0;
+  constructor(private readonly size: number) {}
+
+  add(ts: number, device: string): void {
+    const start = ts - (ts % this.size);
+    let byKey = this.open.get(start);
+    if (!byKey) this.open.set(start, (byKey = new Map()));
+    const acc = byKey.get(device);
+    if (acc) {
+      acc.count++;
+      if (ts < acc.first) acc.first = ts;
+      if (ts > acc.last) acc.last = ts;
+    } else {
+      byKey.set(device, { count: 1, first: ts, last: ts });
+    }
+  }
+
+  /** Emits (counts) every window that ends at or before `clock`. */
+  close(clock: number): void {
+    for (const [start, byKey] of this.open) {
+      if (start + this.size > clock) continue;
+      for (const acc of byKey.values()) {
+        this.results++;
+        this.windowed += acc.count;
+      }
+      this.open.delete(start);
+    }
+  }
 }
 
 const { url, clientId } = argsJson<{ url: string; clientId: string }>();
@@ -44,6 +83,7 @@ async function expect(c: ExpectCommand): Promise<void> {
     }
     latencies[n++] = at - ts;
   };
+  const windows = c.windowMs ? new KeyedWindows(c.windowMs) : null;
   let finish!: (timedOut: boolean) => void;
   const finished = new Promise<boolean>((resolve) => (finish = resolve));
   const onMessage = (topic: string, payload: Buffer) => {
@@ -52,11 +92,20 @@ async function expect(c: ExpectCommand): Promise<void> {
     if (firstArrival === 0) firstArrival = at;
     lastArrival = at;
     if (c.format === 'frames') {
-      for (const m of decodeFrame(payload).messages) seen(m.ts, at);
+      const frame = decodeFrame(payload);
+      for (const m of frame.messages) {
+        seen(m.ts, at);
+        if (windows) windows.add(m.ts, (m.value as { device: string }).device);
+      }
+      windows?.close(frame.clock);
     } else {
       seen((JSON.parse(payload.toString()) as { ts: number }).ts, at);
     }
-    if (records >= c.records) finish(false);
+    if (records >= c.records) {
+      windows?.close(Infinity);
+      if (windows) lastArrival = now();
+      finish(false);
+    }
   };
   client.on('message', onMessage);
   await client.subscribeAsync(c.topic, { qos: 1 });
@@ -66,7 +115,10 @@ async function expect(c: ExpectCommand): Promise<void> {
   clearTimeout(timer);
   client.removeListener('message', onMessage);
   await client.unsubscribeAsync(c.topic);
-  send({ type: 'received', records, firstTs, firstArrival, lastArrival, timedOut, latency: latencySummary(latencies.subarray(0, n)) });
+  send({
+    type: 'received', records, firstTs, firstArrival, lastArrival, timedOut, latency: latencySummary(latencies.subarray(0, n)),
+    ...(windows ? { windowResults: windows.results, windowed: windows.windowed } : {}),
+  });
 }
 
 send({ type: 'ready' });

@@ -26,6 +26,10 @@ export interface RigRun {
   timeoutMs: number;
   /** Further processes to account for (a relay such as Node-RED), by name. */
   extraPids?: Record<string, number>;
+  /** Hand-written pipeline: the publisher logs each frame to a LevelDB here before publishing it. */
+  durableDir?: string;
+  /** Hand-written pipeline: the subscriber runs keyed tumbling windows of this size. */
+  windowMs?: number;
 }
 
 export class MqttRig {
@@ -53,12 +57,12 @@ export class MqttRig {
   }
 
   async run(r: RigRun, expected: number): Promise<RunFigures> {
-    await this.sub.request({ type: 'expect', topic: r.outTopic, format: r.format, records: expected, warmupMs: r.warmupMs, timeoutMs: r.timeoutMs }, 'armed', READY_MS);
+    await this.sub.request({ type: 'expect', topic: r.outTopic, format: r.format, records: expected, warmupMs: r.warmupMs, timeoutMs: r.timeoutMs, windowMs: r.windowMs }, 'armed', READY_MS);
     const window = new UsageWindow({ broker: this.broker.pid, ...(r.extraPids ?? {}), publisher: this.pub.pid, subscriber: this.sub.pid }).start();
     const t0 = Date.now();
     let stopped = false;
     try {
-      const published = await this.pub.request({ type: 'publish', topic: r.inTopic, load: r.load, format: r.format, frameRecords: r.frameRecords, inflight: r.inflight }, 'published', r.timeoutMs);
+      const published = await this.pub.request({ type: 'publish', topic: r.inTopic, load: r.load, format: r.format, frameRecords: r.frameRecords, inflight: r.inflight, durableDir: r.durableDir }, 'published', r.timeoutMs);
       const got = await this.sub.next('received', r.timeoutMs);
       const records = Number(got.records);
       const { usage, cpuSecTotal } = window.stop([Number(got.firstArrival), Number(got.lastArrival)]);
@@ -66,6 +70,7 @@ export class MqttRig {
       if (got.timedOut || records < expected) {
         throw new Error(`${r.outTopic}: ${records} of ${expected} records arrived (published ${String(published.records)}) within ${Math.round(r.timeoutMs / 1000)} s`);
       }
+      if (r.windowMs && Number(got.windowed) !== records) throw new Error(`${r.outTopic}: the windows hold ${String(got.windowed)} of ${records} records`);
       return {
         records,
         rate: rateOf(records, Number(got.firstArrival), Number(got.lastArrival)),

@@ -2,7 +2,7 @@
 import type { ProcessUsage } from './procs.js';
 import { spread, type Spread } from './stats.js';
 
-export type Role = 'transport' | 'transport-latency' | 'node-red' | 'local';
+export type Role = 'transport' | 'transport-latency' | 'hand-written' | 'node-red' | 'local';
 
 export interface Latency {
   measured: number;

@@ -3,10 +3,15 @@
  *  (a) transport ceiling: raw mqtt.js publisher -> the embedded aedes broker (own process) -> raw
  *      subscriber, Tributary's frames of 1,000 records (same cbor-x encoder), QoS 1, no
  *      processing, no durability; throughput, and latency at each load of the latency scenario;
+ *  (a') hand-written pipeline: the same durable work as Tributary's edge -> cloud path written
+ *      plainly — generate, one frame of 1,000 records, one awaited LevelDB put per frame, QoS 1
+ *      publish with 32 frames awaiting PUBACK, decode, keyed 1 s tumbling window — in the same
+ *      publisher and subscriber processes as (a);
  *  (b) Node-RED: mqtt in -> function -> mqtt out through the same broker, one JSON record per
  *      message (it has no batching);
  *  (c) local mode: the same app in one process (LocalRuntime, no broker), the processing ceiling.
  */
+import { join } from 'node:path';
 import { pacedLoad, unpacedLoad } from '../apps/devices.js';
 import type { BenchContext } from '../lib/context.js';
 import { MqttRig } from '../lib/mqtt-rig.js';
@@ -43,6 +48,29 @@ async function measureTransport(ctx: BenchContext, rig: MqttRig): Promise<void> 
   }
 }
 
+/**
+ * Issue 14's baseline: what a developer would write by hand for the throughput scenario's durable
+ * work, with no framework: as many records as a Tributary run (--records), 10 devices.
+ */
+async function measureHandWritten(ctx: BenchContext, rig: MqttRig): Promise<void> {
+  const o = ctx.options;
+  const load = unpacedLoad(DEVICES, o.records, o.eventRate);
+  const runs: RunFigures[] = [];
+  for (let i = 0; i < o.runs; i++) {
+    const topic = `bench/hand-written/hw${i}`;
+    const r = await rig.run({
+      inTopic: topic, outTopic: topic, load, format: 'frames', frameRecords: FRAME_RECORDS, inflight: INFLIGHT_FRAMES, warmupMs: null,
+      timeoutMs: o.runTimeoutMs, durableDir: join(ctx.dir, `hand-written-${i}`), windowMs: 1000,
+    }, load.devices * load.ticks);
+    ctx.say(`  hand-written run ${i + 1}: ${int(r.rate)} records/s`);
+    runs.push(r);
+  }
+  ctx.add(summarizeRuns({
+    scenario: 'baselines', case: `hand-written pipeline (${DEVICES} devices, LevelDB put per frame, QoS 1, keyed 1 s window)`, records: load.devices * load.ticks, devices: DEVICES, role: 'hand-written',
+    notes: ['generate, one frame per 1,000 records, one awaited LevelDB put per frame, QoS 1 publish with 32 frames in flight, decode, keyed 1 s tumbling window'],
+  }, runs));
+}
+
 export const baselines: Scenario = {
   name: 'baselines',
   title: '3. Baselines: transport ceiling, Node-RED, local mode',
@@ -51,6 +79,7 @@ export const baselines: Scenario = {
     const rig = await MqttRig.start();
     try {
       await measureTransport(ctx, rig);
+      await measureHandWritten(ctx, rig);
       await measureNodeRed(ctx, rig, DEVICES);
     } finally {
       await rig.stop();

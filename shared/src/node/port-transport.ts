@@ -31,9 +31,20 @@ export class PortTransport extends RelayTransport {
     super(clientId);
   }
 
+  /**
+   * A frame the caller owns (opts.owned) is moved to the main thread, not copied; anything else
+   * is copied to exactly its own bytes and moved (cloning a view would copy its whole ArrayBuffer).
+   */
   async publish(topic: string, payload: Uint8Array | string, opts: PublishOptions = {}): Promise<void> {
-    const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    const bytes = typeof payload !== 'string' && opts.owned && wholeBuffer(payload)
+      ? payload
+      : new Uint8Array(typeof payload === 'string' ? Buffer.from(payload) : payload);
     const msg: FromAppThread = { type: 'publish', topic, payload: bytes, qos: opts.qos ?? 1, retain: opts.retain ?? false };
-    this.port.postMessage(msg);
+    this.port.postMessage(msg, wholeBuffer(bytes) ? [bytes.buffer as ArrayBuffer] : []);
   }
+}
+
+/** True when `bytes` spans its whole (non-shared) ArrayBuffer, so moving that buffer moves just them. */
+export function wholeBuffer(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
 }

@@ -55,9 +55,15 @@ export class ThreadApp implements AppHost {
     worker.once('exit', () => this.exitedResolve());
   }
 
+  /**
+   * A copy of exactly the payload's bytes, moved into the thread: the MQTT client's payloads are
+   * views into its read buffers, and posting a view clones its whole ArrayBuffer (up to 64 KB
+   * and more per frame), while moving the payload itself would take it from other listeners.
+   */
   deliver(topic: string, payload: Uint8Array): void {
-    const m: ToAppThread = { type: 'message', topic, payload };
-    this.worker?.postMessage(m);
+    const own = new Uint8Array(payload);
+    const m: ToAppThread = { type: 'message', topic, payload: own };
+    this.worker?.postMessage(m, [own.buffer]);
   }
 
   /**

@@ -49,7 +49,7 @@ export interface AppRuntimeOptions {
 export class AppRuntime {
   readonly app: string;
   readonly hosts: Map<number, TaskHost>;
-  readonly stats: WireStats = { framesIn: 0, framesOut: 0, framesRejected: 0, framesFenced: 0, duplicates: 0, gaps: 0, lateUndelivered: 0 };
+  readonly stats: WireStats = { framesIn: 0, framesOut: 0, framesReusingValues: 0, framesRejected: 0, framesFenced: 0, duplicates: 0, gaps: 0, lateUndelivered: 0 };
   failure: TaskError | null = null;
   private readonly sources: SourceTaskRunner[];
   private readonly wire: WireChannels;

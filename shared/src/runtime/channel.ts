@@ -1,4 +1,5 @@
 import type { Message } from '../api/message.js';
+import type { EncodedValues } from '../wire/frame-v2.js';
 
 /**
  * A batch as a receiving task sees it: messages from one sender task, followed by that sender's
@@ -22,7 +23,12 @@ export interface BatchReceiver {
  * slows its producers instead of growing memory.
  */
 export interface OutChannel {
-  send(messages: Message[], clock: number): void;
+  /**
+   * `values`: the sending task's input batch's values, already encoded (a source's replay-log
+   * batch), offered for reuse; a remote channel writes them as they are when `messages` carry
+   * exactly those values. In-process channels ignore it.
+   */
+  send(messages: Message[], clock: number, values?: EncodedValues | null): void;
   /** null while the channel has credit; otherwise a promise that resolves when it has again. */
   whenWritable(): Promise<void> | null;
 }

@@ -1,4 +1,5 @@
 import { encodeFrame } from '../wire/frame.js';
+import { sameValues, type EncodedValues } from '../wire/frame-v2.js';
 import type { Message } from '../api/message.js';
 import type { OutChannel } from './channel.js';
 import { CreditGate } from './credit-gate.js';
@@ -38,25 +39,31 @@ export class RemoteChannel implements OutChannel {
   private probeDue = false;
   framesSent = 0;
   probesSent = 0;
+  /** Frames whose values section was the replay log's bytes, not encoded again (encode once). */
+  framesReusingValues = 0;
 
   constructor(
     private readonly header: RemoteChannelHeader,
-    private readonly publish: (frame: Uint8Array) => void,
+    /** `reusedValues`: the frame's values section is bytes encoded before (encode once). */
+    private readonly publish: (frame: Uint8Array, reusedValues: boolean) => void,
   ) {}
 
   private get credits(): number {
     return this.granted - this.sent;
   }
 
-  send(messages: Message[], clock: number): void {
+  /** `values`: see OutChannel.send; reused when they are exactly these messages' values. */
+  send(messages: Message[], clock: number, values?: EncodedValues | null): void {
     const { app, epoch, sender } = this.header;
-    const bytes = encodeFrame({ app, epoch, sender, firstSeq: this.seq, clock, messages });
+    const reuse = values != null && messages.length > 0 && sameValues(messages, values);
+    const bytes = encodeFrame({ app, epoch, sender, firstSeq: this.seq, clock, messages }, undefined, reuse ? values : null);
+    if (reuse) this.framesReusingValues++;
     this.seq += messages.length;
     this.sent++;
     this.framesSent++;
     this.lastClock = clock;
     this.sentSinceTick = true;
-    this.publish(bytes);
+    this.publish(bytes, reuse);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Message } from '../api/message.js';
 import { ALL_TASKS, type Partitioner } from '../api/partitioner/partitioner.js';
+import type { EncodedValues } from '../wire/frame-v2.js';
 import type { OutChannel } from './channel.js';
 
 /** Messages per batch before a channel is flushed mid-batch; also the unit of credit. */
@@ -31,6 +32,11 @@ export class Router {
   private readonly all: Route[] = [];
   /** The output clock last flushed: emitting anything older than this is emitting late. */
   lastClock = -Infinity;
+  /**
+   * The current input batch's values, encoded (a source's replay-log batch), while the task
+   * processes it; every send offers them to the channel (encode once). Set by SourceTaskRunner.
+   */
+  origin: EncodedValues | null = null;
 
   constructor(private readonly batchSize = DEFAULT_BATCH_SIZE) {}
 
@@ -70,17 +76,21 @@ export class Router {
     }
   }
 
+  /**
+   * A full buffer is sent when one more message comes, not when it fills: an input batch of
+   * exactly batchSize messages then leaves at the flush as one frame with the new clock, instead
+   * of a frame now and an empty clock-only frame at the flush (twice the frames and credits).
+   */
   private push(route: Route, i: number, msg: Message): void {
-    const buf = route.buffers[i];
-    buf.push(msg);
-    if (buf.length >= this.batchSize) this.send(route, i, this.lastClock);
+    if (route.buffers[i].length >= this.batchSize) this.send(route, i, this.lastClock);
+    route.buffers[i].push(msg);
   }
 
   private send(route: Route, i: number, clock: number): void {
     const messages = route.buffers[i];
     route.buffers[i] = [];
     route.sentClock[i] = clock;
-    route.channels[i].send(messages, clock);
+    route.channels[i].send(messages, clock, this.origin);
   }
 
   /** Sends every pending batch, and the new clock on every channel that has not seen it yet. */

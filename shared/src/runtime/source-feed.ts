@@ -1,11 +1,14 @@
 import type { Message } from '../api/message.js';
 import type { ReplayLog } from '../store/replay-log.js';
+import { encodeValues, valuesOf, type EncodedValues } from '../wire/frame-v2.js';
 import { systemClock, type Clock } from './wall-clock.js';
 
 /** A batch of source records with its place in the source's sequence. */
 export interface FeedBatch {
   readonly firstSeq: number;
   readonly records: readonly Message[];
+  /** The records' values as the replay log stored them (with a log only): sent on as they are. */
+  readonly values?: EncodedValues | null;
 }
 
 /** What happens when a source's replay log reaches its disk quota. */
@@ -83,12 +86,14 @@ export class SourceFeed {
     }
     await this.enforceQuota();
     const { log, name } = this.replay;
-    const firstSeq = await log.append(name, records, clock, position);
+    // Encode once: the log stores these bytes, and the task's remote channel sends them on.
+    const values = encodeValues(valuesOf(records));
+    const firstSeq = await log.append(name, records, clock, position, values);
     this.appended = firstSeq + records.length;
     this.stats.backlogRecords += records.length;
     // Estimated between trims (each trim re-reads the exact size from the log).
     this.stats.bytes += records.length * this.bytesPerRecord;
-    if (this.queue.length < MEMORY_BATCHES) this.queue.push({ firstSeq, records });
+    if (this.queue.length < MEMORY_BATCHES) this.queue.push({ firstSeq, records, values });
     this.signal();
   }
 

@@ -109,13 +109,17 @@ export class SourceTaskRunner extends TaskHost {
   private async run(): Promise<void> {
     void this.read();
     let batches = 0;
+    const reuseValues = this.task.passesValuesThrough;
     try {
       while (!this.stopped) {
         await this.awaitCredit();
         const batch = await this.feed.next(this.emitted);
         if (batch === null || this.stopped) break;
         this.emitted = batch.firstSeq + batch.records.length;
+        // Encode once: while this batch is processed, its encoded values go with every send.
+        this.router.origin = reuseValues ? batch.values ?? null : null;
         const io = this.process(batch.records);
+        this.router.origin = null;
         if (io) await io;
         this.recordProcessing(batch.firstSeq);
         // Reads that never touch the disk resolve as microtasks; yield now and then so timers,

@@ -14,6 +14,8 @@ import { systemClock, type Clock, type Timer } from './wall-clock.js';
 export interface WireStats {
   framesIn: number;
   framesOut: number;
+  /** Frames out whose values section was the replay log's bytes, not encoded again (encode once). */
+  framesReusingValues: number;
   /** Frames that failed to decode or named an unknown channel: dropped, counted, logged. */
   framesRejected: number;
   /** Frames from another epoch (zombie tasks after a recovery): dropped and counted. */
@@ -84,9 +86,11 @@ export class WireChannels {
     const rAddr = taskAddress(receiver.processor, receiver.index);
     const { app, epoch, nodeId } = this.options;
     const topic = topics.data(nodeId, receiver.node, app, String(rAddr));
-    const channel = new RemoteChannel({ app, epoch, sender: sAddr }, (bytes) => {
+    const channel = new RemoteChannel({ app, epoch, sender: sAddr }, (bytes, reusedValues) => {
       this.stats.framesOut++;
-      this.publish(topic, bytes);
+      if (reusedValues) this.stats.framesReusingValues++;
+      // encodeFrame's result has its own ArrayBuffer, used for nothing else: a thread hop moves it
+      this.publish(topic, bytes, true);
     });
     this.outbound.set(`${sAddr}>${rAddr}`, channel);
     this.outboundNode.set(`${sAddr}>${rAddr}`, receiver.node);
@@ -174,8 +178,8 @@ export class WireChannels {
     this.credits.announce(inb.creditKey, inb.receiver, total);
   }
 
-  private publish(topic: string, payload: Uint8Array): void {
-    this.options.transport.publish(topic, payload, { qos: 1 }).catch((err: Error) => {
+  private publish(topic: string, payload: Uint8Array, owned = false): void {
+    this.options.transport.publish(topic, payload, { qos: 1, owned }).catch((err: Error) => {
       this.options.log.warn({ err: err.message, topic }, 'publish failed');
     });
   }

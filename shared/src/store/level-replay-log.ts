@@ -1,6 +1,7 @@
 import { Level } from 'level';
 import { cborDecoder, cborEncoder } from '../wire/cbor.js';
-import { decodeFrame, encodeFrame } from '../wire/frame.js';
+import { decodeFrameWithValues, encodeFrame, frameMessageCount } from '../wire/frame.js';
+import type { EncodedValues } from '../wire/frame-v2.js';
 import type { Message } from '../api/message.js';
 import type { LoggedBatch, ReplayLog, SourceLogStats } from './replay-log.js';
 
@@ -31,7 +32,8 @@ interface SourceState {
 
 /**
  * ReplayLog on LevelDB. Per source:
- *   b!<source>!<firstSeq>        -> the batch as one encoded frame (the wire format, reused)
+ *   b!<source>!<firstSeq>        -> the batch as one encoded frame (the wire format: its values
+ *                                   section is what a remote channel sends on, not re-encoded)
  *   t!<source>!<maxTsAfter>!<seq> -> index: newest timestamp seen once this batch was appended
  *   p!<source>                   -> the source's read position after the last batch (CBOR)
  *   m!<source>                   -> newest timestamp among trimmed batches (replay needs it)
@@ -61,7 +63,8 @@ export class LevelReplayLog implements ReplayLog {
     s = { nextSeq: 0, maxTs: -Infinity, records: 0, bytes: 0, trimmedMaxTs: -Infinity, list: [], head: 0 };
     for await (const [key, value] of this.db.iterator({ gt: `b!${source}!`, lt: `b!${source}!~` })) {
       const seq = unnum(key.slice(key.lastIndexOf('!') + 1));
-      const n = decodeFrame(value).messages.length;
+      // version 2: counted from the event-time section's length, nothing decoded
+      const n = frameMessageCount(value);
       s.records += n;
       s.bytes += value.byteLength;
       s.nextSeq = seq + n;
@@ -76,11 +79,11 @@ export class LevelReplayLog implements ReplayLog {
     return s;
   }
 
-  async append(source: string, records: readonly Message[], clock: number, position?: unknown): Promise<number> {
+  async append(source: string, records: readonly Message[], clock: number, position?: unknown, values?: EncodedValues | null): Promise<number> {
     const s = await this.state(source);
     const firstSeq = s.nextSeq;
     for (const r of records) if (r.ts > s.maxTs) s.maxTs = r.ts;
-    const frame = encodeFrame({ app: source, epoch: 0, sender: 0, firstSeq, clock, messages: records as Message[] });
+    const frame = encodeFrame({ app: source, epoch: 0, sender: 0, firstSeq, clock, messages: records as Message[] }, undefined, values);
     const batch = this.db.batch().put(`b!${source}!${num(firstSeq)}`, frame);
     if (position !== undefined) batch.put(`p!${source}`, cborEncoder.encode(position));
     if (records.length > 0) batch.put(`t!${source}!${num(s.maxTs)}!${num(firstSeq)}`, new Uint8Array(0));
@@ -113,10 +116,11 @@ export class LevelReplayLog implements ReplayLog {
     let start = `b!${source}!`;
     for await (const key of this.db.keys({ gt: `b!${source}!`, lte: `b!${source}!${num(fromSeq)}`, reverse: true, limit: 1 })) start = key;
     for await (const [key, value] of this.db.iterator({ gte: start, lt: `b!${source}!~` })) {
-      const f = decodeFrame(value);
+      // Frames of version 1 (a log written before version 2) decode too, without reusable values.
+      const { frame: f, values } = decodeFrameWithValues(value);
       const firstSeq = unnum(key.slice(key.lastIndexOf('!') + 1));
       if (firstSeq + f.messages.length <= fromSeq) continue;
-      yield { firstSeq, clock: f.clock, records: f.messages };
+      yield { firstSeq, clock: f.clock, records: f.messages, values };
     }
   }
 

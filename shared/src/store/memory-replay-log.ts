@@ -1,4 +1,5 @@
 import { encodeFrame } from '../wire/frame.js';
+import type { EncodedValues } from '../wire/frame-v2.js';
 import type { Message } from '../api/message.js';
 import type { LoggedBatch, ReplayLog, SourceLogStats } from './replay-log.js';
 
@@ -21,13 +22,13 @@ export class MemoryReplayLog implements ReplayLog {
     return l;
   }
 
-  async append(source: string, records: readonly Message[], clock: number, position?: unknown): Promise<number> {
+  async append(source: string, records: readonly Message[], clock: number, position?: unknown, values?: EncodedValues | null): Promise<number> {
     const l = this.log(source);
     if (position !== undefined) l.position = structuredClone(position);
     const firstSeq = l.nextSeq;
     for (const r of records) if (r.ts > l.maxTs) l.maxTs = r.ts;
     // Encoded once, as the disk log would, so both refuse the same bad records and report sizes.
-    const bytes = encodeFrame({ app: source, epoch: 0, sender: 0, firstSeq, clock, messages: records as Message[] }).byteLength;
+    const bytes = encodeFrame({ app: source, epoch: 0, sender: 0, firstSeq, clock, messages: records as Message[] }, undefined, values).byteLength;
     l.batches.push({ firstSeq, clock, records: records.map((r) => ({ ...r })), maxTsAfter: l.maxTs, bytes });
     l.nextSeq += records.length;
     return firstSeq;

@@ -1,4 +1,5 @@
 import type { Message } from '../api/message.js';
+import type { EncodedValues } from '../wire/frame-v2.js';
 
 /** One appended batch, as read back. */
 export interface LoggedBatch {
@@ -6,6 +7,11 @@ export interface LoggedBatch {
   /** The source's clock after this batch. */
   readonly clock: number;
   readonly records: readonly Message[];
+  /**
+   * The records' values as the log stored them (LevelReplayLog, frames of version 2): a remote
+   * channel sending these values on reuses the bytes instead of encoding them again.
+   */
+  readonly values?: EncodedValues | null;
 }
 
 export interface SourceLogStats {
@@ -34,9 +40,10 @@ export interface ReplayLog {
   /**
    * Appends a batch; resolves once it is durable, with the sequence number of its first record.
    * `position` (the source's read position after this batch) is stored in the same atomic write,
-   * so after a crash the source resumes exactly after what the log holds.
+   * so after a crash the source resumes exactly after what the log holds. `values`, the records'
+   * values already encoded (encodeValues), is stored as it is instead of encoding them again.
    */
-  append(source: string, records: readonly Message[], clock: number, position?: unknown): Promise<number>;
+  append(source: string, records: readonly Message[], clock: number, position?: unknown, values?: EncodedValues | null): Promise<number>;
   /** The position stored with the last append, or undefined. */
   position(source: string): Promise<unknown>;
   /** Batches holding records with sequence numbers >= fromSeq, oldest first. */

@@ -1,20 +1,25 @@
 import { Buffer } from 'node:buffer';
 import { ErrorCodes, FrameError } from '../api/errors.js';
 import { isClockValue, isEventTime, type Message } from '../api/message.js';
-import { MAX_CBOR_ITEMS, cborDecoder, cborEncoder } from './cbor.js';
+import { MAX_CBOR_ITEMS, cborEncoder } from './cbor.js';
+import { checkBytes, decodeCbor, describe, invalid, messageOf, readHead, scalarEnd } from './frame-bytes.js';
+import { FRAME_V1, V1_FIELDS, v1Items, v1Messages } from './frame-v1.js';
+import { FRAME_V2, V2_FIELDS, sameValues, timesAndKeys, v2Messages, valuesOf, type EncodedValues } from './frame-v2.js';
 
 /**
- * The wire format between Tributary processes: one frame is a batch of messages from one
- * sender task to one receiver task, encoded as a single CBOR array
+ * The wire format between Tributary processes: one frame is a batch of messages from one sender
+ * task to one receiver task. Nodes send version 2 (frame-v2.ts: event times, keys and values in
+ * three sections, the values encoded once per batch and reused from the replay log) and decode
+ * versions 1 (frame-v1.ts) and 2. Both are one CBOR array that starts with the same six fields:
  *
- *   [version, app, epoch, sender, firstSeq, clock, [[ts, value] | [ts, value, key], ...]]
+ *   [version, app, epoch, sender, firstSeq, clock, ...]
  *
  * The transport encodes a batch with `encodeFrame` and hands received bytes to `decodeFrame`,
  * which trusts nothing: anything wrong with the bytes is a `FrameError` with a stable code,
  * never another exception. Wrong arguments from our own code are TypeErrors / RangeErrors.
  */
 
-export const FRAME_VERSION = 1;
+export const FRAME_VERSION = FRAME_V2;
 
 export interface FrameHeader {
   /** Application id: non-empty, at most MAX_APP_LENGTH characters. */
@@ -51,65 +56,76 @@ export const DEFAULT_FRAME_LIMITS: Readonly<FrameLimits> = Object.freeze({
 
 export const MAX_APP_LENGTH = 256;
 
-const FRAME_FIELDS = 7;
 const HEADER_FIELDS = 6;
 const FIELD_NAMES = ['version', 'app', 'epoch', 'sender', 'firstSeq', 'clock'] as const;
+const FIELDS: Record<number, number> = { [FRAME_V1]: V1_FIELDS, [FRAME_V2]: V2_FIELDS };
 
 /**
- * Called by a sending channel per batch. Validation is cheap (header fields and each ts, not
- * the values): it only stops frames the peer would certainly refuse. Values nested deeper or
- * larger than the decoder's limits (MAX_CBOR_ITEMS per container) still encode.
+ * Called by a sending channel per batch and by the replay log per appended batch. `values`, when
+ * given and holding exactly these messages' values (the same objects, in order), is written as
+ * it is instead of encoding the values again. Validation is cheap (header fields and each ts, not
+ * the values): it only stops frames the peer would certainly refuse. The result has its own
+ * ArrayBuffer (it can be transferred to another thread, and holding it pins nothing else).
  */
-export function encodeFrame(frame: Frame, limits?: Partial<FrameLimits>): Uint8Array {
-  const { maxFrameBytes, maxMessages } = resolveLimits(limits);
-  if (typeof frame !== 'object' || frame === null) throw new TypeError('encodeFrame: frame must be an object');
-  const problem = headerProblem(frame);
-  if (problem !== undefined) throw new TypeError(`encodeFrame: ${problem}`);
+export function encodeFrame(frame: Frame, limits?: Partial<FrameLimits>, values?: EncodedValues | null): Uint8Array {
+  const { maxFrameBytes, maxMessages } = checkFrame(frame, limits);
   const { messages } = frame;
-  if (!Array.isArray(messages)) throw new TypeError('encodeFrame: messages must be an array');
-  if (messages.length > maxMessages) {
-    throw new RangeError(`encodeFrame: ${messages.length} messages, more than the limit of ${maxMessages}`);
-  }
-  const bytes = encodeCbor([
-    FRAME_VERSION, frame.app, frame.epoch, frame.sender, frame.firstSeq, frame.clock, toItems(messages),
-  ]);
-  if (bytes.length > maxFrameBytes) {
-    throw new RangeError(`encodeFrame: frame is ${bytes.length} bytes, more than the limit of ${maxFrameBytes}`);
-  }
+  const { ts, keys } = timesAndKeys(messages);
+  const body = values != null && sameValues(messages, values) ? values.bytes : encodeCbor(valuesOf(messages));
+  // The header and the two sections as an array of eight, then the values appended as the ninth.
+  const head = encodeCbor([FRAME_V2, frame.app, frame.epoch, frame.sender, frame.firstSeq, frame.clock, ts, keys]);
+  const size = head.length + body.length;
+  if (size > maxFrameBytes) throw new RangeError(`encodeFrame: frame is ${size} bytes, more than the limit of ${maxFrameBytes}`);
+  const bytes = Buffer.allocUnsafeSlow(size);
+  bytes.set(head, 0);
+  bytes[0] = 0x80 | V2_FIELDS;
+  bytes.set(body, head.length);
   return bytes;
 }
 
-/** Messages as wire items; the key is written only when present, so keyless messages stay short. */
-function toItems(messages: readonly Message[]): unknown[] {
-  const items = new Array<unknown>(messages.length);
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i];
-    if (typeof m !== 'object' || m === null) throw new TypeError(`encodeFrame: messages[${i}] must be a message object`);
-    if (!isEventTime(m.ts)) throw new TypeError(`encodeFrame: messages[${i}].ts must be a safe integer, got ${describe(m.ts)}`);
-    items[i] = m.key === undefined ? [m.ts, m.value] : [m.ts, m.value, m.key];
-  }
-  return items;
+/** A version 1 frame: what nodes sent before version 2 (compatibility tests, comparisons). */
+export function encodeFrameV1(frame: Frame, limits?: Partial<FrameLimits>): Uint8Array {
+  const { maxFrameBytes } = checkFrame(frame, limits);
+  const bytes = Buffer.from(encodeCbor([FRAME_V1, frame.app, frame.epoch, frame.sender, frame.firstSeq, frame.clock, v1Items(frame.messages)]));
+  if (bytes.length > maxFrameBytes) throw new RangeError(`encodeFrame: frame is ${bytes.length} bytes, more than the limit of ${maxFrameBytes}`);
+  return bytes;
 }
 
-/**
- * A copy, owned by the caller: cbor-x returns views into its shared output buffer, which grows
- * to the largest frame ever encoded, so holding one (an unacknowledged frame kept for resend)
- * would pin that whole buffer. The memcpy is lost in the noise next to encoding itself.
- */
+function checkFrame(frame: Frame, limits: Partial<FrameLimits> | undefined): FrameLimits {
+  const resolved = resolveLimits(limits);
+  if (typeof frame !== 'object' || frame === null) throw new TypeError('encodeFrame: frame must be an object');
+  const problem = headerProblem(frame);
+  if (problem !== undefined) throw new TypeError(`encodeFrame: ${problem}`);
+  if (!Array.isArray(frame.messages)) throw new TypeError('encodeFrame: messages must be an array');
+  if (frame.messages.length > resolved.maxMessages) {
+    throw new RangeError(`encodeFrame: ${frame.messages.length} messages, more than the limit of ${resolved.maxMessages}`);
+  }
+  return resolved;
+}
+
 function encodeCbor(value: unknown[]): Uint8Array {
   try {
-    return Buffer.from(cborEncoder.encode(value));
+    return cborEncoder.encode(value);
   } catch (err) {
     throw new TypeError(`encodeFrame: a message cannot be encoded as CBOR: ${messageOf(err)}`, { cause: err });
   }
 }
 
 /**
- * Called by a receiving channel for every frame off the wire. The order of checks is the
- * contract: size (before touching the bytes), version (before interpreting the layout), CBOR
- * well-formedness, then fields in wire order. Decoded messages never share memory with `bytes`.
+ * Called by a receiving channel for every frame off the wire, and by the replay log reading a
+ * batch back. The order of checks is the contract: size (before touching the bytes), version
+ * (before interpreting the layout), CBOR well-formedness, then fields in wire order. Decoded
+ * messages never share memory with `bytes`.
  */
 export function decodeFrame(bytes: Uint8Array, limits?: Partial<FrameLimits>): Frame {
+  return decodeFrameWithValues(bytes, limits).frame;
+}
+
+/**
+ * As decodeFrame, and for a version 2 frame its values section as EncodedValues (a view into
+ * `bytes`): the replay log hands it on with the batch, so sending it on needs no encode.
+ */
+export function decodeFrameWithValues(bytes: Uint8Array, limits?: Partial<FrameLimits>): { frame: Frame; values: EncodedValues | null } {
   const { maxFrameBytes, maxMessages } = resolveLimits(limits);
   checkBytes(bytes, 'decodeFrame');
   if (bytes.length > maxFrameBytes) {
@@ -118,30 +134,41 @@ export function decodeFrame(bytes: Uint8Array, limits?: Partial<FrameLimits>): F
   checkLeadingVersion(bytes);
   const raw = decodeCbor(bytes);
   if (!Array.isArray(raw)) throw invalid(`frame must be a CBOR array, got ${describe(raw)}`);
-  checkVersion(raw[0]);
-  if (raw.length !== FRAME_FIELDS) {
-    throw invalid(`a version ${FRAME_VERSION} frame has ${FRAME_FIELDS} fields, got ${raw.length}`);
+  const version = checkVersion(raw[0]);
+  if (raw.length !== FIELDS[version]) {
+    throw invalid(`a version ${version} frame has ${FIELDS[version]} fields, got ${raw.length}`);
   }
-  return { ...toHeader(raw), messages: toMessages(raw[6], maxMessages) };
+  const header = toHeader(raw);
+  if (version === FRAME_V1) return { frame: { ...header, messages: v1Messages(raw[6], maxMessages) }, values: null };
+  const messages = v2Messages(raw, maxMessages);
+  const at = valuesOffset(bytes);
+  const values = at === undefined ? null : { values: raw[8] as unknown[], bytes: bytes.subarray(at) };
+  return { frame: { ...header, messages }, values };
 }
 
-function toMessages(items: unknown, maxMessages: number): Message[] {
-  if (!Array.isArray(items)) throw invalid(`messages must be an array, got ${describe(items)}`);
-  if (items.length > maxMessages) {
-    throw invalid(`frame holds ${items.length} messages, more than the limit of ${maxMessages}`);
+/**
+ * The number of messages in a frame this node wrote (the replay log counting its batches when it
+ * opens): for version 2 read from the length of the event-time section, without decoding the
+ * values; version 1 is decoded. Throws FrameError for bytes that are not a frame.
+ */
+export function frameMessageCount(bytes: Uint8Array): number {
+  checkBytes(bytes, 'frameMessageCount');
+  checkLeadingVersion(bytes);
+  if (bytes[0] === (0x80 | V2_FIELDS) && bytes[1] === FRAME_V2) {
+    let at: number | undefined = 1;
+    for (let field = 0; field < HEADER_FIELDS && at !== undefined; field++) at = scalarEnd(bytes, at, bytes.length);
+    const ts = at === undefined ? undefined : readHead(bytes, at);
+    if (ts !== undefined && ts.major === 2 && ts.value % 8 === 0) return ts.value / 8;
   }
-  const messages = new Array<Message>(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const item: unknown = items[i];
-    if (!Array.isArray(item) || (item.length !== 2 && item.length !== 3)) {
-      throw invalid(`messages[${i}] must be an array [ts, value] or [ts, value, key], got ${describe(item)}`);
-    }
-    const ts: unknown = item[0];
-    if (!isEventTime(ts)) throw invalid(`messages[${i}].ts must be a safe integer, got ${describe(ts)}`);
-    // an explicit undefined key reads as no key, as encodeFrame would have written it
-    messages[i] = item[2] === undefined ? { ts, value: item[1] } : { ts, key: item[2], value: item[1] };
-  }
-  return messages;
+  return decodeFrame(bytes).messages.length;
+}
+
+/** Where a well-formed v2 frame's values section starts: after the header and two sections. */
+function valuesOffset(bytes: Uint8Array): number | undefined {
+  const array = readHead(bytes, 0);
+  let at: number | undefined = array?.next;
+  for (let field = 0; field < V2_FIELDS - 1 && at !== undefined; field++) at = scalarEnd(bytes, at, bytes.length);
+  return at;
 }
 
 /**
@@ -155,9 +182,6 @@ export function peekFrameHeader(bytes: Uint8Array): FrameHeader {
   checkLeadingVersion(bytes);
   const array = readHead(bytes, 0);
   if (array === undefined || array.major !== 4) throw invalid('frame must be a CBOR array');
-  if (array.value !== FRAME_FIELDS && !Number.isNaN(array.value)) {
-    throw invalid(`a version ${FRAME_VERSION} frame has ${FRAME_FIELDS} fields, got ${array.value}`);
-  }
   let end = array.next;
   for (let field = 0; field < HEADER_FIELDS; field++) end = skipScalar(bytes, end, field);
   // the header items re-framed as an array of six, so cbor-x decodes them and nothing after
@@ -165,7 +189,10 @@ export function peekFrameHeader(bytes: Uint8Array): FrameHeader {
   copy[0] = 0x80 | HEADER_FIELDS;
   copy.set(bytes.subarray(array.next, end), 1);
   const raw = decodeCbor(copy) as unknown[];
-  checkVersion(raw[0]);
+  const version = checkVersion(raw[0]);
+  if (array.value !== FIELDS[version] && !Number.isNaN(array.value)) {
+    throw invalid(`a version ${version} frame has ${FIELDS[version]} fields, got ${array.value}`);
+  }
   return toHeader(raw);
 }
 
@@ -183,27 +210,6 @@ function skipScalar(bytes: Uint8Array, at: number, field: number): number {
   throw invalid(`frame header field ${FIELD_NAMES[field]} has an unexpected encoding`);
 }
 
-/** One CBOR initial byte and its argument (NaN for indefinite length); undefined if cut short. */
-interface Head {
-  major: number;
-  value: number;
-  next: number;
-}
-
-function readHead(bytes: Uint8Array, at: number): Head | undefined {
-  if (at >= bytes.length) return undefined;
-  const major = bytes[at] >> 5;
-  const info = bytes[at] & 0x1f;
-  if (info < 24) return { major, value: info, next: at + 1 };
-  if (info === 31) return { major, value: NaN, next: at + 1 };
-  if (info > 27) return undefined;
-  const size = 1 << (info - 24);
-  if (at + 1 + size > bytes.length) return undefined;
-  let value = 0;
-  for (let i = 1; i <= size; i++) value = value * 256 + bytes[at + i];
-  return { major, value, next: at + 1 + size };
-}
-
 /**
  * Read straight from the first bytes, before decoding, so that a frame from a newer peer is
  * reported as FRAME_VERSION even when the rest of its layout means nothing to this version.
@@ -217,12 +223,12 @@ function checkLeadingVersion(bytes: Uint8Array): void {
   if (version !== undefined && version.major === 0 && !Number.isNaN(version.value)) checkVersion(version.value);
 }
 
-function checkVersion(version: unknown): void {
-  if (version === FRAME_VERSION) return;
+function checkVersion(version: unknown): number {
+  if (version === FRAME_V2 || version === FRAME_V1) return version;
   if (typeof version === 'number' && Number.isInteger(version) && version >= 0) {
     throw new FrameError(
       ErrorCodes.FRAME_VERSION,
-      `frame version ${version} is not supported: this node speaks version ${FRAME_VERSION}`,
+      `frame version ${version} is not supported: this node speaks version ${FRAME_VERSION} and reads version ${FRAME_V1}`,
     );
   }
   throw invalid(`frame version must be an unsigned integer, got ${describe(version)}`);
@@ -249,17 +255,6 @@ function headerProblem(header: { [K in keyof FrameHeader]: unknown }): string | 
   return undefined;
 }
 
-function decodeCbor(bytes: Uint8Array): unknown {
-  // byte strings decode to the source's class: a Buffer sent arrives as a Buffer
-  const source = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  try {
-    return cborDecoder.decode(source);
-  } catch (err) {
-    // cbor-x throws Error, RangeError (truncated DataView reads, stack overflow on deep nesting), TypeError
-    throw invalid(`frame is not well-formed CBOR: ${messageOf(err)}`, err);
-  }
-}
-
 function resolveLimits(limits: Partial<FrameLimits> | undefined): FrameLimits {
   if (limits === undefined) return DEFAULT_FRAME_LIMITS;
   const maxFrameBytes = limits.maxFrameBytes ?? DEFAULT_FRAME_LIMITS.maxFrameBytes;
@@ -271,26 +266,4 @@ function resolveLimits(limits: Partial<FrameLimits> | undefined): FrameLimits {
     throw new TypeError(`maxMessages must be an integer from 0 to ${MAX_CBOR_ITEMS}, got ${describe(maxMessages)}`);
   }
   return { maxFrameBytes, maxMessages };
-}
-
-function checkBytes(bytes: unknown, caller: string): asserts bytes is Uint8Array {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${caller}: bytes must be a Uint8Array, got ${describe(bytes)}`);
-}
-
-function invalid(message: string, cause?: unknown): FrameError {
-  return new FrameError(ErrorCodes.FRAME_INVALID, message, cause === undefined ? undefined : { cause });
-}
-
-/** cbor-x messages can quote input (a RegExp's source, say), so they are cut short. */
-function messageOf(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.length <= 200 ? message : `${message.slice(0, 200)}…`;
-}
-
-/** A short description for error messages; never echoes large or arbitrary input. */
-function describe(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
-  if (typeof value === 'string') return value.length <= 40 ? JSON.stringify(value) : `a string of ${value.length} characters`;
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }

@@ -19,6 +19,11 @@ export interface PublishOptions {
   qos?: QoS;
   /** Default false. */
   retain?: boolean;
+  /**
+   * The payload's whole ArrayBuffer belongs to this publish (a frame from encodeFrame): a thread
+   * hop may move it to the other thread instead of copying it. The caller never touches it again.
+   */
+  owned?: boolean;
 }
 
 /** Receives every message of every subscription of the transport; filter with `matchesFilter`. */

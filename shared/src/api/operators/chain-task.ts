@@ -9,6 +9,7 @@ import { Task, type TaskContext } from '../task/task.js';
 export class ChainTask extends Task {
   private readonly ops: Operator[];
   private readonly head: Emit;
+  private readonly passes: boolean;
 
   constructor(ctx: TaskContext, factories: readonly OperatorFactory[]) {
     super(ctx);
@@ -21,11 +22,17 @@ export class ChainTask extends Task {
       next = (msg) => op.push(msg);
     }
     this.ops = ops;
+    this.passes = factories.every((f) => f.passesValues === true);
     this.head = ops.length > 0 ? ops[0].push.bind(ops[0]) : next;
   }
 
   override async onStart(): Promise<void> {
     for (const op of this.ops) await op.open?.();
+  }
+
+  /** Every operator of the chain passes its input values on unchanged (or there is none). */
+  override get passesValuesThrough(): boolean {
+    return this.passes;
   }
 
   onNext(msg: Message): void {

@@ -26,4 +26,12 @@ export interface Operator {
   checkpointComplete?(t: number): void;
 }
 
-export type OperatorFactory = (emit: Emit, ctx: TaskContext) => Operator;
+export type OperatorFactory = ((emit: Emit, ctx: TaskContext) => Operator) & {
+  /** Set on steps that emit their input values unchanged (keyBy, filter, identity): see Task.passesValuesThrough. */
+  readonly passesValues?: boolean;
+};
+
+/** Marks a factory whose operators emit only their input values, as the same objects. */
+export function passingValues(factory: (emit: Emit, ctx: TaskContext) => Operator): OperatorFactory {
+  return Object.assign(factory, { passesValues: true as const });
+}

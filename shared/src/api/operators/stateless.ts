@@ -1,5 +1,5 @@
 import type { Message } from '../message.js';
-import type { OperatorFactory } from './operator.js';
+import { passingValues, type OperatorFactory } from './operator.js';
 
 /** User functions see the value and its event time; the key travels along untouched. */
 export type MapFn<T, U> = (value: T, ts: number) => U;
@@ -14,11 +14,11 @@ export function mapOperator<T, U>(fn: MapFn<T, U>): OperatorFactory {
 }
 
 export function filterOperator<T>(fn: FilterFn<T>): OperatorFactory {
-  return (emit) => ({
+  return passingValues((emit) => ({
     push: (msg) => {
       if (fn(msg.value as T, msg.ts)) emit(msg);
     },
-  });
+  }));
 }
 
 export function flatMapOperator<T, U>(fn: FlatMapFn<T, U>): OperatorFactory {
@@ -36,10 +36,10 @@ export function flatMapOperator<T, U>(fn: FlatMapFn<T, U>): OperatorFactory {
 }
 
 export function keyByOperator<T, K>(fn: KeyFn<T, K>): OperatorFactory {
-  return (emit) => ({
+  return passingValues((emit) => ({
     push: (msg: Message) => emit({ ts: msg.ts, key: fn(msg.value as T), value: msg.value }),
-  });
+  }));
 }
 
 /** Passes messages through: the body of a merge point. */
-export const identityOperator: OperatorFactory = (emit) => ({ push: emit });
+export const identityOperator: OperatorFactory = passingValues((emit) => ({ push: emit }));

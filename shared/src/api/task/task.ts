@@ -72,6 +72,17 @@ export abstract class Task<I = unknown, O = unknown> {
     return Infinity;
   }
 
+  /**
+   * True when every value this task emits is one of its input values, passed on as the same
+   * object and not modified (it may drop messages, set keys, reorder nothing). A source task
+   * that says so lets its replay log's encoded values go on the wire as they are (frame version
+   * 2: encode once). The built-in keyBy, filter, rebalance and merge steps do; user functions
+   * given to them must not modify the value they are handed (they never should).
+   */
+  get passesValuesThrough(): boolean {
+    return false;
+  }
+
   onStop(): void | Promise<void> {}
 
   /**
@@ -100,5 +111,9 @@ export type TaskFactory = (ctx: TaskContext) => Task;
 export class IdentityTask extends Task {
   onNext(msg: Message): void {
     this.ctx.output(msg);
+  }
+
+  override get passesValuesThrough(): boolean {
+    return true;
   }
 }
