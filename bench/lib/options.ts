@@ -32,6 +32,8 @@ export interface BenchOptions {
   agents: number;
   placements: number;
   clockRounds: number;
+  /** Recovery at the sink: SIGKILLs per kind (worker, agent, master). */
+  kills: number;
   /** Local-mode example apps (the `examples` scenario). */
   words: number;
   readings: number;
@@ -58,6 +60,7 @@ export const USAGE = (names: string[]) => `usage: npm run bench -- [options]
   --checkpoint-ms <n>     checkpoint interval of the exactly-once runs (default 1000)
   --event-rate <n>        unpaced runs: records per second of event time, whole fleet (default 100,000)
   --agents <n>            light agents for the control-plane scenario (default 1000)
+  --kills <n>             SIGKILLs per kind (worker, agent, master) in the recovery scenario (default 20, quick 2)
   --words <n>, --readings <n>, --cli-runs <n>, --batch-size <n>
                           inputs and CLI runs of the local-mode example apps (scenario examples)
   --keep                  keep the temp dir (data dirs, outputs, Node-RED user dir)
@@ -79,6 +82,7 @@ export function parseOptions(argv: string[], names: string[]): BenchOptions | 'h
       'checkpoint-ms': { type: 'string' },
       'event-rate': { type: 'string' },
       agents: { type: 'string' },
+      kills: { type: 'string' },
       words: { type: 'string' },
       readings: { type: 'string' },
       'cli-runs': { type: 'string' },
@@ -119,6 +123,7 @@ export function parseOptions(argv: string[], names: string[]): BenchOptions | 'h
     agents: n('agents', values.agents, 1000),
     placements: q ? 1 : 3,
     clockRounds: q ? 20 : 200,
+    kills: n('kills', values.kills, q ? 2 : 20),
     words: n('words', values.words, q ? 100_000 : 2_000_000),
     readings: n('readings', values.readings, q ? 100_000 : 1_000_000),
     cliRuns: n('cli-runs', values['cli-runs'], q ? 0 : 2, 0),

@@ -5,6 +5,7 @@ import { canPublish, canSubscribe, createLogger, type AclPrincipal, type Logger 
 import {
   PublishRateLimiter, RefusalLog, resolveBrokerLimits, watchPacketSizes, type BrokerLimits, type BrokerStats,
 } from './broker-limits.js';
+import { indexRetained } from './retained-index.js';
 
 export interface EmbeddedBrokerOptions {
   /** Interface to listen on. Default loopback: the embedded broker is for one machine. */
@@ -163,6 +164,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     },
     ...(forward ? { authorizeForward: (client: Client, packet: AedesPublishPacket) => (forward(packet.topic, client.id, packet.payload as Buffer) ? packet : null) } : {}),
   });
+  // SUBSCRIBE answered from an index of retained topics, not a pass over all of them (a fleet's registration was O(N²)).
+  indexRetained((broker as unknown as { persistence: Parameters<typeof indexRetained>[0] }).persistence);
   broker.on('client', (client) => connected.set(client.id, client));
   broker.on('clientDisconnect', (client) => {
     if (connected.get(client.id) === client) {

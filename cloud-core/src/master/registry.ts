@@ -106,7 +106,8 @@ export class Registry extends EventEmitter {
     if (node.online === online) return;
     node.online = online;
     this.log.info({ node: node.id, why }, `node ${online ? 'online' : 'offline'}`);
-    if (!online) this.emit('offline', node);
+    // With why it went (last will, no heartbeat): AppManager names it in the recovery's reason.
+    if (!online) this.emit('offline', node, why);
     this.emit('change');
   }
 
