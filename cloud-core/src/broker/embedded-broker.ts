@@ -5,6 +5,7 @@ import { canPublish, canSubscribe, createLogger, type AclPrincipal, type Logger 
 import {
   PublishRateLimiter, RefusalLog, resolveBrokerLimits, watchPacketSizes, type BrokerLimits, type BrokerStats,
 } from './broker-limits.js';
+import { fifoQueues } from './fifo-queues.js';
 import { indexRetained } from './retained-index.js';
 
 export interface EmbeddedBrokerOptions {
@@ -166,6 +167,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   });
   // SUBSCRIBE answered from an index of retained topics, not a pass over all of them (a fleet's registration was O(N²)).
   indexRetained((broker as unknown as { persistence: Parameters<typeof indexRetained>[0] }).persistence);
+  fifoQueues((broker as unknown as { mq: Parameters<typeof fifoQueues>[0] }).mq);
   broker.on('client', (client) => connected.set(client.id, client));
   broker.on('clientDisconnect', (client) => {
     if (connected.get(client.id) === client) {

@@ -41,6 +41,11 @@ export class Registry extends EventEmitter {
     if (this.sweeper) clearInterval(this.sweeper);
   }
 
+  /** Nodes known (online or not). */
+  get size(): number {
+    return this.nodes.size;
+  }
+
   list(): NodeView[] {
     return [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
   }
