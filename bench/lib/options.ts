@@ -34,6 +34,7 @@ export interface BenchOptions {
   clockRounds: number;
   /** Recovery at the sink: SIGKILLs per kind (worker, agent, master). */
   kills: number;
+  recoveryKinds: ('worker' | 'agent' | 'master')[];
   /** Local-mode example apps (the `examples` scenario). */
   words: number;
   readings: number;
@@ -61,6 +62,7 @@ export const USAGE = (names: string[]) => `usage: npm run bench -- [options]
   --event-rate <n>        unpaced runs: records per second of event time, whole fleet (default 100,000)
   --agents <n>            light agents for the control-plane scenario (default 1000)
   --kills <n>             SIGKILLs per kind (worker, agent, master) in the recovery scenario (default 20, quick 2)
+  --recovery-kinds <list> kinds the recovery scenario kills, comma-separated (default worker,agent,master)
   --words <n>, --readings <n>, --cli-runs <n>, --batch-size <n>
                           inputs and CLI runs of the local-mode example apps (scenario examples)
   --keep                  keep the temp dir (data dirs, outputs, Node-RED user dir)
@@ -83,6 +85,7 @@ export function parseOptions(argv: string[], names: string[]): BenchOptions | 'h
       'event-rate': { type: 'string' },
       agents: { type: 'string' },
       kills: { type: 'string' },
+      'recovery-kinds': { type: 'string' },
       words: { type: 'string' },
       readings: { type: 'string' },
       'cli-runs': { type: 'string' },
@@ -124,6 +127,7 @@ export function parseOptions(argv: string[], names: string[]): BenchOptions | 'h
     placements: q ? 1 : 3,
     clockRounds: q ? 20 : 200,
     kills: n('kills', values.kills, q ? 2 : 20),
+    recoveryKinds: kindsOf(values['recovery-kinds']),
     words: n('words', values.words, q ? 100_000 : 2_000_000),
     readings: n('readings', values.readings, q ? 100_000 : 1_000_000),
     cliRuns: n('cli-runs', values['cli-runs'], q ? 0 : 2, 0),
@@ -133,4 +137,13 @@ export function parseOptions(argv: string[], names: string[]): BenchOptions | 'h
     runTimeoutMs: q ? 60_000 : 300_000,
     deadlineMs: q ? 10 * 60_000 : 60 * 60_000,
   };
+}
+
+function kindsOf(raw: string | undefined): BenchOptions['recoveryKinds'] {
+  const all = ['worker', 'agent', 'master'] as const;
+  if (raw === undefined) return [...all];
+  const kinds = raw.split(',').map((k) => k.trim()).filter((k) => k.length > 0);
+  const bad = kinds.filter((k) => !(all as readonly string[]).includes(k));
+  if (bad.length > 0 || kinds.length === 0) throw new Error(`--recovery-kinds expects some of ${all.join(',')}, got ${JSON.stringify(raw)}`);
+  return kinds as BenchOptions['recoveryKinds'];
 }

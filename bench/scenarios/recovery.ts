@@ -45,10 +45,17 @@ interface KillFigures {
   fromBack: number | null;
   /** First new result's arrival minus (its window end + the usual delay). */
   lateBy: number;
+  /** What the processes logged between the kill and that result. */
+  timeline: string;
 }
+
+/** Log lines that mark the steps of a recovery, for the timeline printed after each kill. */
+const STEPS = /^(recovering application|application (running|failed)|assignment changed|master started|(worker|agent) started|node (online|offline))/;
 
 class RecoveryCluster {
   readonly arrivals: Arrival[] = [];
+  /** Recovery steps logged by every process (their own clock: one machine). */
+  readonly steps: { at: number; who: string; msg: string }[] = [];
   private sub: mqtt.MqttClient | null = null;
   master!: { node: ChildNode; brokerUrl: string; httpUrl: string };
   readonly nodes = new Map<string, ChildNode>();
@@ -56,10 +63,28 @@ class RecoveryCluster {
 
   constructor(private readonly dir: string, private readonly checkpointMs: number) {}
 
+  private watch(who: string, node: ChildNode): void {
+    node.onLog((l) => {
+      if (typeof l.msg === 'string' && typeof l.time === 'number' && STEPS.test(l.msg)) this.steps.push({ at: l.time, who, msg: l.msg });
+    });
+  }
+
+  /** The last log lines of every process (a failed kill's report). */
+  tails(): string {
+    return [['master', this.master.node] as const, ...[...this.nodes].map(([id, n]) => [id, n] as const)]
+      .map(([id, n]) => `--- ${id}:\n${n.output.slice(-12).join('\n')}`).join('\n');
+  }
+
+  /** The steps logged in [from, to], as offsets from `from`. */
+  timeline(from: number, to: number): string {
+    return this.steps.filter((s) => s.at >= from && s.at <= to).map((s) => `+${s.at - from} ${s.who}: ${s.msg}`).join('; ');
+  }
+
   async start(): Promise<void> {
     this.master = await launchMaster(['--data', join(this.dir, 'master'), '--mqtt-port', '0', '--http-port', '0'], this.masterEnv());
     const mqttPort = new URL(this.master.brokerUrl).port;
     const httpPort = new URL(this.master.httpUrl).port;
+    this.watch('master', this.master.node);
     this.masterArgs = ['--data', join(this.dir, 'master'), '--mqtt-port', mqttPort, '--http-port', httpPort];
     await Promise.all(['w-1', 'w-2', 'a-1'].map((id) => this.startNode(id)));
     await waitForNodesOnline(this.master.httpUrl, ['w-1', 'w-2', 'a-1']);
@@ -87,11 +112,13 @@ class RecoveryCluster {
     const kind = id.startsWith('w-') ? 'worker' : 'agent';
     const node = await launchNode(kind, id, ['--master', this.master.brokerUrl, '--data', join(this.dir, id)]);
     this.nodes.set(id, node);
+    this.watch(id, node);
     return node;
   }
 
   async restartMaster(): Promise<void> {
-    this.master = { ...(await launchMaster(this.masterArgs, this.masterEnv())) };
+    this.master = await launchMaster(this.masterArgs, this.masterEnv());
+    this.watch('master', this.master.node);
   }
 
   /** The node running the windows (processor 1), from the API (choosing a victim, not measuring). */
@@ -151,13 +178,20 @@ async function killOnce(c: RecoveryCluster, kind: Kind, rnd: () => number, timeo
     await c.restartMaster();
     backAt = Date.now();
   }
-  const first = await c.firstNew(killedAt, newestEnd, timeoutMs);
+  // New: a window ending after the kill (event time is the wall clock: paced sensors) and after
+  // the newest that had arrived (one still in flight at the kill is not a recovery's result).
+  const first = await c.firstNew(killedAt, Math.max(newestEnd, killedAt), timeoutMs).catch((err: Error) => {
+    throw new Error(`${kind} kill: ${err.message}; ${c.timeline(killedAt, Date.now())}; logs:\n${c.tails()}`);
+  });
   if (kind === 'worker' && victim) {
     // Back for the next kill (not measured): the other worker then has a second one up again.
     await c.startNode(victim);
     await waitForNodesOnline(c.master.httpUrl, [victim]);
   }
-  return { fromKill: first.at - killedAt, fromBack: backAt === null ? null : first.at - backAt, lateBy: first.at - (first.windowEnd + usual) };
+  return {
+    fromKill: first.at - killedAt, fromBack: backAt === null ? null : first.at - backAt, lateBy: first.at - (first.windowEnd + usual),
+    timeline: `killed ${victim ?? 'master'}; ${c.timeline(killedAt, first.at)}${backAt === null ? '' : `; back at +${backAt - killedAt}`}; first new result +${first.at - killedAt}`,
+  };
 }
 
 export const recovery: Scenario = {
@@ -174,12 +208,13 @@ export const recovery: Scenario = {
       await c.untilFlowing(0, o.runTimeoutMs);
       ctx.say(`  plant-monitor live (1 s windows), results flowing at the sink`);
       const raw: Record<string, KillFigures[]> = {};
-      for (const kind of ['worker', 'agent', 'master'] as const) {
+      for (const kind of o.recoveryKinds) {
         const figs: KillFigures[] = [];
         for (let i = 0; i < o.kills; i++) {
           const f = await killOnce(c, kind, rnd, 60_000);
           figs.push(f);
           ctx.say(`  ${kind} kill ${i + 1}/${o.kills}: first new result ${int(f.fromKill)} ms after the kill${f.fromBack === null ? '' : `, ${int(f.fromBack)} ms after it was back`}; ${int(f.lateBy)} ms later than usual`);
+          ctx.say(`    ${f.timeline}`);
         }
         raw[kind] = figs;
         const fromKill = spread(figs.map((f) => f.fromKill));
