@@ -12,7 +12,6 @@ import {
   type Message, type TaskPlacement,
 } from '@tributary/shared';
 import type { OutChannel } from '../shared/src/runtime/channel.js';
-import { Fifo, fifoQueues } from '../cloud-core/src/broker/fifo-queues.js';
 import { indexRetained, matches } from '../cloud-core/src/broker/retained-index.js';
 import { PlacementIndex } from '../cloud-core/src/master/node-tasks.js';
 import { MinTracker } from '../cloud-core/src/master/min-tracker.js';
@@ -166,20 +165,3 @@ test('retained index: SUBSCRIBE gets the retained messages MQTT matching gives, 
   t.true(matches(['a', '+', '#'], ['a', 'b']) && !matches(['a', '+'], ['a']) && matches(['+'], ['']));
 });
 
-test('Fifo: first in, first out, across compactions; fifoQueues swaps mqemitter\'s arrays, keeping what they held', (t) => {
-  const q = new Fifo<number>();
-  let next = 0;
-  let expected = 0;
-  for (let round = 0; round < 50; round++) {
-    for (let i = 0; i < 300; i++) q.push(next++);
-    for (let i = 0; i < 200; i++) t.is(q.shift(), expected++);
-  }
-  t.is(q.length, next - expected);
-  while (q.length > 0) t.is(q.shift(), expected++);
-  t.is(q.shift(), undefined);
-  const mq = { _messageQueue: ['a', 'b'] as unknown, _messageCallbacks: [1, 2] as unknown };
-  fifoQueues(mq);
-  t.true(mq._messageQueue instanceof Fifo);
-  t.is((mq._messageQueue as Fifo<string>).shift(), 'a');
-  t.is((mq._messageCallbacks as Fifo<number>).length, 2);
-});

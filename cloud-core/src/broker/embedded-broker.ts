@@ -5,7 +5,6 @@ import { canPublish, canSubscribe, createLogger, type AclPrincipal, type Logger 
 import {
   PublishRateLimiter, RefusalLog, resolveBrokerLimits, watchPacketSizes, type BrokerLimits, type BrokerStats,
 } from './broker-limits.js';
-import { fifoQueues } from './fifo-queues.js';
 import { indexRetained } from './retained-index.js';
 
 export interface EmbeddedBrokerOptions {
@@ -135,6 +134,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const oversized = new WeakSet<Socket>();
   const acl = options.enforceTopicAcl ? aclHooks(log) : undefined;
   const broker = await Aedes.createBroker({
+    // No cap on deliveries in flight (aedes's default is 100): beyond the cap, mqemitter queues
+    // messages and drains the queue by synchronous recursion, one stack frame chain per queued
+    // message. With 10,000 light agents' hellos, statuses and heartbeats arriving faster than a
+    // loaded master took them, the queue grew to thousands and draining it overflowed the stack
+    // ("Maximum call stack size exceeded": the master died), after Array.shift() on that queue had
+    // already taken 16 % of its CPU. Each client still waits for its own publish's delivery.
+    concurrency: 0,
     ...(admit ? { preConnect: (_client: Client, packet: { clientId: string }, done: (err: Error | null, ok: boolean) => void) => done(null, admit(packet.clientId)) } : {}),
     ...acl,
     // Connection limit: refused with CONNACK 3 (server unavailable); a client replacing its own
@@ -167,7 +173,6 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   });
   // SUBSCRIBE answered from an index of retained topics, not a pass over all of them (a fleet's registration was O(N²)).
   indexRetained((broker as unknown as { persistence: Parameters<typeof indexRetained>[0] }).persistence);
-  fifoQueues((broker as unknown as { mq: Parameters<typeof fifoQueues>[0] }).mq);
   broker.on('client', (client) => connected.set(client.id, client));
   broker.on('clientDisconnect', (client) => {
     if (connected.get(client.id) === client) {
