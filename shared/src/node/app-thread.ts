@@ -19,10 +19,22 @@ const data = workerData as AppThreadData;
 const log = createLogger({ level: data.logLevel, name: `app:${data.assignment.app}` });
 const post = (m: FromAppThread) => port.postMessage(m);
 const transport = new PortTransport(port, data.nodeId);
-const newSession = (assignment: AppAssignment) => new AppSession({ ...data, assignment, transport, log }, {
-  state: (state, error) => post({ type: 'state', state, ...(error ? { error } : {}) }),
-  stats: (tasks, wire, replay) => post({ type: 'stats', tasks, wire, ...(replay ? { replay } : {}) }),
-});
+/**
+ * Only the current session speaks: a stopped one's last stats (a report in flight when it was
+ * stopped) would otherwise reach the node after the new epoch's update, and its wire counters
+ * (a gap, say) would be reported as the new epoch's and trigger another recovery.
+ */
+const newSession = (assignment: AppAssignment): AppSession => {
+  const s: AppSession = new AppSession({ ...data, assignment, transport, log }, {
+    state: (state, error) => {
+      if (s === session) post({ type: 'state', state, ...(error ? { error } : {}) });
+    },
+    stats: (tasks, wire, replay) => {
+      if (s === session) post({ type: 'stats', tasks, wire, ...(replay ? { replay } : {}) });
+    },
+  });
+  return s;
+};
 let assignment = data.assignment;
 let session = newSession(assignment);
 /** Updates and stops, one at a time and in order. */
