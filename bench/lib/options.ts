@@ -32,6 +32,9 @@ export interface BenchOptions {
   agents: number;
   placements: number;
   clockRounds: number;
+  /** Recovery at the sink: SIGKILLs per kind (worker, agent, master). */
+  kills: number;
+  recoveryKinds: ('worker' | 'agent' | 'master')[];
   /** Local-mode example apps (the `examples` scenario). */
   words: number;
   readings: number;
@@ -58,6 +61,8 @@ export const USAGE = (names: string[]) => `usage: npm run bench -- [options]
   --checkpoint-ms <n>     checkpoint interval of the exactly-once runs (default 1000)
   --event-rate <n>        unpaced runs: records per second of event time, whole fleet (default 100,000)
   --agents <n>            light agents for the control-plane scenario (default 1000)
+  --kills <n>             SIGKILLs per kind (worker, agent, master) in the recovery scenario (default 20, quick 2)
+  --recovery-kinds <list> kinds the recovery scenario kills, comma-separated (default worker,agent,master)
   --words <n>, --readings <n>, --cli-runs <n>, --batch-size <n>
                           inputs and CLI runs of the local-mode example apps (scenario examples)
   --keep                  keep the temp dir (data dirs, outputs, Node-RED user dir)
@@ -79,6 +84,8 @@ export function parseOptions(argv: string[], names: string[]): BenchOptions | 'h
       'checkpoint-ms': { type: 'string' },
       'event-rate': { type: 'string' },
       agents: { type: 'string' },
+      kills: { type: 'string' },
+      'recovery-kinds': { type: 'string' },
       words: { type: 'string' },
       readings: { type: 'string' },
       'cli-runs': { type: 'string' },
@@ -119,6 +126,8 @@ export function parseOptions(argv: string[], names: string[]): BenchOptions | 'h
     agents: n('agents', values.agents, 1000),
     placements: q ? 1 : 3,
     clockRounds: q ? 20 : 200,
+    kills: n('kills', values.kills, q ? 2 : 20),
+    recoveryKinds: kindsOf(values['recovery-kinds']),
     words: n('words', values.words, q ? 100_000 : 2_000_000),
     readings: n('readings', values.readings, q ? 100_000 : 1_000_000),
     cliRuns: n('cli-runs', values['cli-runs'], q ? 0 : 2, 0),
@@ -128,4 +137,13 @@ export function parseOptions(argv: string[], names: string[]): BenchOptions | 'h
     runTimeoutMs: q ? 60_000 : 300_000,
     deadlineMs: q ? 10 * 60_000 : 60 * 60_000,
   };
+}
+
+function kindsOf(raw: string | undefined): BenchOptions['recoveryKinds'] {
+  const all = ['worker', 'agent', 'master'] as const;
+  if (raw === undefined) return [...all];
+  const kinds = raw.split(',').map((k) => k.trim()).filter((k) => k.length > 0);
+  const bad = kinds.filter((k) => !(all as readonly string[]).includes(k));
+  if (bad.length > 0 || kinds.length === 0) throw new Error(`--recovery-kinds expects some of ${all.join(',')}, got ${JSON.stringify(raw)}`);
+  return kinds as BenchOptions['recoveryKinds'];
 }

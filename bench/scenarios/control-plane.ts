@@ -19,7 +19,7 @@ import { UsageWindow } from '../lib/procs.js';
 import { summarizeRuns, type RunFigures } from '../lib/results.js';
 import { spread } from '../lib/stats.js';
 import { fixed, int } from '../lib/table.js';
-import { kill, prepareBundle, sleep, submit } from '../lib/submit.js';
+import { kill, prepareBundle, prepareSubmission, sleep } from '../lib/submit.js';
 import type { Scenario } from './scenario.js';
 
 const PLACEMENT_APP = join(repoRoot, 'bench/apps/placement.ts');
@@ -32,6 +32,32 @@ async function until(done: () => boolean, timeoutMs: number): Promise<boolean> {
     await sleep(5);
   }
   return true;
+}
+
+/**
+ * GET /health every 50 ms until stopped: the slowest answer says whether the master's HTTP API
+ * kept answering while it placed (one request at a time, so a stall shows as one long answer).
+ */
+function probeHttp(httpUrl: string): { stop(): Promise<{ maxMs: number; requests: number }> } {
+  let running = true;
+  let maxMs = 0;
+  let requests = 0;
+  const loop = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      await fetch(new URL('/health', httpUrl)).then((r) => r.arrayBuffer()).catch(() => {});
+      maxMs = Math.max(maxMs, performance.now() - t0);
+      requests++;
+      await sleep(50);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { maxMs, requests };
+    },
+  };
 }
 
 async function measurePlacement(ctx: BenchContext): Promise<void> {
@@ -62,31 +88,39 @@ async function measurePlacement(ctx: BenchContext): Promise<void> {
     const place: number[] = [];
     const unplace: number[] = [];
     const post: number[] = [];
+    const httpMax: number[] = [];
     for (let i = 0; i < o.placements; i++) {
       const app = `placement-${i + 1}`;
+      const send = await prepareSubmission(master.httpUrl, PLACEMENT_APP, { name: app });
       const window = new UsageWindow({ master: master.node.child.pid ?? NaN }).start();
+      const probe = probeHttp(master.httpUrl);
       const s0 = Date.now();
-      await submit(master.httpUrl, PLACEMENT_APP, { name: app });
+      await send();
       post.push(Date.now() - s0);
       const placed = await until(() => (placedAt.get(app)?.size ?? 0) >= N, o.runTimeoutMs);
       const arrivals = [...(placedAt.get(app)?.values() ?? [])];
       if (!placed) {
         window.stop();
+        await probe.stop();
         throw new Error(`placement ${app}: ${arrivals.length} of ${N} agents told within ${o.runTimeoutMs / 1000} s`);
       }
       place.push(Math.max(...arrivals) - s0);
+      httpMax.push((await probe.stop()).maxMs);
       const { usage, cpuSecTotal } = window.stop();
       runs.push({ records: 0, rate: NaN, latency: null, usage, cpuSecTotal, wallMs: Math.max(...arrivals) - s0 });
       const k0 = Date.now();
       await kill(master.httpUrl, app);
       if (await until(() => (removedAt.get(app)?.size ?? 0) >= N, o.runTimeoutMs)) unplace.push(Math.max(...removedAt.get(app)!.values()) - k0);
-      ctx.say(`  placement ${i + 1}: every agent told in ${int(place[i])} ms (POST answered in ${int(post[i])} ms, median agent ${int(spread(arrivals.map((a) => a - s0)).median)} ms); removal told in ${unplace[i] === undefined ? '—' : int(unplace[i])} ms`);
+      ctx.say(`  placement ${i + 1}: every agent told in ${int(place[i])} ms (POST answered in ${int(post[i])} ms, GET /health meanwhile at worst ${int(httpMax[i])} ms, median agent ${int(spread(arrivals.map((a) => a - s0)).median)} ms); removal told in ${unplace[i] === undefined ? '—' : int(unplace[i])} ms`);
     }
     const row = ctx.add(summarizeRuns({ scenario: 'control-plane', case: `place an app on ${int(N)} light agents`, records: 0 }, runs, { rate: false }));
     row.recordsPerCpuSec = null;
     const p = spread(place);
-    row.headline = `place ${int(p.median)} ms (${int(p.min)}–${int(p.max)}); registration ${fixed(registerMs / 1000, 1)} s`;
-    row.extra = { agents: N, registerMs, placeMsMedian: p.median, placeMsMin: p.min, placeMsMax: p.max, postMsMedian: spread(post).median, unplaceMsMedian: unplace.length ? spread(unplace).median : null };
+    row.headline = `place ${int(p.median)} ms (${int(p.min)}–${int(p.max)}); registration ${fixed(registerMs / 1000, 1)} s; HTTP worst ${int(Math.max(...httpMax))} ms`;
+    row.extra = {
+      agents: N, registerMs, placeMsMedian: p.median, placeMsMin: p.min, placeMsMax: p.max, postMsMedian: spread(post).median,
+      unplaceMsMedian: unplace.length ? spread(unplace).median : null, httpWorstMs: Math.max(...httpMax),
+    };
   } finally {
     await agents?.close();
     await stopNode(master.node);

@@ -8,6 +8,7 @@ import { assertPlainHostAllowed, createBrokerTlsServer, listen, type BrokerTlsOp
 import {
   PublishRateLimiter, RefusalLog, resolveBrokerLimits, watchPacketSizes, type BrokerLimits, type BrokerStats,
 } from './broker-limits.js';
+import { indexRetained } from './retained-index.js';
 
 export type { BrokerTlsOptions };
 
@@ -124,6 +125,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     auth: options.auth, enforceTopicAcl: options.enforceTopicAcl === true, refusals, log, connectedClient: (id) => connected.get(id),
   });
   const broker = await Aedes.createBroker({
+    // No cap on deliveries in flight (aedes's default is 100): beyond the cap, mqemitter queues
+    // messages and drains the queue by synchronous recursion, one stack frame chain per queued
+    // message. With 10,000 light agents' hellos, statuses and heartbeats arriving faster than a
+    // loaded master took them, the queue grew to thousands and draining it overflowed the stack
+    // ("Maximum call stack size exceeded": the master died), after Array.shift() on that queue had
+    // already taken 16 % of its CPU. Each client still waits for its own publish's delivery.
+    concurrency: 0,
     ...(admit ? { preConnect: (_client: Client, packet: { clientId: string }, done: (err: Error | null, ok: boolean) => void) => done(null, admit(packet.clientId)) } : {}),
     // Connection limit: refused with CONNACK 3 (server unavailable); a client replacing its own
     // session (same id) does not add a connection and is always admitted. Then authentication.
@@ -152,6 +160,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
     authorizeSubscribe: access.authorizeSubscribe,
     ...(forward ? { authorizeForward: (client: Client, packet: AedesPublishPacket) => (forward(packet.topic, client.id, packet.payload as Buffer) ? packet : null) } : {}),
   });
+  // SUBSCRIBE answered from an index of retained topics, not a pass over all of them (a fleet's registration was O(N²)).
+  indexRetained((broker as unknown as { persistence: Parameters<typeof indexRetained>[0] }).persistence);
   broker.on('client', (client) => connected.set(client.id, client));
   broker.on('clientDisconnect', (client) => {
     if (connected.get(client.id) === client) {

@@ -10,6 +10,10 @@ import type { NodeView, Registry } from './registry.js';
 import { ClockService, type AppClock } from './clock-service.js';
 import { schedule } from './scheduler.js';
 import { checkBundle } from './bundle-check.js';
+import { PlacementIndex } from './node-tasks.js';
+
+/** Desired states published between two yields of the event loop (the HTTP API keeps answering). */
+const PUBLISH_CHUNK = 256;
 
 export interface Submission {
   /**
@@ -47,6 +51,14 @@ export class AppManager {
   private readonly inProgress = new Map<string, Map<number, Set<string>>>();
   /** Serialises recoveries and placements: one change of an application at a time. */
   private changing: Promise<void> = Promise.resolve();
+  /** A rescheduleAll is queued and has not started: registry changes coalesce into it. */
+  private rescheduleQueued = false;
+  /** Per application's `tasks` array, its index by node and processor (built once per placement). */
+  private readonly indexes = new WeakMap<readonly TaskPlacement[], PlacementIndex>();
+  /** What each node was last sent (its desired state minus versions): an unchanged one is not sent again. */
+  private readonly sent = new Map<string, string>();
+  /** The states of the checkpoint the current recovery restores (read once for all its nodes). */
+  private statesCache: { key: string; states: Promise<Map<string, Uint8Array>> } | null = null;
 
   constructor(
     private readonly store: MasterStore,
@@ -59,12 +71,20 @@ export class AppManager {
     private readonly security: { signingKey?: KeyObject; planLimits?: PlanLimits } = {},
   ) {
     this.clocks = new ClockService(transport, log.child({ component: 'clock' }));
-    registry.on('change', () => void this.serially(() => this.rescheduleAll()));
+    // A burst of registrations (a fleet coming online) is one rescheduling, not one per node.
+    registry.on('change', () => {
+      if (this.rescheduleQueued) return;
+      this.rescheduleQueued = true;
+      void this.serially(() => {
+        this.rescheduleQueued = false;
+        return this.rescheduleAll();
+      });
+    });
     registry.on('heartbeat', (node: NodeView) => this.onHeartbeat(node));
     // A worker that goes offline lost its tasks: they move. An agent offline may only have lost
     // its link (it keeps recording, store-and-forward): its tasks wait, unless it restarted.
-    registry.on('offline', (node: NodeView) => {
-      if (node.kind === 'worker') this.recoverAppsOn(node.id, `worker ${node.id} went offline`);
+    registry.on('offline', (node: NodeView, why: string) => {
+      if (node.kind === 'worker') this.recoverAppsOn(node.id, `worker ${node.id} went offline (${why})`);
     });
     registry.on('restarted', (node: NodeView) => {
       this.recoverAppsOn(node.id, `${node.kind} ${node.id} restarted`);
@@ -106,7 +126,7 @@ export class AppManager {
   /** Recovers every running application with tasks on `node`. */
   private recoverAppsOn(node: string, reason: string): void {
     for (const app of this.apps.values()) {
-      if (app.state === 'running' && app.tasks.some((t) => t.node === node)) void this.serially(() => this.recover(app, reason));
+      if (app.state === 'running' && this.indexOf(app).hosts(node)) void this.serially(() => this.recover(app, reason));
     }
   }
 
@@ -219,7 +239,7 @@ export class AppManager {
       app.state = 'killed';
       const nodes = new Set(app.tasks.map((t) => t.node));
       await this.store.putApp(app);
-      await Promise.all([...nodes].map((n) => this.publishDesired(n)));
+      await this.publishAll(nodes);
       this.log.info({ app: id }, 'application killed');
     }
     return this.view(app);
@@ -249,7 +269,7 @@ export class AppManager {
       // Only tasks whose processors are all placed can run correctly; until then nodes wait.
       // Nodes that lost their tasks are told too (their retained desired state must not keep them).
       const nodesOfApp = new Set([...before, ...app.tasks.map((t) => t.node)]);
-      await Promise.all([...nodesOfApp].map((n) => this.publishDesired(n)));
+      await this.publishAll(nodesOfApp);
     }
     for (const p of result.pending) this.log.warn({ app: app.id, processor: p.processor }, `waiting to place: ${p.reason}`);
   }
@@ -276,35 +296,64 @@ export class AppManager {
     return moved;
   }
 
+  /** The index of `app`'s current placement (cached per `tasks` array, which place() replaces). */
+  private indexOf(app: AppRecord): PlacementIndex {
+    let ix = this.indexes.get(app.tasks);
+    if (!ix) this.indexes.set(app.tasks, (ix = new PlacementIndex(app.plan, app.tasks)));
+    return ix;
+  }
+
+  /** Publishes the desired state of each of `nodes`, a chunk at a time, yielding in between. */
+  private async publishAll(nodes: Iterable<string>): Promise<void> {
+    const list = [...nodes];
+    for (let i = 0; i < list.length; i += PUBLISH_CHUNK) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      await Promise.all(list.slice(i, i + PUBLISH_CHUNK).map((n) => this.publishDesired(n)));
+    }
+  }
+
+  /**
+   * Publishes `node`'s desired state (retained): per application it runs there, its own tasks and
+   * the routes they need (PlacementIndex.forNode), not the whole placement. Skipped when the node
+   * was already sent the same (an agent joining an edge application changes nobody else's part).
+   */
   private async publishDesired(node: string): Promise<void> {
     const apps: AppAssignment[] = [];
     for (const app of this.apps.values()) {
       if (app.state !== 'running' || (this.pending.get(app.id)?.length ?? 0) > 0) continue;
-      if (!app.tasks.some((t) => t.node === node)) continue;
+      const ix = this.indexOf(app);
+      if (!ix.hosts(node)) continue;
+      const part = ix.forNode(node);
       apps.push({
-        app: app.id, epoch: app.epoch, version: app.version, params: app.params, tasks: app.tasks,
+        app: app.id, epoch: app.epoch, version: app.version, params: app.params, ...part,
         bundle: { sha256: app.bundleSha256, url: this.bundleUrl(app.bundleSha256), ...(app.bundleSignature ? { signature: app.bundleSignature } : {}) },
         submission: app.submittedAt,
-        ...(await this.checkpointFor(app, node)),
+        ...(await this.checkpointFor(app, node, part.tasks)),
       });
     }
     if (apps.length === 0 && !this.told.has(node)) return;
     this.told.add(node);
     const boot = this.registry.get(node)?.boot;
+    const signature = `${boot ?? ''}|${apps.map((a) => `${a.app}:${a.epoch}:${a.submission}:${a.checkpoint?.restoreFrom}:${JSON.stringify(a.taskCounts ?? {})}:${a.tasks.map((t) => `${t.processor}.${t.index}@${t.node}`).join(',')}`).join(';')}`;
+    if (this.sent.get(node) === signature) return;
     const desired: NodeDesiredState = { node, apps, ...(boot ? { boot } : {}) };
     await this.transport.publish(topics.control(node), cborEncoder.encode(desired), { qos: 1, retain: true });
+    this.sent.set(node, signature);
   }
 
   /** The checkpoint part of `node`'s assignment: interval, and on recovery the states of its tasks. */
-  private async checkpointFor(app: AppRecord, node: string): Promise<Pick<AppAssignment, 'checkpoint'>> {
+  private async checkpointFor(app: AppRecord, node: string, tasks: readonly TaskPlacement[]): Promise<Pick<AppAssignment, 'checkpoint'>> {
     const interval = this.exactlyOnce.checkpointIntervalMs;
     if (!(interval > 0) || !this.exactlyOnce.checkpoints) return {};
     const recovery = app.epoch !== (app.firstEpoch ?? app.epoch);
     const restoreFrom = app.checkpoint ?? null;
     const states: Record<string, Uint8Array> = {};
     if (recovery && restoreFrom !== null) {
-      const all = await this.exactlyOnce.checkpoints.states(app.id, restoreFrom);
-      for (const t of app.tasks) {
+      // One read of the checkpoint for every node of a recovery, not one per node.
+      const key = `${app.id}@${app.epoch}@${restoreFrom}`;
+      if (this.statesCache?.key !== key) this.statesCache = { key, states: this.exactlyOnce.checkpoints.states(app.id, restoreFrom) };
+      const all = await this.statesCache.states;
+      for (const t of tasks) {
         const s = t.node === node ? all.get(`${t.processor}.${t.index}`) : undefined;
         if (s) states[String(t.processor * 65_536 + t.index)] = s;
       }
@@ -327,6 +376,9 @@ export class AppManager {
         app.error = report.error;
         this.log.error({ app: id, node: node.id, error: report.error }, 'application failed on a node');
       }
+      // Only a node's 'finished' can finish the application: the pass over its hosts runs then,
+      // not on every heartbeat (O(tasks) per heartbeat is O(nodes × tasks) per second on a fleet).
+      if (report.state !== 'finished') continue;
       const hosts = new Set(app.tasks.map((t) => t.node));
       const all = [...hosts].map((h) => this.reportOf(h, id)?.state);
       if (all.length > 0 && all.every((s) => s === 'finished')) {

@@ -43,6 +43,11 @@ export class Registry extends EventEmitter {
     if (this.sweeper) clearInterval(this.sweeper);
   }
 
+  /** Nodes known (online or not). */
+  get size(): number {
+    return this.nodes.size;
+  }
+
   list(): NodeView[] {
     return [...this.nodes.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
   }
@@ -109,7 +114,8 @@ export class Registry extends EventEmitter {
     if (node.online === online) return;
     node.online = online;
     this.log.info({ node: node.id, why }, `node ${online ? 'online' : 'offline'}`);
-    if (!online) this.emit('offline', node);
+    // With why it went (last will, no heartbeat): AppManager names it in the recovery's reason.
+    if (!online) this.emit('offline', node, why);
     this.emit('change');
   }
 

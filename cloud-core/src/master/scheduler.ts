@@ -49,8 +49,11 @@ export function schedule(
     const where = p.placement.where === 'any' ? (workers.length > 0 ? 'cloud' : 'edge') : p.placement.where;
     if (where === 'edge') {
       const matching = agents.filter((a) => matches(a.labels, p.placement.selector));
+      // Tasks per agent counted once (not a pass over `mine` per agent: O(agents × tasks) on a big fleet).
+      const haveOn = new Map<string, number>();
+      for (const t of mine) haveOn.set(t.node, (haveOn.get(t.node) ?? 0) + 1);
       for (const agent of matching) {
-        const have = mine.filter((t) => t.node === agent.id).length;
+        const have = haveOn.get(agent.id) ?? 0;
         for (let k = have; k < p.parallelism; k++) {
           tasks.push({ processor: p.id, index: nextIndex++, node: agent.id });
           used.set(agent.id, (used.get(agent.id) ?? 0) + 1);

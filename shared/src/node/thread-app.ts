@@ -73,6 +73,8 @@ export class ThreadApp implements AppHost {
   update(assignment: AppAssignment): Promise<boolean> {
     const answered = new Promise<boolean>((resolve) => {
       this.updateWaiter = (ok) => {
+        // A new epoch restarted in the thread: the previous run's task reports are not this one's.
+        if (ok && assignment.epoch !== this.assignment.epoch) Object.assign(this.status, { tasks: [], wire: {} });
         if (ok) this.assignment = assignment;
         resolve(ok);
       };

@@ -73,6 +73,7 @@ export class AppRuntime {
     const topology = buildTopology({
       graph,
       placements: assignment.tasks,
+      ...(assignment.taskCounts ? { taskCounts: assignment.taskCounts } : {}),
       nodeId,
       log,
       events: this.hostEvents(clock),

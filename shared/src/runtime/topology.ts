@@ -16,6 +16,11 @@ export interface TopologyOptions {
    * (its parallelism) here.
    */
   placements?: readonly TaskPlacement[];
+  /**
+   * Processors `placements` lists with only this node's tasks (AppAssignment.taskCounts): their
+   * task count in the application; those tasks carry their `position`.
+   */
+  taskCounts?: Readonly<Record<string, number>>;
   /** This node; tasks placed elsewhere are reached through `remote`. Default `local`. */
   nodeId?: string;
   log: Logger;
@@ -77,10 +82,12 @@ export function buildTopology(options: TopologyOptions): Topology {
 
   for (const p of graph.processors) {
     const tasks = tasksOf(placements, p.id);
-    const spec: ProcessorSpec = tasks.length === p.parallelism ? p : { ...p, parallelism: Math.max(1, tasks.length) };
+    const count = options.taskCounts?.[String(p.id)] ?? tasks.length;
+    const spec: ProcessorSpec = count === p.parallelism ? p : { ...p, parallelism: Math.max(1, count) };
     byProcessor[p.id] = [];
-    tasks.forEach((t, position) => {
+    tasks.forEach((t, listed) => {
       if (t.node !== me) return;
+      const position = t.position ?? listed;
       const taskLog = log.child({ task: `${p.name}#${t.index}` });
       const router = new Router(batchSize);
       let host: TaskHost;
@@ -99,9 +106,10 @@ export function buildTopology(options: TopologyOptions): Topology {
   for (const e of graph.edges) {
     const senders = tasksOf(placements, e.from);
     const receivers = tasksOf(placements, e.to);
-    senders.forEach((s, position) => {
+    senders.forEach((s, listed) => {
       const host = hosts.get(taskAddress(s.processor, s.index));
       if (!host) return;
+      const position = s.position ?? listed;
       const channels = receivers.map((r): OutChannel => {
         const local = r.node === me ? (hosts.get(taskAddress(r.processor, r.index)) as ChannelTaskRunner) : null;
         if (local) return new LocalChannel(local, local.addChannel(), credits);

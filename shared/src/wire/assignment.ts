@@ -9,6 +9,11 @@ export interface TaskPlacement {
   readonly processor: number;
   readonly index: number;
   readonly node: string;
+  /**
+   * The task's place among its processor's tasks sorted by index, set only when the assignment
+   * lists the processor partially (see `AppAssignment.taskCounts`).
+   */
+  readonly position?: number;
 }
 
 export interface BundleRef {
@@ -32,8 +37,18 @@ export interface AppAssignment {
   readonly version: number;
   readonly bundle: BundleRef;
   readonly params: Readonly<Record<string, string>>;
-  /** Every task of the application (not only this node's), so a node can route to the others. */
+  /**
+   * The tasks this node needs: its own, and every task of each processor linked by an edge to
+   * one of its own (the routes they need), not every task of the application (a fleet of 10,000
+   * agents would otherwise get 10,000 tasks each).
+   */
   readonly tasks: readonly TaskPlacement[];
+  /**
+   * Processors listed with only this node's tasks, by id: their task count in the application
+   * (their parallelism); each of those tasks carries its `position`. Absent: every processor
+   * listed is listed whole.
+   */
+  readonly taskCounts?: Readonly<Record<string, number>>;
   /** Identity of the submission: a resubmitted application starts afresh (old replay logs go). */
   readonly submission?: number;
   /** Exactly-once: checkpoints, and where to restart from. Absent: no checkpoints. */

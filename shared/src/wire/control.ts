@@ -68,7 +68,7 @@ export const appClockSchema = z.object({
   checkpoint: z.object({ epoch: count, t: z.number() }).optional(),
 });
 
-const placement = z.object({ processor: count, index: count, node: name });
+const placement = z.object({ processor: count, index: count, node: name, position: count.optional() });
 const assignment = z.object({
   app: name,
   epoch: count,
@@ -76,6 +76,7 @@ const assignment = z.object({
   bundle: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), url: z.string().min(1), signature: z.string().max(256).optional() }),
   params: z.record(z.string(), z.string()),
   tasks: z.array(placement),
+  taskCounts: z.record(z.string(), count).optional(),
   submission: count.optional(),
   checkpoint: z.object({
     intervalMs: z.number().nonnegative(),

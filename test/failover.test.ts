@@ -1,0 +1,46 @@
+/**
+ * Fail over, don't wait (issue 14): a worker SIGKILLed for good (never restarted) while a second
+ * worker is up. The master learns it from the worker's last will, which the broker publishes as
+ * soon as the connection drops: the node timeout is set far beyond the test's length, so no
+ * heartbeat timeout can be what detected it. Its tasks move to the other worker at once, restart
+ * from the latest complete checkpoint, the sources replay from its time, and the results are
+ * exactly the failure-free ones.
+ */
+import test from 'ava';
+import { join } from 'node:path';
+import { until } from './helpers/cluster.js';
+import { compareWithReference as compare, plantApp as app, plantCluster as cluster, submitPlantMonitor as submit, untilFinished } from './helpers/plant-cluster.js';
+
+// Read by the master this file's cluster spawns (children inherit the environment): 10 minutes.
+process.env.TRIBUTARY_NODE_TIMEOUT_MS = '600000';
+
+test.serial('a worker killed for good: its tasks move to the other worker on its last will, and the results are exact', async (t) => {
+  const c = await cluster(t);
+  const p = { count: '60000', startTs: '0', intervalMs: '10', windowMs: '1000', seed: '9', output: join(c.dir, 'windows.jsonl') };
+  await submit(c, p);
+  const running = await until('a complete checkpoint', async () => {
+    const a = await app(c);
+    return a.checkpoint !== null && a.checkpoint !== undefined && a.state === 'running' ? a : undefined;
+  });
+  const cloudTasks = (a: { tasks: { processor: number; index: number; node: string }[] }) => a.tasks.filter((x) => x.node.startsWith('w-'));
+  const victim = running.tasks.find((x: { processor: number }) => x.processor === 1).node as string;
+  const survivor = victim === 'w-1' ? 'w-2' : 'w-1';
+  const moved = cloudTasks(running).filter((x) => x.node === victim).map((x) => `${x.processor}.${x.index}`);
+  t.true(moved.length > 0);
+  c.nodes.get(victim)!.child.kill('SIGKILL');
+
+  const recovered = await until('the recovery', async () => {
+    const a = await app(c);
+    return a.epoch > running.epoch ? a : undefined;
+  });
+  t.regex(recovered.recovery.reason, new RegExp(`worker ${victim} went offline \\(last will`), 'detected by its last will, not a heartbeat timeout');
+  for (const task of moved) {
+    t.is(recovered.tasks.find((x: { processor: number; index: number }) => `${x.processor}.${x.index}` === task).node, survivor, `task ${task} moved to ${survivor} with its index`);
+  }
+  t.is(recovered.pending.length, 0, 'nothing waits for the dead worker');
+
+  const done = await untilFinished(c);
+  t.is(done.epoch, recovered.epoch, 'one recovery');
+  t.false(done.tasks.some((x: { node: string }) => x.node === victim));
+  await compare(t, p.output, p);
+});
