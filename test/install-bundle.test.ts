@@ -67,7 +67,8 @@ test('GET /install.sh is install.sh with the master URL and the unit filled in: 
   t.is(res.status, 200);
   const served = await res.text();
   t.true(served.includes(`EMBEDDED_MASTER='${ctx.master.httpUrl}'`));
-  t.true(served.includes('ExecStart=@BINARY@ --config @CONFIG@'));
+  t.true(served.includes('ExecStart=@DATA@/agent/current --config @CONFIG@'));
+  t.true(served.includes("EMBEDDED_GUARD='#!/bin/sh"), 'the start guard travels inside the served script');
   const alone = join(ctx.dir, 'served');
   await mkdir(alone);
   await writeFile(join(alone, 'install.sh'), served);
@@ -197,7 +198,7 @@ test('the installed agent, started with the unit\'s ExecStart line and nothing e
   const r = await sh(installScript, ['--prefix', prefix, '--no-systemd', '--binary', binary, '--master', ctx.master.brokerUrl, '--id', 'dev-e2e', '--label', 'site=e2e']);
   t.is(r.code, 0, r.stderr);
   const execStart = /^ExecStart=(.*)$/m.exec(await readFile(join(prefix, 'etc/systemd/system/tributary-agent.service'), 'utf8'))![1]!.split(' ');
-  t.deepEqual(execStart, [join(prefix, 'usr/local/bin/tributary-agent'), '--config', join(prefix, 'etc/tributary/agent.json')]);
+  t.deepEqual(execStart, [join(prefix, 'var/lib/tributary/agent/current'), '--config', join(prefix, 'etc/tributary/agent.json')]);
   const agent = new ChildNode('dev-e2e', spawn(execStart[0]!, execStart.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'info' } }));
   t.teardown(() => agent.stop().then(() => undefined));
   const started = await agent.waitFor((l) => l.msg === 'agent started', 'agent started');
