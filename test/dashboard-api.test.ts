@@ -6,6 +6,8 @@ import { AppManager } from '../cloud-core/src/master/app-manager.js';
 import { buildHttpApi, servedRoutes } from '../cloud-core/src/master/http-api.js';
 import { LevelMasterStore } from '../cloud-core/src/master/level-master-store.js';
 import { Registry } from '../cloud-core/src/master/registry.js';
+import { AgentArtefacts } from '../cloud-core/src/master/rollouts/agent-artefacts.js';
+import { RolloutManager } from '../cloud-core/src/master/rollouts/rollout-manager.js';
 import type { AppStats, LatencyStats, ProcessorStats, Snapshot } from '../cloud-core/src/master/snapshot.js';
 import { api, startMaster, startNode, until, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
 import { tributary } from './helpers/cli.js';
@@ -25,7 +27,8 @@ test('/openapi.json documents exactly the routes the master serves', async (t) =
   const registry = new Registry(store, 5000, log);
   const transport = { clientId: 'test', connected: true, publish: async () => {}, subscribe: async () => {}, onMessage: () => {}, close: async () => {} } as unknown as Transport;
   const apps = new AppManager(store, registry, transport, (sha) => sha, log);
-  const http: FastifyInstance = await buildHttpApi({ apps, registry, store, log });
+  const rollouts = new RolloutManager({ store, registry, artefacts: new AgentArtefacts({}), publicUrl: () => '', publish: async () => {}, log });
+  const http: FastifyInstance = await buildHttpApi({ apps, registry, store, log, rollouts });
   t.teardown(async () => {
     await http.close();
     await store.close();

@@ -1,26 +1,48 @@
-import { join, resolve } from 'node:path';
-import { ConfigError, NodeAgent, agentConfigSchema, createLogger, exitOnSignal, loadConfig, type ConfigSources } from '@tributary/shared';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError, NodeAgent, TRIBUTARY_VERSION, agentConfigSchema, createLogger, exitOnSignal, loadConfig, type ConfigSources } from '@tributary/shared';
 import { useNativeDir } from './native/sea-addon.js';
+import { AgentUpdater } from './update/updater.js';
 
 /**
  * `tributary agent` and the binary `tributary-agent`: the device agent. It hosts the edge part of
  * applications with the same task runtime as the cloud, and stays light: shared/ and an MQTT
- * client, nothing of the cloud.
+ * client, nothing of the cloud. Installed with install.sh it runs from one of two slots under
+ * `<data>/agent` and updates itself (update/updater.ts) when the master's desired state names
+ * another version.
  */
 export async function runAgent(sources: ConfigSources, host: { threads: boolean } = { threads: true }): Promise<NodeAgent> {
   const config = loadConfig(agentConfigSchema, sources);
   // The single binary has no thread entry to start a worker from: it hosts applications inline.
   if (!host.threads && config.isolation === 'thread') throw new ConfigError('isolation=thread: this binary hosts applications inline only (use `tributary agent` for threads)');
+  const data = resolve(config.data);
   // Inside the single binary, native addons (LevelDB) are written here before first use.
-  useNativeDir(join(resolve(config.data), '.native'));
+  useNativeDir(join(data, '.native'));
   const log = createLogger({ level: config.logLevel, name: config.id });
-  const node = new NodeAgent({
+  let node: NodeAgent | null = null;
+  const updater = new AgentUpdater({
+    dir: join(data, 'agent'),
+    // The key from enrolment first, then the one install.sh kept beside the config.
+    keyFiles: [join(data, 'identity', 'master-signing.pub'), ...(sources.file ? [join(dirname(resolve(sources.file)), 'master-signing.pub')] : [])],
+    deadlineSeconds: config.updateDeadlineS, reserveBytes: config.updateReserveMb * 1024 * 1024, healthyForMs: config.updateHealthyMs,
+    fallbackVersion: TRIBUTARY_VERSION, log,
+    // Exit 0 after a clean stop: the supervisor (systemd Restart=always) runs the guard, then `current`.
+    restart: (reason) => {
+      log.info({ event: 'agent-restart', reason }, 'agent restarting for its update');
+      void (node?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
+    },
+    changed: () => node?.reportNow(),
+  });
+  await updater.init();
+  node = new NodeAgent({
     id: config.id, kind: 'agent', labels: config.labels, slots: config.slots, brokerUrl: config.master,
     heartbeatMs: config.heartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,
     replayLog: { enabled: config.replayLog, quotaBytes: config.replayQuotaMb * 1024 * 1024, policy: config.replayQuotaPolicy },
     isolation: config.isolation, watchdogMs: config.watchdogMs,
+    version: updater.report().version, update: updater,
   });
   await node.start();
-  exitOnSignal(() => node.stop(), log);
+  const started = node;
+  void updater.watch(() => started.health());
+  exitOnSignal(() => { updater.stopWatching(); return started.stop(); }, log);
   return node;
 }

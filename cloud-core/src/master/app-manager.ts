@@ -1,6 +1,6 @@
 import {
   AppError, ErrorCodes, cborEncoder, decodeControl, sha256, topics,
-  type AppAssignment, type AppStalls, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
+  type AppAssignment, type DesiredAgent, type AppStalls, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { AppRecord, MasterStore, PlanJson } from './master-store.js';
@@ -38,6 +38,8 @@ export class AppManager {
   private readonly clocks: ClockService;
   /** Per application, checkpoint times in progress -> tasks that reported them. */
   private readonly inProgress = new Map<string, Map<number, Set<string>>>();
+  /** The `agent` field of a node's desired state (fleet rollouts, RolloutManager.agentFor); set by Master. */
+  agentSource: ((node: string) => Promise<DesiredAgent | undefined>) | null = null;
   /** Serialises recoveries and placements: one change of an application at a time. */
   private changing: Promise<void> = Promise.resolve();
 
@@ -251,6 +253,11 @@ export class AppManager {
     return moved;
   }
 
+  /** Publishes `node`'s desired state again, in turn with placements (rollouts changed its `agent`). */
+  publishNode(node: string): Promise<void> {
+    return this.serially(() => this.publishDesired(node));
+  }
+
   private async publishDesired(node: string): Promise<void> {
     const apps: AppAssignment[] = [];
     for (const app of this.apps.values()) {
@@ -263,10 +270,11 @@ export class AppManager {
         ...(await this.checkpointFor(app, node)),
       });
     }
-    if (apps.length === 0 && !this.told.has(node)) return;
+    const agent = await this.agentSource?.(node);
+    if (apps.length === 0 && !agent && !this.told.has(node)) return;
     this.told.add(node);
     const boot = this.registry.get(node)?.boot;
-    const desired: NodeDesiredState = { node, apps, ...(boot ? { boot } : {}) };
+    const desired: NodeDesiredState = { node, apps, ...(boot ? { boot } : {}), ...(agent ? { agent } : {}) };
     await this.transport.publish(topics.control(node), cborEncoder.encode(desired), { qos: 1, retain: true });
   }
 

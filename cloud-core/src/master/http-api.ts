@@ -10,6 +10,8 @@ import { registerInstallRoutes, type InstallRoutesOptions } from './install-rout
 import { EventLog } from './events.js';
 import { createMetrics, type BrokerStatsSource } from './metrics.js';
 import { Stats } from './stats.js';
+import type { RolloutManager } from './rollouts/rollout-manager.js';
+import { registerRolloutRoutes } from './rollouts/rollout-routes.js';
 
 const placement = z.object({ where: z.enum(['edge', 'cloud', 'any']), selector: z.record(z.string(), z.string()).optional() });
 const submissionSchema = z.object({
@@ -34,7 +36,7 @@ export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
  * downloads for workers and agents. Errors are JSON `{ error, code?, details? }` with a status
  * that says whose fault it was.
  */
-export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; install?: Omit<InstallRoutesOptions, 'log'> }): Promise<FastifyInstance> {
+export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; install?: Omit<InstallRoutesOptions, 'log'>; rollouts?: RolloutManager }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
 
   // Every route as `METHOD /path`, so a test can hold /openapi.json to what is really served.
@@ -51,9 +53,10 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
   const stats = new Stats(deps.apps, deps.registry, events);
   stats.start();
   app.addHook('onClose', async () => stats.stop());
-  registerDashboardRoutes(app, { stats, events, metrics: createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker }), log: deps.log.child({ component: 'dashboard' }) });
+  registerDashboardRoutes(app, { stats, events, metrics: createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker, rollouts: deps.rollouts }), log: deps.log.child({ component: 'dashboard' }) });
 
   registerInstallRoutes(app, { ...deps.install, log: deps.log.child({ component: 'install' }) });
+  if (deps.rollouts) registerRolloutRoutes(app, deps.rollouts, deps.registry);
 
   app.get('/apps', async () => deps.apps.list().map((a) => summary(a, deps.apps)));
 

@@ -1,5 +1,6 @@
 import { Level } from 'level';
 import type { AppRecord, MasterStore, NodeRecord } from './master-store.js';
+import type { RolloutRecord } from './rollouts/rollout-types.js';
 
 /** MasterStore on LevelDB: one sublevel per kind of record, JSON values, bundles as bytes. */
 export class LevelMasterStore implements MasterStore {
@@ -7,12 +8,14 @@ export class LevelMasterStore implements MasterStore {
   private readonly apps;
   private readonly nodes;
   private readonly bundles;
+  private readonly rollouts;
 
   constructor(path: string) {
     this.db = new Level<string, string>(path);
     this.apps = this.db.sublevel<string, AppRecord>('apps', { valueEncoding: 'json' });
     this.nodes = this.db.sublevel<string, NodeRecord>('nodes', { valueEncoding: 'json' });
     this.bundles = this.db.sublevel<string, Uint8Array>('bundles', { valueEncoding: 'view' });
+    this.rollouts = this.db.sublevel<string, RolloutRecord>('rollouts', { valueEncoding: 'json' });
   }
 
   async open(): Promise<void> {
@@ -45,5 +48,13 @@ export class LevelMasterStore implements MasterStore {
 
   async putNode(node: NodeRecord): Promise<void> {
     await this.nodes.put(node.id, node);
+  }
+
+  async listRollouts(): Promise<RolloutRecord[]> {
+    return this.rollouts.values().all();
+  }
+
+  async putRollout(rollout: RolloutRecord): Promise<void> {
+    await this.rollouts.put(rollout.id, rollout);
   }
 }

@@ -1,4 +1,5 @@
 import type { TaskPlacement } from '@tributary/shared';
+import type { RolloutRecord } from './rollouts/rollout-types.js';
 
 /** What `tributary plan --json` produces, and what the master schedules from. */
 export interface PlanJson {
@@ -56,4 +57,7 @@ export interface MasterStore {
   getBundle(sha256: string): Promise<Uint8Array | undefined>;
   listNodes(): Promise<NodeRecord[]>;
   putNode(node: NodeRecord): Promise<void>;
+  /** Fleet rollouts (rollouts/rollout-manager.ts), so a restarted master resumes them. */
+  listRollouts(): Promise<RolloutRecord[]>;
+  putRollout(rollout: RolloutRecord): Promise<void>;
 }

@@ -8,6 +8,8 @@ import { buildHttpApi } from './http-api.js';
 import { LevelMasterStore } from './level-master-store.js';
 import { LevelCheckpointStore } from './checkpoint-store.js';
 import { Registry } from './registry.js';
+import { AgentArtefacts } from './rollouts/agent-artefacts.js';
+import { RolloutManager } from './rollouts/rollout-manager.js';
 
 /**
  * The control plane: embedded broker (unless an external one is configured), registry,
@@ -20,6 +22,7 @@ export class Master {
   private registry: Registry | null = null;
   private store: LevelMasterStore | null = null;
   private checkpoints: LevelCheckpointStore | null = null;
+  private rollouts: RolloutManager | null = null;
   brokerUrl = '';
   httpUrl = '';
 
@@ -49,6 +52,14 @@ export class Master {
     const apps = new AppManager(this.store, registry, this.transport, (sha) => `${publicUrl()}/bundles/${sha}`, log.child({ component: 'apps' }), {
       checkpointIntervalMs: config.checkpointIntervalMs, checkpoints: this.checkpoints,
     });
+    // Fleet rollouts: loaded before the applications, so every desired state published names the agent version.
+    const rollouts = new RolloutManager({
+      store: this.store, registry, artefacts: new AgentArtefacts({ agentDir: config.agentDir, dataDir: config.data }),
+      publicUrl, publish: (node) => apps.publishNode(node), log: log.child({ component: 'rollouts' }),
+    });
+    this.rollouts = rollouts;
+    apps.agentSource = (node) => rollouts.agentFor(node);
+    await rollouts.load();
     this.transport.onMessage((topic, payload) => {
       const t = parseTopic(topic);
       if (!t) return;
@@ -58,7 +69,7 @@ export class Master {
       else if (t.kind === 'checkpoint') void apps.onCheckpoint(payload);
     });
     const broker = this.broker;
-    this.http = await buildHttpApi({ apps, registry, store: this.store, log, install: { agentDir: config.agentDir, dataDir: config.data, publicUrl: config.publicUrl }, ...(broker ? { broker: { stats: () => broker.stats() } } : {}) });
+    this.http = await buildHttpApi({ apps, registry, store: this.store, log, install: { agentDir: config.agentDir, dataDir: config.data, publicUrl: config.publicUrl }, rollouts, ...(broker ? { broker: { stats: () => broker.stats() } } : {}) });
     await this.http.listen({ host: config.httpHost, port: config.httpPort });
     const addr = this.http.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
@@ -70,6 +81,7 @@ export class Master {
 
   async stop(): Promise<void> {
     this.registry?.stop();
+    this.rollouts?.stop();
     await this.http?.close().catch(() => {});
     await this.transport?.close().catch(() => {});
     await this.broker?.close().catch(() => {});

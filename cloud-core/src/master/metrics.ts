@@ -18,7 +18,7 @@ export interface BrokerStatsSource {
   stats(): BrokerStats;
 }
 
-export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats; broker?: BrokerStatsSource }): PromRegistry {
+export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats; broker?: BrokerStatsSource; rollouts?: { outcomes: Record<string, number> } }): PromRegistry {
   const reg = new PromRegistry();
   const perTask = (name: string, help: string, pick: (r: { in: number; out: number; late: number; rejected: number }) => number) =>
     new Counter({
@@ -43,6 +43,17 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
       this.inc(deps.registry.controlRejected + deps.apps.controlRejected);
     },
   });
+  const rollouts = deps.rollouts;
+  if (rollouts) {
+    new Counter({
+      name: 'tributary_rollout_steps_total', help: 'Device steps of fleet rollouts that ended, by outcome (succeeded, failed, timed-out, rolled-back, cancelled, superseded).',
+      labelNames: ['outcome'] as const, registers: [reg],
+      collect() {
+        this.reset();
+        for (const [outcome, n] of Object.entries(rollouts.outcomes)) this.inc({ outcome }, n);
+      },
+    });
+  }
   // The embedded broker's limits (broker-limits.ts): refusals by reason, absent with an external broker.
   const broker = deps.broker;
   if (broker) {

@@ -44,6 +44,11 @@ export function openApiDocument(): Record<string, unknown> {
         parameters: [{ name: 'version', in: 'path', required: true, schema: { type: 'string' }, description: '`latest` or a version directory under --agent-dir' }, { name: 'file', in: 'path', required: true, schema: { type: 'string', pattern: '^linux-(x64|arm64)(\\.sha256|\\.sig)?$' } }],
         get: { summary: 'An agent binary, its SHA-256 (sha256sum format) or the master\'s Ed25519 signature over that digest (raw 64 bytes; 404 without a signing key); no admin token', responses: { 200: { description: 'application/octet-stream or text/plain' }, 404: json(error, 'no such version, architecture or signing key') } },
       },
+      '/rollouts': {
+        get: { summary: 'Fleet rollouts, newest first: waves (node ids, canary first), per-device steps (state, reason, from, times), counts by state, the versions their devices run now', responses: { 200: json({ type: 'array', items: obj }) } },
+        post: { summary: 'Start an agent rollout `{kind: "agent", version, selector?, canary?, waves?: {base, factor}, maxFailuresPercent?, stepTimeoutMs?}`; it supersedes a running one', responses: { 201: json(obj), 400: json(error, 'malformed, no binary for the version, or no device matches') } },
+      },
+      '/rollouts/{id}': { parameters: [idParam], get: { summary: 'One rollout with its waves and per-device steps', responses: { 200: json(obj), ...notFound } } },
       '/events': {
         get: {
           summary: 'Recent events: nodes online/offline/recovered, applications submitted/failed/finished/killed, epoch changes',
