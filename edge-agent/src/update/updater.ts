@@ -44,7 +44,7 @@ export class AgentUpdater {
   private target: string | undefined;
   private reason: string | undefined;
   /** SHA-256 of binaries that failed here (hash, signature, health): not tried again. */
-  private readonly refused = new Set<string>();
+  private readonly refused = new Map<string, string>();
   private busy = false;
   private seq = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -73,7 +73,7 @@ export class AgentUpdater {
       if (last.state === 'rolled-back' && last.version !== this.version && (await this.slots.versionOf(spare)) === last.version) {
         // The build that failed here (still in the spare slot) is not tried again; another build of it may be.
         const sha = await sha256File(this.slots.binaryOf(spare)).catch(() => null);
-        if (sha) this.refused.add(sha);
+        if (sha) this.refused.set(sha, `${last.state}: ${last.reason}`);
       }
     }
     if (trial && trial.version === this.version) {
@@ -133,14 +133,15 @@ export class AgentUpdater {
       this.set('failed', target.version, 'this agent has no slots (not installed with install.sh): it cannot update itself');
       return;
     }
-    if (this.refused.has(target.sha256)) {
-      this.set('failed', target.version, `build ${target.sha256.slice(0, 12)} failed here before: not tried again`);
+    const refused = this.refused.get(target.sha256);
+    if (refused !== undefined) {
+      this.set('failed', target.version, `not tried again, this build failed here before (${refused})`);
       return;
     }
     this.busy = true;
     void this.update(target).catch((err: Error) => {
       this.busy = false;
-      if (err instanceof TributaryError && err.code === ErrorCodes.AGENT_UPDATE_REFUSED) this.refused.add(target.sha256);
+      if (err instanceof TributaryError && err.code === ErrorCodes.AGENT_UPDATE_REFUSED) this.refused.set(target.sha256, err.message);
       this.o.log.error({ event: 'update-failed', version: target.version, err: err.message }, 'agent update failed; staying on this version');
       this.set('failed', target.version, err.message);
     });

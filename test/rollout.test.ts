@@ -1,0 +1,128 @@
+import test from 'ava';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { api, startMaster, until, waitForNodesOnline, type RunningMaster } from './helpers/cluster.js';
+import { repoRoot } from './helpers/cli.js';
+import { Supervisor, runGuard } from './helpers/supervise.js';
+import { tempDir } from './helpers/tmp.js';
+
+/**
+ * Fleet rollouts of agent versions end to end (issue 16): a real master and six real agent
+ * processes (`tributary agent`, started through wrapper "binaries" per version), each installed
+ * into two slots and run by a supervise loop that does what systemd does with the unit (the start
+ * guard as ExecStartPre, then `<data>/agent/current`, Restart=always). The versions are shell
+ * scripts the master serves, hashes and signs like real binaries: v2 and v4 exec the agent; v3 is
+ * broken (exits 1 before any JavaScript runs, so only the guard can save the device).
+ */
+const N = 6;
+const ARCH = process.arch;
+const ids = Array.from({ length: N }, (_, i) => `dev-${i + 1}`);
+
+interface Ctx { dir: string; master: RunningMaster; agents: Map<string, Supervisor>; agentDir: string }
+let ctx: Ctx;
+
+const goodAgent = (v: string) => `#!/bin/sh\n# tributary test agent ${v}\nexec '${process.execPath}' '${join(repoRoot, 'cli/bin/tributary.js')}' agent "$@"\n`;
+const brokenAgent = '#!/bin/sh\n# tributary test agent v3: broken, it dies before anything runs\necho "v3: segmentation fault" >&2\nexit 1\n';
+
+test.before(async () => {
+  const dir = await tempDir('trib-rollout-');
+  const agentDir = join(dir.path, 'agents');
+  for (const [v, body] of [['v1', goodAgent('v1')], ['v2', goodAgent('v2')], ['v3', brokenAgent], ['v4', goodAgent('v4')]] as const) {
+    await mkdir(join(agentDir, v), { recursive: true });
+    await writeFile(join(agentDir, v, `tributary-agent-linux-${ARCH}`), body, { mode: 0o755 });
+  }
+  // The master's signing key where the security work keeps it; each device holds the public half.
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  await mkdir(join(dir.path, 'master/pki'), { recursive: true });
+  await writeFile(join(dir.path, 'master/pki/signing.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const pub = publicKey.export({ type: 'spki', format: 'pem' });
+  const master = await startMaster(join(dir.path, 'master'), ['--agent-dir', agentDir]);
+  const agents = new Map<string, Supervisor>();
+  for (const id of ids) {
+    const data = join(dir.path, id);
+    await mkdir(join(data, 'identity'), { recursive: true });
+    await writeFile(join(data, 'identity/master-signing.pub'), pub);
+    // What install.sh does: the binary into a slot, current -> it.
+    const factory = join(agentDir, 'v1', `tributary-agent-linux-${ARCH}`);
+    const g = await runGuard(['--install', join(data, 'agent'), factory, 'v1']);
+    if (g.code !== 0) throw new Error(g.stderr);
+    const config = join(data, 'agent.json');
+    await writeFile(config, JSON.stringify({
+      id, master: master.brokerUrl, labels: { fleet: 'test', dev: id }, data, heartbeatMs: 500, logLevel: 'info', replayLog: false,
+      updateDeadlineS: 60, updateHealthyMs: 1000,
+    }));
+    agents.set(id, new Supervisor({ id, agentDir: join(data, 'agent'), factory, config }).start());
+  }
+  await waitForNodesOnline(master.httpUrl, ids);
+  ctx = { dir: dir.path, master, agents, agentDir };
+});
+
+test.after.always(async () => {
+  if (!ctx) return;
+  await Promise.all([...ctx.agents.values()].map((a) => a.stop()));
+  await ctx.master.proc.stop();
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function rollout(body: Record<string, unknown>): Promise<any> {
+  const r = await api(ctx.master.httpUrl, '/rollouts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'agent', ...body }) });
+  if (r.status !== 201) throw new Error(`POST /rollouts: ${r.status} ${JSON.stringify(r.body)}`);
+  return until(`rollout ${r.body.id} to end`, async () => {
+    const x = await api(ctx.master.httpUrl, `/rollouts/${r.body.id}`);
+    return ['succeeded', 'aborted', 'superseded'].includes(x.body.state) ? x.body : undefined;
+  }, 1200, 250);
+}
+
+async function versions(): Promise<Record<string, string>> {
+  const nodes = (await api(ctx.master.httpUrl, '/nodes')).body as { id: string; agent?: { version: string } }[];
+  return Object.fromEntries(nodes.map((n) => [n.id, n.agent?.version ?? '?']));
+}
+
+test.serial('v1 -> v2: the canary, then waves of 2 and 3, each started after the previous one ended; every device commits v2', async (t) => {
+  t.deepEqual(await versions(), Object.fromEntries(ids.map((id) => [id, 'v1'])));
+  const r = await rollout({ version: 'v2', selector: { fleet: 'test' }, canary: 1, waves: { base: 2, factor: 1.5 }, maxFailuresPercent: 0, stepTimeoutMs: 90_000 });
+  t.is(r.state, 'succeeded', JSON.stringify(r));
+  t.deepEqual(r.plan, [['dev-1'], ['dev-2', 'dev-3'], ['dev-4', 'dev-5', 'dev-6']]);
+  for (const id of ids) t.like(r.steps[id], { state: 'succeeded', from: 'v1' }, id);
+  for (let w = 1; w < r.plan.length; w++) {
+    const prevEnd = Math.max(...r.plan[w - 1].map((id: string) => r.steps[id].endedAt));
+    const start = Math.min(...r.plan[w].map((id: string) => r.steps[id].startedAt));
+    t.true(start >= prevEnd, `wave ${w} started after wave ${w - 1} ended`);
+  }
+  t.deepEqual(await versions(), Object.fromEntries(ids.map((id) => [id, 'v2'])));
+  for (const id of ids) {
+    t.regex(await readFile(join(ctx.dir, id, 'agent/result'), 'utf8'), /^committed v2 /, id);
+    await t.throwsAsync(readFile(join(ctx.dir, id, 'agent/trial'), 'utf8'), undefined, `${id}: no trial left`);
+  }
+  const metrics = await (await fetch(`${ctx.master.httpUrl}/metrics`)).text();
+  t.regex(metrics, /tributary_rollout_steps_total\{outcome="succeeded"\} 6/);
+});
+
+test.serial('a broken v3 (dies before any JavaScript runs) stops after the canary: the guard puts the canary back on v2, the rollout aborts, every device ends on v2', async (t) => {
+  const r = await rollout({ version: 'v3', selector: { fleet: 'test' }, canary: 1, waves: { base: 2, factor: 2 }, maxFailuresPercent: 0, stepTimeoutMs: 90_000 });
+  t.is(r.state, 'aborted', JSON.stringify(r));
+  t.like(r.steps['dev-1'], { state: 'failed', from: 'v2' });
+  t.regex(r.steps['dev-1'].reason, /crash loop: 3 starts without proving healthy/);
+  for (const id of ids.slice(1)) t.like(r.steps[id], { state: 'cancelled' }, id);
+  t.deepEqual(await versions(), Object.fromEntries(ids.map((id) => [id, 'v2'])));
+  t.regex(await readFile(join(ctx.dir, 'dev-1', 'agent/result'), 'utf8'), /^rolled-back v3 crash loop/);
+  const canary = ctx.agents.get('dev-1')!;
+  t.true(canary.guardLog.some((l) => /rolled back to slot/.test(l)), canary.guardLog.join('\n'));
+  t.true(canary.exits.filter((c) => c === 1).length >= 3, `v3 exited 1 at each of its starts: ${canary.exits.join(',')}`);
+  t.like((await api(ctx.master.httpUrl, '/nodes')).body.find((n: { id: string }) => n.id === 'dev-1').agent, { version: 'v2', target: 'v3' });
+});
+
+test.serial('an agent killed (SIGKILL) while its new version is on trial comes back on a working version and the rollout completes', async (t) => {
+  const a = ctx.agents.get('dev-3')!;
+  const trial = a.waitFor((l) => l.event === 'update-trial' && l.version === 'v4', 'v4 on trial');
+  const done = rollout({ version: 'v4', selector: { dev: 'dev-3' }, canary: 1, maxFailuresPercent: 0, stepTimeoutMs: 90_000 });
+  await trial;
+  a.kill('SIGKILL');
+  const r = await done;
+  t.is(r.state, 'succeeded', JSON.stringify(r));
+  t.like(r.steps['dev-3'], { state: 'succeeded', from: 'v2' });
+  t.true(a.exits.includes(null), 'killed by a signal');
+  t.true(a.guardLog.some((l) => /version v4 on trial: start 2/.test(l)), a.guardLog.join('\n'));
+  t.like(await versions(), { 'dev-3': 'v4', 'dev-1': 'v2' });
+});
