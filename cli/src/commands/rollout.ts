@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { ConfigError, TributaryError, ErrorCodes } from '@tributary/shared';
 
-/** A rollout as GET /rollouts/:id returns it (cloud-core/src/master/rollouts/rollout-routes.ts). */
+/** A rollout as GET /rollouts/:id returns it (cloud-core/src/master/rollout-routes.ts). */
 interface RolloutView {
   id: string; kind: string; version: string; state: string; reason?: string; wave: number; plan: string[][];
   steps: Record<string, { node: string; wave: number; from?: string; state: string; reason?: string }>;

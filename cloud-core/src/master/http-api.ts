@@ -10,8 +10,8 @@ import { registerInstallRoutes, type InstallRoutesOptions } from './install-rout
 import { EventLog } from './events.js';
 import { createMetrics, type BrokerStatsSource } from './metrics.js';
 import { Stats } from './stats.js';
-import type { RolloutManager } from './rollouts/rollout-manager.js';
-import { registerRolloutRoutes } from './rollouts/rollout-routes.js';
+import type { RolloutManager } from './rollout-manager.js';
+import { registerRolloutRoutes } from './rollout-routes.js';
 
 const placement = z.object({ where: z.enum(['edge', 'cloud', 'any']), selector: z.record(z.string(), z.string()).optional() });
 const submissionSchema = z.object({

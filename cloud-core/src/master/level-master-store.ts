@@ -1,6 +1,6 @@
 import { Level } from 'level';
 import type { AppRecord, MasterStore, NodeRecord } from './master-store.js';
-import type { RolloutRecord } from './rollouts/rollout-types.js';
+import type { RolloutRecord } from './rollout-types.js';
 
 /** MasterStore on LevelDB: one sublevel per kind of record, JSON values, bundles as bytes. */
 export class LevelMasterStore implements MasterStore {

@@ -1,5 +1,5 @@
 import type { TaskPlacement } from '@tributary/shared';
-import type { RolloutRecord } from './rollouts/rollout-types.js';
+import type { RolloutRecord } from './rollout-types.js';
 
 /** What `tributary plan --json` produces, and what the master schedules from. */
 export interface PlanJson {
@@ -57,7 +57,7 @@ export interface MasterStore {
   getBundle(sha256: string): Promise<Uint8Array | undefined>;
   listNodes(): Promise<NodeRecord[]>;
   putNode(node: NodeRecord): Promise<void>;
-  /** Fleet rollouts (rollouts/rollout-manager.ts), so a restarted master resumes them. */
+  /** Fleet rollouts (rollout-manager.ts), so a restarted master resumes them. */
   listRollouts(): Promise<RolloutRecord[]>;
   putRollout(rollout: RolloutRecord): Promise<void>;
 }

@@ -8,8 +8,8 @@ import { buildHttpApi } from './http-api.js';
 import { LevelMasterStore } from './level-master-store.js';
 import { LevelCheckpointStore } from './checkpoint-store.js';
 import { Registry } from './registry.js';
-import { AgentArtefacts } from './rollouts/agent-artefacts.js';
-import { RolloutManager } from './rollouts/rollout-manager.js';
+import { AgentArtefacts } from './agent-artefacts.js';
+import { RolloutManager } from './rollout-manager.js';
 
 /**
  * The control plane: embedded broker (unless an external one is configured), registry,

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isTributaryError } from '@tributary/shared';
-import type { Registry } from '../registry.js';
+import type { Registry } from './registry.js';
 import type { RolloutManager } from './rollout-manager.js';
 import { tally, type RolloutRecord } from './rollout-types.js';
 

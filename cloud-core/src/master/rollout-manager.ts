@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, TributaryError, type DesiredAgent, type Logger } from '@tributary/shared';
-import type { MasterStore } from '../master-store.js';
-import type { NodeView, Registry } from '../registry.js';
+import type { MasterStore } from './master-store.js';
+import type { NodeView, Registry } from './registry.js';
 import type { AgentArtefacts } from './agent-artefacts.js';
 import { isTerminal, planWaves, tally, type DeviceStep, type RolloutRecord, type RolloutSpec, type StepState } from './rollout-types.js';
 

@@ -2,7 +2,7 @@ import { createPrivateKey, sign } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { agentSigningPayload } from '@tributary/shared';
-import { deployDir, sha256File } from '../install-routes.js';
+import { deployDir, sha256File } from './install-routes.js';
 
 /** One agent binary the master serves, as a desired state names it (DesiredAgent, without the URL). */
 export interface AgentArtefact {
