@@ -16,6 +16,8 @@ export interface RolloutManagerDeps {
   log: Logger;
   /** How often steps are evaluated (ms, default 250). */
   tickMs?: number;
+  /** Wall clock (ms); tests pass their own to reach step timeouts without waiting. */
+  now?: () => number;
 }
 
 const VERSION = /^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/;
@@ -41,7 +43,10 @@ export class RolloutManager {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> = Promise.resolve();
 
+  private readonly now: () => number;
+
   constructor(private readonly d: RolloutManagerDeps) {
+    this.now = d.now ?? Date.now;
     d.registry.on('heartbeat', (n: NodeView) => this.noteReport(n));
   }
 
@@ -89,7 +94,7 @@ export class RolloutManager {
     if (nodes.length === 0) throw bad(`no agent matches the selector ${JSON.stringify(spec.selector)}`);
     const plan = planWaves(nodes, spec.canary, spec.waves.base, spec.waves.factor);
     const r: RolloutRecord = {
-      ...spec, id: `r-${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`, createdAt: Date.now(), state: 'running', plan, wave: -1,
+      ...spec, id: `r-${this.now().toString(36)}-${randomUUID().slice(0, 6)}`, createdAt: this.now(), state: 'running', plan, wave: -1,
       steps: Object.fromEntries(plan.flatMap((ids, wave) => ids.map((node) => [node, { node, wave, state: 'pending' as StepState }]))),
     };
     await this.serially(async () => {
@@ -97,7 +102,7 @@ export class RolloutManager {
         if (old.kind !== r.kind || (old.state !== 'running' && old.state !== 'aborting')) continue;
         old.state = 'superseded';
         old.reason = `superseded by ${r.id}`;
-        old.endedAt = Date.now();
+        old.endedAt = this.now();
         for (const s of Object.values(old.steps)) if (!isTerminal(s.state)) this.end(s, 'superseded', `superseded by rollout ${r.id}`);
         await this.d.store.putRollout(old);
       }
@@ -121,7 +126,7 @@ export class RolloutManager {
         if (r.state === 'running') await this.advance(r);
         if (r.state === 'aborting' && Object.values(r.steps).every((s) => isTerminal(s.state))) {
           r.state = 'aborted';
-          r.endedAt = Date.now();
+          r.endedAt = this.now();
           this.d.log.warn({ rollout: r.id, reason: r.reason }, 'rollout aborted; updated devices rolled back');
         }
         if (JSON.stringify(r) !== before) await this.d.store.putRollout(r);
@@ -136,7 +141,7 @@ export class RolloutManager {
 
   /** Updates the steps in progress from what their devices report. */
   private evaluate(r: RolloutRecord): void {
-    const now = Date.now();
+    const now = this.now();
     for (const s of Object.values(r.steps)) {
       if (s.state !== 'updating' && s.state !== 'rolling-back') continue;
       const n = this.d.registry.get(s.node);
@@ -180,7 +185,7 @@ export class RolloutManager {
     if (t.failed * 100 > r.maxFailuresPercent * Math.max(1, t.started)) return this.abort(r, `${t.failed} of ${t.started} device steps failed (threshold ${r.maxFailuresPercent}%)`);
     if (r.wave + 1 >= r.plan.length) {
       r.state = 'succeeded';
-      r.endedAt = Date.now();
+      r.endedAt = this.now();
       this.d.log.info({ rollout: r.id, version: r.version }, 'rollout succeeded');
       return;
     }
@@ -190,7 +195,7 @@ export class RolloutManager {
       const s = r.steps[id]!;
       const n = this.d.registry.get(id);
       s.from = n?.agent?.version ?? n?.version;
-      s.startedAt = Date.now();
+      s.startedAt = this.now();
       if (n?.agent && n.agent.version === r.version && n.agent.state !== 'trial') {
         this.end(s, 'succeeded', `already on ${r.version}`);
       } else if (n?.agent && !n.agent.slots) {
@@ -208,7 +213,7 @@ export class RolloutManager {
     r.state = 'aborting';
     r.reason = reason;
     this.d.log.warn({ rollout: r.id, reason }, 'rollout aborting: rolling updated devices back');
-    const now = Date.now();
+    const now = this.now();
     for (const s of Object.values(r.steps)) {
       if (s.state === 'pending') this.end(s, 'cancelled', `rollout aborted before its wave: ${reason}`);
       else if (s.state === 'succeeded' || s.state === 'updating') {
@@ -223,7 +228,7 @@ export class RolloutManager {
   private end(s: DeviceStep, state: StepState, reason: string): void {
     s.state = state;
     s.reason = reason;
-    s.endedAt = Date.now();
+    s.endedAt = this.now();
     this.outcomes[state] = (this.outcomes[state] ?? 0) + 1;
   }
 
@@ -231,7 +236,7 @@ export class RolloutManager {
     if (!n.agent) return;
     const key = `${n.agent.version}|${n.agent.state}|${n.agent.target ?? ''}|${n.agent.reason ?? ''}|${n.agent.seq ?? 0}`;
     // Only noted here: the timer evaluates (a thousand heartbeats a second must stay cheap).
-    if (this.reportChangedAt.get(n.id)?.key !== key) this.reportChangedAt.set(n.id, { key, at: Date.now() });
+    if (this.reportChangedAt.get(n.id)?.key !== key) this.reportChangedAt.set(n.id, { key, at: this.now() });
   }
 
   private computeDesired(): Map<string, string> {
