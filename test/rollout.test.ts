@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { api, startMaster, until, waitForNodesOnline, type RunningMaster } from './helpers/cluster.js';
-import { repoRoot } from './helpers/cli.js';
+import { repoRoot, tributary } from './helpers/cli.js';
 import { Supervisor, runGuard } from './helpers/supervise.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -125,4 +125,20 @@ test.serial('an agent killed (SIGKILL) while its new version is on trial comes b
   t.true(a.exits.includes(null), 'killed by a signal');
   t.true(a.guardLog.some((l) => /version v4 on trial: start 2/.test(l)), a.guardLog.join('\n'));
   t.like(await versions(), { 'dev-3': 'v4', 'dev-1': 'v2' });
+});
+
+test.serial('the CLI: `fleet rollout agent` starts one, `fleet status` shows its waves, per-device steps and the version histogram', async (t) => {
+  const started = await tributary(['fleet', 'rollout', 'agent', 'v4', '--selector', 'dev=dev-6', '--canary', '1', '--waves', '2,2', '--max-failures', '0', '--step-timeout', '90s', '--master', ctx.master.httpUrl]);
+  t.is(started.code, 0, started.stderr);
+  const id = /^rollout (\S+): agent v4 to 1 devices in waves of 1$/m.exec(started.stdout)?.[1];
+  t.truthy(id, started.stdout);
+  const watched = await tributary(['fleet', 'status', id!, '--watch', '--master', ctx.master.httpUrl]);
+  t.is(watched.code, 0, watched.stderr);
+  t.regex(watched.stdout, new RegExp(`rollout ${id}  agent v4  succeeded`));
+  t.regex(watched.stdout, /wave 0 \(canary\)/);
+  t.regex(watched.stdout, /dev-6 +succeeded +from v2 +running v4, healthy/);
+  t.regex(watched.stdout, /versions: v4 1/);
+  const bad = await tributary(['fleet', 'rollout', 'agent', 'v9', '--master', ctx.master.httpUrl]);
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /TRIB_ERR_ROLLOUT_INVALID.*no signed agent binary v9/);
 });
