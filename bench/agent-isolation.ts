@@ -36,9 +36,9 @@ async function vmRssMB(pid: number): Promise<number> {
   return kb / 1024;
 }
 
-function submit(file: string, master: string, output: string): Promise<void> {
+function submit(file: string, master: string, token: string, output: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [cliBin, 'submit', file, '--master', master, '--param', `output=${output}`], { cwd: repoRoot }, (err, _o, stderr) =>
+    execFile(process.execPath, [cliBin, 'submit', file, '--master', master, '--token', token, '--param', `output=${output}`], { cwd: repoRoot }, (err, _o, stderr) =>
       err ? reject(new Error(`submit failed: ${stderr}`)) : resolve());
   });
 }
@@ -50,7 +50,7 @@ async function measure(isolation: 'thread' | 'inline' | null, dir: string, appFi
   try {
     await waitForNodesOnline(master.httpUrl, ['dev-1']);
     if (isolation) {
-      await submit(appFile, master.httpUrl, join(caseDir, 'out.jsonl'));
+      await submit(appFile, master.httpUrl, master.adminToken, join(caseDir, 'out.jsonl'));
       await agent.waitFor((l) => l.msg === 'application running', 'application running');
     }
     await sleep(SETTLE * 1000);

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import { launchMaster, waitForNodesOnline } from '../cli/src/launcher.js';
+import { adminHeaders, launchMaster, waitForNodesOnline } from '../cli/src/launcher.js';
 import { FakeAgents } from './lib/fake-agents.js';
 import { resultsDir } from './lib/paths.js';
 
@@ -49,14 +49,14 @@ try {
   let bytes = 0;
   for (let i = 0; i < 30; i++) {
     const t0 = performance.now();
-    const body = await (await fetch(`${master.httpUrl}/snapshot`)).text();
+    const body = await (await fetch(`${master.httpUrl}/snapshot`, { headers: adminHeaders(master.httpUrl) })).text();
     lat.push(performance.now() - t0);
     bytes = body.length;
   }
 
   // SSE to one viewer
   const ctl = new AbortController();
-  const res = await fetch(`${master.httpUrl}/stream`, { signal: ctl.signal });
+  const res = await fetch(`${master.httpUrl}/stream`, { signal: ctl.signal, headers: adminHeaders(master.httpUrl) });
   let sseBytes = 0;
   let sseEvents = 0;
   const reading = (async () => {
@@ -76,6 +76,8 @@ try {
   if (existsSync(CHROMIUM)) {
     const ctx = await chromium.launchPersistentContext(join(dir, 'chromium'), {
       executablePath: CHROMIUM, viewport: { width: 1400, height: 1000 },
+      // The admin token on every request (page, script, stream): this measures rendering, not the login form.
+      extraHTTPHeaders: adminHeaders(master.httpUrl),
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     const page = ctx.pages()[0] ?? (await ctx.newPage());

@@ -2,7 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { spawnNode, type ChildNode, type LogLine } from '../cli/src/launcher.js';
+import { adminHeaders, randomAdminToken, rememberAdminToken, spawnNode, type ChildNode, type LogLine } from '../cli/src/launcher.js';
 
 export type ProcessKind = 'broker' | 'master' | 'worker' | 'agent';
 
@@ -23,6 +23,7 @@ export class Supervised {
     private args: string[],
     private readonly readyMsg: string,
     logDir: string,
+    private readonly env: Record<string, string> = {},
   ) {
     this.logPath = join(logDir, `${name}.log`);
   }
@@ -41,7 +42,7 @@ export class Supervised {
     this.log ??= createWriteStream(this.logPath, { flags: 'a' });
     this.starts++;
     this.log.write(`--- chaos: start #${this.starts} at ${new Date().toISOString()}: tributary ${this.args.join(' ')}\n`);
-    const node = spawnNode(this.name, this.args);
+    const node = spawnNode(this.name, this.args, this.env);
     const log = this.log;
     node.child.stderr!.on('data', (c: Buffer) => log.write(c));
     node.child.stdout!.on('data', (c: Buffer) => log.write(c));
@@ -122,11 +123,13 @@ export class ChaosCluster {
   brokerUrl = '';
   httpUrl = '';
   readonly logDir: string;
+  /** The master's bootstrap admin token (TRIBUTARY_ADMIN_TOKEN), the same across its restarts. */
+  readonly adminToken = randomAdminToken();
 
   constructor(readonly dir: string, readonly layout: ClusterLayout = DEFAULT_LAYOUT, private readonly startTimeoutMs = 60_000) {
     this.logDir = join(dir, 'logs');
     this.broker = new Supervised('broker', 'broker', ['broker', '--host', '127.0.0.1', '--port', '0'], 'broker started', this.logDir);
-    this.master = new Supervised('master', 'master', [], 'master started', this.logDir);
+    this.master = new Supervised('master', 'master', [], 'master started', this.logDir, { TRIBUTARY_ADMIN_TOKEN: this.adminToken });
     this.workers = layout.workers.map((id) => new Supervised(id, 'worker', [], 'worker started', this.logDir));
     this.agents = Object.keys(layout.agents).map((id) => new Supervised(id, 'agent', [], 'agent started', this.logDir));
   }
@@ -152,6 +155,7 @@ export class ChaosCluster {
     this.master.pinArgs(masterArgs(0));
     const m = await this.master.start(this.startTimeoutMs);
     this.httpUrl = String(m.http);
+    rememberAdminToken(this.httpUrl, this.adminToken);
     this.master.pinArgs(masterArgs(Number(new URL(this.httpUrl).port)));
 
     for (const w of this.workers) w.pinArgs(['worker', '--id', w.name, '--master', this.brokerUrl, '--data', join(this.dir, w.name)]);
@@ -165,7 +169,7 @@ export class ChaosCluster {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
       try {
-        const res = await fetch(new URL('/nodes', this.httpUrl), { signal: AbortSignal.timeout(2000) });
+        const res = await fetch(new URL('/nodes', this.httpUrl), { signal: AbortSignal.timeout(2000), headers: adminHeaders(this.httpUrl) });
         const nodes = (await res.json()) as { id: string; online: boolean }[];
         if (ids.every((id) => nodes.some((n) => n.id === id && n.online))) return;
       } catch {

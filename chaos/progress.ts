@@ -2,6 +2,7 @@
  * "Are all tasks processing?", as the master's REST API shows it (GET /apps/<id>): the measure of
  * recovery. Polling the API here is the measurement itself.
  */
+import { adminHeaders } from '../cli/src/launcher.js';
 
 interface TaskView {
   processor: number;
@@ -25,7 +26,7 @@ export interface AppJson {
 /** GET /apps/<id>; undefined when the master does not answer (down, restarting) or answers an error. */
 export async function fetchApp(httpUrl: string, id: string, timeoutMs = 1000): Promise<AppJson | undefined> {
   try {
-    const res = await fetch(new URL(`/apps/${encodeURIComponent(id)}`, httpUrl), { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(new URL(`/apps/${encodeURIComponent(id)}`, httpUrl), { signal: AbortSignal.timeout(timeoutMs), headers: adminHeaders(httpUrl) });
     if (!res.ok) return undefined;
     return (await res.json()) as AppJson;
   } catch {

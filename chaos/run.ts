@@ -237,7 +237,7 @@ async function runCluster(dir: string, params: Record<string, string>, faults: r
     result.httpUrl = cluster.httpUrl;
     say(`  cluster up: broker ${cluster.brokerUrl}, master ${cluster.httpUrl}, ${layout.workers.length} workers, ${Object.keys(layout.agents).length} agents; logs ${cluster.logDir}`);
     const submittedAt = Date.now();
-    await submitApp(cluster.httpUrl, APP_FILE, new Params(params));
+    await submitApp({ url: cluster.httpUrl, token: cluster.adminToken }, APP_FILE, new Params(params));
     const tracker = new ProgressTracker();
     const startup = await untilProcessing(cluster.httpUrl, tracker, submittedAt + timeoutMs, result.startupTimeline);
     if (startup.status !== 'ok') throw new Error(`the application did not start processing within ${timeoutMs} ms: ${startup.reason}`);

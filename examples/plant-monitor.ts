@@ -3,7 +3,10 @@
  * simulated sensors, a plausibility threshold and downsampling. In the cloud: per device and
  * sensor, tumbling-window statistics, published as JSON to an MQTT topic any client can read.
  *
- *   npx tributary submit examples/plant-monitor.ts --param broker=mqtt://127.0.0.1:1883
+ *   npx tributary submit examples/plant-monitor.ts
+ *
+ * The windows go to the cluster's own broker (topic `plant/windows`) with the hosting worker's
+ * identity; `--param broker=mqtt://host:port` sends them to another broker instead.
  *
  * Moving a step between edge and cloud is a change of its `.at(...)`, nothing else.
  */
@@ -99,5 +102,5 @@ export default (params: Params) => {
   return plantWindows(app, s, site)
     .sink(output
       ? jsonLinesSink(output)
-      : mqttSink({ url: params.string('broker', 'mqtt://127.0.0.1:1883'), topic: params.string('topic', 'plant/windows'), format: 'json' }));
+      : mqttSink({ ...(params.has('broker') ? { url: params.string('broker') } : {}), topic: params.string('topic', 'plant/windows'), format: 'json' }));
 };

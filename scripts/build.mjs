@@ -4,6 +4,7 @@
  * commands run (tsx stays for tests' own code and development):
  *   cli/dist/tributary.mjs   the `tributary` command: run, plan, submit, master, worker, agent, …
  *   cli/dist/app-thread.mjs  the entry of an application's worker thread on a node
+ *   cli/dist/plan-thread.mjs the entry of the master's thread that plans a submitted bundle
  * Workspace code (@tributary/*) is compiled in; npm packages stay external and load from
  * node_modules, as they would for any installed package. Source maps point back to the sources.
  */
@@ -30,6 +31,7 @@ await build({
   entryPoints: {
     tributary: 'cli/src/main.ts',
     'app-thread': 'shared/src/node/app-thread.ts',
+    'plan-thread': 'shared/src/node/plan-thread.ts',
   },
   outdir: 'cli/dist',
   outExtension: { '.js': '.mjs' },

@@ -10,6 +10,7 @@ import { api, startMaster, startNode, until, waitForNodesOnline, type Proc } fro
 import { AGENTS, compareWithReference, readLines, submitPlantMonitor, untilFinished, type PlantCluster } from './helpers/plant-cluster.js';
 import { tributary } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
+import { startEnrolmentServer } from './helpers/enrolment-server.js';
 import {
   arm64Sysroot, binaryPath, buildAgentBinaries, bundleMetaPath, pathWithoutNode, runAgentBinary, spawnAgentBinary,
 } from './helpers/agent-binary.js';
@@ -77,6 +78,19 @@ test.serial('x64: with no node on PATH, it takes flags, config file and environm
   t.is(await agent.stop('SIGTERM'), 0);
   t.truthy(agent.lines.find((l) => l.msg === 'agent stopped'));
   await until('dev-x64 offline', async () => ((await api(master.httpUrl, '/nodes/dev-x64')).body?.online === false ? true : undefined));
+});
+
+test.serial('x64: it enrols over http with --token (own key pair, PKCS#10) and connects by TLS with its client certificate', async (t) => {
+  const server = await startEnrolmentServer({ broker: true });
+  const dir = await tempDir();
+  t.teardown(async () => { await server.close(); await dir.cleanup(); });
+  const agent = spawnAgentBinary('dev-enrol', 'linux-x64', ['--id', 'dev-enrol', '--master', server.url, '--data', join(dir.path, 'dev-enrol')], {
+    env: { TRIBUTARY_ENROL_TOKEN: server.addDevice('dev-enrol') },
+  });
+  t.teardown(() => agent.stop('SIGKILL'));
+  t.is((await agent.waitFor((l) => l.msg === 'agent started', 'agent started')).broker, server.brokerUrl!);
+  t.is(server.issued.enrol, 1);
+  t.truthy(server.connections.find((c) => c.id === 'dev-enrol' && c.serial !== undefined), 'admitted by its certificate');
 });
 
 test.serial('arm64 under qemu-user: it registers with the master and stops on SIGTERM', async (t) => {

@@ -82,3 +82,34 @@ for (const isolation of ['thread', 'inline'] as const) {
     t.is(app.status.state, 'failed', 'a failed application stays failed');
   });
 }
+
+test('thread: an application that outgrows its heap cap (heapMb) fails alone, its thread ended', async (t) => {
+  const dir = await tempDir();
+  t.teardown(dir.cleanup);
+  const bundlePath = join(dir.path, 'hog.cjs');
+  // Every record keeps 8 MB alive: 20 of them are far beyond a 32 MB heap.
+  await writeFile(bundlePath, `${bundleHeader()}
+const t = require('tributary');
+const kept = [];
+const records = Array.from({ length: 20 }, (_, i) => ({ ts: 1000 + i, value: i }));
+exports.default = t.pipeline('hog')
+  .source(t.collectionSource(records))
+  .map((v) => { kept.push(new Array(1e6).fill(v + 0.5)); return v; })
+  .sink(t.jsonLinesSink(${JSON.stringify(join(dir.path, 'out.jsonl'))}));
+`);
+  let settle!: () => void;
+  const settled = new Promise<void>((r) => (settle = r));
+  const app = new ThreadApp({
+    assignment: { ...(await assignmentFor(bundlePath)), app: 'hog' }, bundlePath, nodeId: 'n1', labels: {}, logLevel: 'silent', heapMb: 32,
+    publish: () => {}, log,
+    onChange: () => {
+      if (app.status.state === 'failed' || app.status.state === 'finished') settle();
+    },
+  });
+  app.start();
+  await settled;
+  t.is(app.status.state, 'failed');
+  t.regex(app.status.error ?? '', /memory limit/i);
+  await app.exited;
+  await app.stop();
+});

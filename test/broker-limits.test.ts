@@ -78,7 +78,7 @@ test('an oversize publish is refused (connection closed) and counted; others go 
     t.is(rx.count('t/big'), 0);
     t.deepEqual(rx.got.get('t/good')!.slice(1), ['1', '2', '3']);
     t.true(good.connected && sub.connected);
-    t.deepEqual(broker.stats().refused, { packet_size: 1, publish_rate: 0, connections: 0 });
+    t.deepEqual(broker.stats().refused, { packet_size: 1, publish_rate: 0, connections: 0, auth: 0, tls: 0, acl_publish: 0, acl_subscribe: 0 });
   });
 });
 
@@ -108,8 +108,13 @@ test('refusals are all counted, their warnings rate-limited per reason with a co
   refusals.refuse('connections', 'c9', {}, 'refused');
   now = 10_000;
   refusals.refuse('publish_rate', 'flooder', {}, 'refused');
-  t.deepEqual(refusals.counts, { packet_size: 0, publish_rate: 6, connections: 1 });
+  t.deepEqual(refusals.counts, { packet_size: 0, publish_rate: 6, connections: 1, auth: 0, tls: 0, acl_publish: 0, acl_subscribe: 0 });
   t.deepEqual(lines.map((l) => [l.reason, l.clientId, l.suppressed]), [['publish_rate', 'flooder', undefined], ['connections', 'c9', undefined], ['publish_rate', 'flooder', 4]]);
+  // With a key (ACL, auth: identity and topic), each distinct denial is logged once per interval.
+  lines.length = 0;
+  for (const topic of ['t/1', 't/2', 't/1']) refusals.refuse('acl_publish', 'a', { topic }, 'denied', `a/${topic}`);
+  t.deepEqual(lines.map((l) => l.topic), ['t/1', 't/2']);
+  t.is(refusals.counts.acl_publish, 3);
 });
 
 test('a publish flood from one client is limited and counted; a well-behaved client gets through', async (t) => {
@@ -138,7 +143,7 @@ test('the N+1th connection is refused with CONNACK 3 and counted; a session take
     await connect('b');
     const err = await t.throwsAsync(connect('c'));
     t.is((err as Error & { code?: number }).code, 3);
-    t.deepEqual(broker.stats(), { clients: 2, refused: { packet_size: 0, publish_rate: 0, connections: 1 } });
+    t.deepEqual(broker.stats(), { clients: 2, refused: { packet_size: 0, publish_rate: 0, connections: 1, auth: 0, tls: 0, acl_publish: 0, acl_subscribe: 0 } });
     // The same id again replaces its session: no extra connection, admitted.
     const gone = new Promise<void>((resolve) => {
       const off = broker.on('clientDisconnect', (id) => {
@@ -172,5 +177,7 @@ test('tributary master: --broker-max-connections refuses, /metrics counts it by 
   const text = await (await fetch(new URL('/metrics', master.httpUrl))).text();
   t.regex(text, /^tributary_broker_refused_total\{reason="connections"\} 1$/m);
   t.regex(text, /^tributary_broker_refused_total\{reason="packet_size"\} 0$/m);
+  // Every reason of stats().refused is exported, the authentication and ACL ones too (issue 13).
+  for (const reason of ['auth', 'tls', 'acl_publish', 'acl_subscribe']) t.regex(text, new RegExp(`^tributary_broker_refused_total\\{reason="${reason}"\\} 0$`, 'm'));
   t.regex(text, /^tributary_broker_clients 2$/m);
 });

@@ -31,15 +31,16 @@ async function firstResultFrom(brokerUrl: string, topic: string, device: string)
   });
 }
 
-const live = (broker: string, topic: string) =>
-  ['--param', `broker=${broker}`, '--param', `topic=${topic}`, '--param', 'windowMs=1000', '--param', 'intervalMs=20'];
+/** plant-monitor live, its windows on the cluster's own broker (no `broker` param: the default). */
+const live = (topic: string) =>
+  ['--param', `topic=${topic}`, '--param', 'windowMs=1000', '--param', 'intervalMs=20'];
 
 test.serial('an agent that registers later gets its edge tasks, and its results flow', async (t) => {
   const c = await cluster(t);
   c.nodes.push(await startNode('worker', 'w-1', c.master.brokerUrl, c.dir));
   c.nodes.push(await startNode('agent', 'dev-1', c.master.brokerUrl, c.dir));
   await waitForNodesOnline(c.master.httpUrl, ['w-1', 'dev-1']);
-  const submit = await tributary(['submit', 'examples/plant-monitor.ts', '--master', c.master.httpUrl, ...live(c.master.brokerUrl, 'late/join')]);
+  const submit = await tributary(['submit', 'examples/plant-monitor.ts', '--master', c.master.httpUrl, ...live('late/join')]);
   t.is(submit.code, 0, submit.stderr);
   await firstResultFrom(c.master.brokerUrl, 'late/join', 'dev-1');
 
@@ -59,7 +60,7 @@ test.serial('a killed agent is seen offline at once (last will); back with the s
   c.nodes.push(await startNode('worker', 'w-1', c.master.brokerUrl, c.dir));
   const agent = await startNode('agent', 'dev-1', c.master.brokerUrl, c.dir);
   await waitForNodesOnline(c.master.httpUrl, ['w-1', 'dev-1']);
-  t.is((await tributary(['submit', 'examples/plant-monitor.ts', '--master', c.master.httpUrl, ...live(c.master.brokerUrl, 'restart')])).code, 0);
+  t.is((await tributary(['submit', 'examples/plant-monitor.ts', '--master', c.master.httpUrl, ...live('restart')])).code, 0);
   await firstResultFrom(c.master.brokerUrl, 'restart', 'dev-1');
 
   // The master's pushed snapshots (SSE) show the node offline: an event, not a poll.
@@ -102,6 +103,6 @@ test.serial('an application that throws fails on its nodes, which stay up and ru
   const { body: nodes } = await api(c.master.httpUrl, '/nodes');
   t.true(nodes.every((n: { online: boolean }) => n.online), 'every node is still up');
   const good = firstResultFrom(c.master.brokerUrl, 'after-bad', 'dev-1');
-  t.is((await tributary(['submit', 'examples/plant-monitor.ts', '--master', c.master.httpUrl, ...live(c.master.brokerUrl, 'after-bad')])).code, 0);
+  t.is((await tributary(['submit', 'examples/plant-monitor.ts', '--master', c.master.httpUrl, ...live('after-bad')])).code, 0);
   t.is((await good).device, 'dev-1');
 });

@@ -39,7 +39,16 @@ test.before(async () => {
   });
   page = browser.pages()[0] ?? (await browser.newPage());
   page.setDefaultTimeout(30_000);
+  await logIn(master.adminToken);
 });
+
+/** The dashboard's login form: a browser without a session gets it at `/`, and the session cookie after it. */
+async function logIn(token: string): Promise<void> {
+  await page.goto(`${master.httpUrl}/#/`);
+  await page.waitForSelector('[data-testid=login-form]');
+  await page.fill('#token', token);
+  await Promise.all([page.waitForSelector('[data-testid=stream-status]'), page.click('[data-testid=login-form] button[type=submit]')]);
+}
 
 test.after.always(async () => {
   await fake?.close();
@@ -159,4 +168,25 @@ test.serial('the fleet page shows each node\'s replay-log backlog and disk use',
   // Every row has the columns, reported or not.
   t.is(await page.$$eval('[data-testid=fleet] tr[data-node] [data-testid=replay-backlog]', (x) => x.length), await page.$$eval('[data-testid=fleet] tr[data-node]', (x) => x.length));
   await page.screenshot({ path: join(SHOTS, 'fleet-replay.png'), fullPage: true });
+});
+
+test.serial('logging out brings the login form back; a wrong token is refused; logging in returns to the page asked for', async (t) => {
+  await page.goto(`${master.httpUrl}/#/fleet`);
+  await page.waitForSelector('[data-testid=fleet] tr[data-node]');
+  await Promise.all([page.waitForSelector('[data-testid=login-form]'), page.click('[data-testid=logout]')]);
+  t.is((await page.context().cookies()).filter((c) => c.name === 'tributary_session').length, 0, 'the session cookie is cleared');
+
+  await page.goto(`${master.httpUrl}/#/fleet`);
+  await page.fill('#token', 'trb_not-a-token-of-this-master');
+  await Promise.all([page.waitForSelector('[data-testid=login-error]'), page.click('[data-testid=login-form] button[type=submit]')]);
+  t.regex((await page.textContent('[data-testid=login-error]')) ?? '', /not valid/);
+
+  await page.goto(`${master.httpUrl}/#/fleet`);
+  await page.fill('#token', master.adminToken);
+  await Promise.all([page.waitForSelector('[data-testid=fleet] tr[data-node]'), page.click('[data-testid=login-form] button[type=submit]')]);
+  t.regex(page.url(), /#\/fleet$/);
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'tributary_session');
+  t.truthy(cookie);
+  t.true(cookie!.httpOnly);
+  t.is(cookie!.sameSite, 'Strict');
 });

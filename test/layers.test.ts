@@ -21,7 +21,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   mqtt: ['mqtt', 'api', 'wire', 'log'],
   connectors: ['connectors', 'api', 'wire', 'mqtt', 'log'],
   runtime: ['runtime', 'api', 'wire', 'store', 'log'],
-  node: ['node', 'api', 'wire', 'store', 'mqtt', 'connectors', 'runtime', 'log', 'config'],
+  identity: ['identity', 'api', 'log', 'wire'],
+  node: ['node', 'api', 'wire', 'store', 'mqtt', 'connectors', 'runtime', 'log', 'config', 'identity'],
 };
 
 /** npm packages a layer may load; node: built-ins are free except where a layer is pure. */
@@ -34,13 +35,14 @@ const PACKAGES: Record<string, readonly string[]> = {
   mqtt: ['mqtt'],
   connectors: ['mqtt', 'pg'],
   runtime: [],
+  identity: ['@peculiar/x509', 'reflect-metadata'],
   node: [],
 };
 /**
  * Development only: the bootstrap that lets a worker thread run the TypeScript sources (tests);
  * compiled nodes start threads from cli/dist/app-thread.mjs instead.
  */
-const DEV_BOOTSTRAPS: Record<string, string> = { 'shared/src/node/app-thread-entry.mjs': 'tsx' };
+const DEV_BOOTSTRAPS: Record<string, string> = { 'shared/src/node/app-thread-entry.mjs': 'tsx', 'shared/src/node/plan-thread-entry.mjs': 'tsx' };
 /** The API is pure: timers are its only contact with the outside. */
 const API_BUILTINS = ['node:timers/promises'];
 
@@ -68,6 +70,7 @@ const WORKSPACES: Record<string, string> = {
   '@tributary/shared': 'shared/src/index.ts',
   '@tributary/shared/api': 'shared/src/api/index.ts',
   '@tributary/shared/store': 'shared/src/store/index.ts',
+  '@tributary/shared/identity': 'shared/src/identity/index.ts',
   '@tributary/edge-agent': 'edge-agent/src/index.ts',
   '@tributary/cloud-core': 'cloud-core/src/index.ts',
   '@tributary/simulators': 'simulators/src/index.ts',

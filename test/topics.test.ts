@@ -9,6 +9,7 @@ import {
   matchesFilter,
   MAX_ID_LENGTH,
   mosquittoAclFor,
+  touchesFabricTopics,
   parseTopic,
   topics,
   type MqttTransport,
@@ -76,14 +77,20 @@ test('invalid ids are programmer errors (TypeError)', async (t) => {
 });
 
 test('the policy: nodes write their own prefix and read what is addressed to them', (t) => {
-  const a = { clientId: 'a' };
-  const master = { clientId: 'master', username: 'master' };
+  const a = { id: 'a' };
+  const master = { id: 'master', role: 'master' };
   t.true(canPublish(a, topics.status('a')));
   t.true(canPublish(a, topics.data('a', 'b', 'app', 't')));
   t.false(canPublish(a, topics.status('b')));
   t.false(canPublish(a, topics.data('b', 'a', 'app', 't')));
   t.false(canPublish(a, topics.broadcast()));
   t.false(canPublish(a, '$SYS/x'));
+  // The prefix fast path keeps MQTT's semantics: `trib/a/#` matches `trib/a`, not `trib/ab/…`.
+  t.true(canPublish(a, 'trib/a'));
+  t.false(canPublish(a, 'trib/ab/status'));
+  t.false(canPublish(a, 'trib'));
+  t.true(touchesFabricTopics('trib') && touchesFabricTopics('+/x') && touchesFabricTopics('#') && touchesFabricTopics('$SYS/x'));
+  t.false(touchesFabricTopics('plant/windows') || touchesFabricTopics('tribx/y'));
   t.true(canSubscribe(a, topics.dataFilterFor('a')));
   t.true(canSubscribe(a, topics.data('x', 'a', 'app', 't')));
   for (const filter of topics.nodeSubscriptions('a')) t.true(canSubscribe(a, filter), filter);
@@ -93,15 +100,23 @@ test('the policy: nodes write their own prefix and read what is addressed to the
   for (const filter of topics.masterSubscriptions()) t.true(canSubscribe(master, filter), filter);
   t.true(canSubscribe(master, 'trib/#'));
   t.true(canPublish(master, topics.control('a')));
-  t.true(canPublish({ clientId: 'master-standby', username: 'master' }, topics.appClock('app')));
+  t.true(canPublish({ id: 'master-standby', role: 'master' }, topics.appClock('app')));
   t.false(canPublish(master, topics.status('a')));
+  // The master's rules bind to the role, not to the id.
+  t.false(canSubscribe({ id: 'master', role: 'worker' }, 'trib/#'));
+  t.false(canPublish({ id: 'x', role: 'worker' }, topics.control('a')));
   // Client ids that cannot be a topic level get no pattern rights at all (as in Mosquitto 2).
-  t.false(canPublish({ clientId: 'a/b' }, 'trib/a/b/status'));
-  t.false(canSubscribe({ clientId: '+' }, 'trib/+/data/+/#'));
+  t.false(canPublish({ id: 'a/b' }, 'trib/a/b/status'));
+  t.false(canSubscribe({ id: '+' }, 'trib/+/data/+/#'));
+  // Mosquitto: the identity is the username (use_identity_as_username), or the client id on an anonymous broker.
   const acl = mosquittoAclFor();
-  t.regex(acl, /^pattern write trib\/%c\/#$/m);
-  t.regex(acl, /^pattern read trib\/\+\/data\/%c\/#$/m);
+  t.regex(acl, /^pattern write trib\/%u\/#$/m);
+  t.regex(acl, /^pattern read trib\/\+\/data\/%u\/#$/m);
+  t.notRegex(acl, /%c/);
   t.regex(acl, /^user master\ntopic read trib\/#$/m);
+  const byClientId = mosquittoAclFor({ identity: 'clientid' });
+  t.regex(byClientId, /^pattern write trib\/%c\/#$/m);
+  t.notRegex(byClientId, /%u/);
 });
 
 /** Records what a transport receives; `text` awaits a (past or future) message with that payload. */
@@ -130,7 +145,7 @@ interface AclBroker {
  * negative case is proved by a later allowed message from the same publisher to the same
  * receiver being the only one that arrives.
  */
-function runAclSuite(name: string, start: () => Promise<AclBroker>, brokerRefusesSubscriptions: boolean): void {
+function runAclSuite(name: string, start: () => Promise<AclBroker>, brokerRefusesSubscriptions: boolean, usernameIsId = false): void {
   const cleanups: Array<() => Promise<unknown>> = [];
   test.after.always(`${name}: stop broker and clients`, async () => {
     await Promise.allSettled(cleanups.splice(0).map((c) => c()));
@@ -141,7 +156,7 @@ function runAclSuite(name: string, start: () => Promise<AclBroker>, brokerRefuse
     const broker = await start();
     cleanups.push(() => broker.stop());
     const client = async (clientId: string, extra: Partial<TransportOptions> = {}): Promise<MqttTransport> => {
-      const c = await connectMqttTransport({ url: broker.url, clientId, log: silentLog, reconnectMs: 100, ...extra });
+      const c = await connectMqttTransport({ url: broker.url, clientId, log: silentLog, reconnectMs: 100, ...(usernameIsId ? { username: clientId } : {}), ...extra });
       cleanups.unshift(() => c.close({ force: true }));
       return c;
     };
@@ -210,4 +225,6 @@ runAclSuite('aedes', async () => {
 }, true);
 
 // Mosquitto 2.0 grants any subscription and filters by the read ACL at delivery.
-runAclSuite('mosquitto', () => startMosquitto({ acl: mosquittoAclFor() }), false);
+runAclSuite('mosquitto', () => startMosquitto({ acl: mosquittoAclFor({ identity: 'clientid' }) }), false);
+// The deployment form (%u): every client's username is its id, as with use_identity_as_username.
+runAclSuite('mosquitto (username = identity)', () => startMosquitto({ acl: mosquittoAclFor() }), false, true);

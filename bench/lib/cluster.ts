@@ -7,7 +7,7 @@
  * Several apps run on it one after the other, each measured as one run.
  */
 import { join } from 'node:path';
-import { launchMaster, launchNode, waitForNodesOnline, type ChildNode } from '../../cli/src/launcher.js';
+import { launchMaster, launchNode, nodeMasterArgs, waitForNodesOnline, type ChildNode } from '../../cli/src/launcher.js';
 import type { SinkFigures } from '../apps/figures.js';
 import { UsageWindow, type ProcessUsage } from './procs.js';
 import { awaitOutput, kill, sleep, submit } from './submit.js';
@@ -54,10 +54,11 @@ export class Cluster {
         TRIBUTARY_CHECKPOINT_INTERVAL_MS: String(config.checkpointMs),
       }), 60_000, `${name}: master start`);
       started.push(master.node);
-      const common = ['--master', master.brokerUrl];
+      // --master (and an enrolment token when the master enforces authentication) and --data.
+      const nodeArgs = async (kind: 'worker' | 'agent', id: string, data: string) => [...(await nodeMasterArgs(kind, id, master.brokerUrl, data)), '--data', data];
       const [worker, agent] = await withTimeout(Promise.all([
-        launchNode('worker', `${name}-worker`, [...common, '--data', join(dir, 'worker')]).then((n) => (started.push(n), n)),
-        launchNode('agent', `${name}-agent`, [...common, '--data', join(dir, 'agent')], { TRIBUTARY_REPLAY_LOG: String(config.replayLog) }).then((n) => (started.push(n), n)),
+        launchNode('worker', `${name}-worker`, await nodeArgs('worker', `${name}-worker`, join(dir, 'worker'))).then((n) => (started.push(n), n)),
+        launchNode('agent', `${name}-agent`, await nodeArgs('agent', `${name}-agent`, join(dir, 'agent')), { TRIBUTARY_REPLAY_LOG: String(config.replayLog) }).then((n) => (started.push(n), n)),
       ]), 60_000, `${name}: worker and agent start`);
       await waitForNodesOnline(master.httpUrl, [`${name}-worker`, `${name}-agent`]);
       return new Cluster(name, config, dir, master.httpUrl, { master: master.node, worker, agent });

@@ -5,9 +5,13 @@
 import { readFile, rm } from 'node:fs/promises';
 import { Params, planToJSON } from '@tributary/shared';
 import { bundleApp, loadApp } from '../../cli/src/bundle.js';
-import { callMaster } from '../../cli/src/submit.js';
+import { adminTokenOf } from '../../cli/src/launcher.js';
+import { callMaster, type MasterTarget } from '../../cli/src/submit.js';
 
 const bundles = new Map<string, Promise<string>>();
+
+/** A master the bench launched, with its admin token (cli/src/launcher.ts remembers it). */
+const target = (httpUrl: string): MasterTarget => ({ url: httpUrl, token: adminTokenOf(httpUrl) });
 
 function bundleOf(app: string): Promise<string> {
   let b = bundles.get(app);
@@ -18,7 +22,7 @@ function bundleOf(app: string): Promise<string> {
 /** POST /apps with a plan for `params` and the cached bundle; the app id is its pipeline name. */
 export async function submit(httpUrl: string, app: string, params: Record<string, string>): Promise<void> {
   const plan = planToJSON(await loadApp(app, new Params(params)));
-  await callMaster(httpUrl, 'POST', '/apps', { plan, params, bundle: await bundleOf(app) });
+  await callMaster(target(httpUrl), 'POST', '/apps', { plan, params, bundle: await bundleOf(app) });
 }
 
 /** Builds the bundle ahead of the first timed submission. */
@@ -27,7 +31,7 @@ export async function prepareBundle(app: string): Promise<void> {
 }
 
 export async function kill(httpUrl: string, id: string): Promise<void> {
-  await callMaster(httpUrl, 'DELETE', `/apps/${encodeURIComponent(id)}`).catch(() => {});
+  await callMaster(target(httpUrl), 'DELETE', `/apps/${encodeURIComponent(id)}`).catch(() => {});
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -50,7 +54,7 @@ export async function awaitOutput<T>(httpUrl: string, id: string, output: string
     }
     if (Date.now() - checked > 250) {
       checked = Date.now();
-      const a = (await callMaster(httpUrl, 'GET', `/apps/${encodeURIComponent(id)}`).catch(() => null)) as { state?: string; error?: string } | null;
+      const a = (await callMaster(target(httpUrl), 'GET', `/apps/${encodeURIComponent(id)}`).catch(() => null)) as { state?: string; error?: string } | null;
       if (a?.error || a?.state === 'failed' || a?.state === 'killed') throw new Error(`application ${id} ${a.state}: ${a.error ?? 'no error given'}`);
     }
     if (Date.now() > deadline) throw new Error(`application ${id}: no results within ${Math.round(timeoutMs / 1000)} s`);

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../bin/tributary.js', import.meta.url));
@@ -107,20 +110,100 @@ export function spawnNode(name: string, args: string[], env: Record<string, stri
   return new ChildNode(name, child);
 }
 
+/**
+ * Admin tokens of the masters this process launched, by HTTP origin: the demo, tests and benches
+ * call those masters' REST APIs with them (`adminHeaders`).
+ */
+const adminTokens = new Map<string, string>();
+
+/** `Authorization` for a master this process launched (empty for any other). */
+export function adminHeaders(httpUrl: string): Record<string, string> {
+  const token = adminTokens.get(new URL(httpUrl).origin);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** Records the admin token of a master started some other way (chaos/cluster.ts supervises its own). */
+export function rememberAdminToken(httpUrl: string, token: string): void {
+  adminTokens.set(new URL(httpUrl).origin, token);
+}
+
+/** A fresh bootstrap admin token (the master's own format: `trb_` + 32 random bytes, base64url). */
+export function randomAdminToken(): string {
+  return `trb_${randomBytes(32).toString('base64url')}`;
+}
+
+/** The admin token of a master this process launched, if any. */
+export function adminTokenOf(httpUrl: string): string | undefined {
+  return adminTokens.get(new URL(httpUrl).origin);
+}
+
 /** Polls the master's registry until every id is online (no event reaches a client for this). */
 export async function waitForNodesOnline(httpUrl: string, ids: readonly string[], attempts = 300): Promise<void> {
   for (let i = 0; i < attempts; i++) {
-    const nodes = (await fetch(new URL('/nodes', httpUrl)).then((r) => r.json())) as { id: string; online: boolean }[];
+    const nodes = (await fetch(new URL('/nodes', httpUrl), { headers: adminHeaders(httpUrl) }).then((r) => r.json())) as { id: string; online: boolean }[];
     if (ids.every((id) => nodes.some((n) => n.id === id && n.online))) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`nodes ${ids.join(', ')} did not come online`);
 }
 
-export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; httpUrl: string }> {
-  const node = spawnNode('master', ['master', ...args], env);
+/**
+ * Defaults of a launched master, before the caller's own flags (which override them: the last
+ * value of a flag wins): the TLS listener on a free port, so that several masters (tests, benches)
+ * never fight over 8883. TRANSITION (issue 13): anonymous MQTT stays admitted for launched
+ * clusters until nodes enrol (the node side of enrolment); pass `--allow-anonymous-mqtt off`
+ * to launch a master that refuses them, as `tributary master` does by default.
+ */
+const LAUNCH_DEFAULTS = ['--mqtts-port', '0', '--allow-anonymous-mqtt', 'on'];
+
+export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; brokerTlsUrl: string | null; httpUrl: string; adminToken: string }> {
+  const adminToken = env?.TRIBUTARY_ADMIN_TOKEN ?? randomAdminToken();
+  const node = spawnNode('master', ['master', ...LAUNCH_DEFAULTS, ...args], { ...env, TRIBUTARY_ADMIN_TOKEN: adminToken });
   const started = await node.waitFor((l) => l.msg === 'master started', 'master started');
-  return { node, brokerUrl: String(started.broker), httpUrl: String(started.http) };
+  const httpUrl = String(started.http);
+  rememberAdminToken(httpUrl, adminToken);
+  rememberMaster(started, [...LAUNCH_DEFAULTS, ...args], env, adminToken);
+  return { node, brokerUrl: String(started.broker), brokerTlsUrl: typeof started.brokerTls === 'string' ? started.brokerTls : null, httpUrl, adminToken };
+}
+
+/** Masters this process launched, by their broker URLs (plain and TLS): where their nodes enrol. */
+const launchedMasters = new Map<string, { httpUrl: string; adminToken?: string; enforcesAuth: boolean }>();
+
+/**
+ * Called by launchMaster with its 'master started' line. A master enforces authentication when it
+ * enrols devices (its line names `brokerTls`, even null) and its broker does not admit anonymous
+ * clients (`--allow-anonymous-mqtt`, last flag wins, else TRIBUTARY_ALLOW_ANONYMOUS_MQTT, else off).
+ */
+function rememberMaster(started: LogLine, args: string[], env: Record<string, string> | undefined, adminToken: string | undefined): void {
+  const flag = args.lastIndexOf('--allow-anonymous-mqtt');
+  const anonymous = (flag >= 0 ? args[flag + 1] : env?.TRIBUTARY_ALLOW_ANONYMOUS_MQTT ?? process.env.TRIBUTARY_ALLOW_ANONYMOUS_MQTT) ?? 'off';
+  const record = { httpUrl: String(started.http), adminToken, enforcesAuth: 'brokerTls' in started && !['on', 'true', '1'].includes(anonymous.toLowerCase()) };
+  for (const url of [started.broker, started.brokerTls]) if (typeof url === 'string') launchedMasters.set(url, record);
+}
+
+/**
+ * The `--master` (and `--token`) arguments for node `id` of `kind` whose broker is `brokerUrl`
+ * and data directory `dataDir` (tests, benches and the demo start nodes with these). For a master
+ * this process launched that enforces authentication, the node enrols: a device is added
+ * (`POST /devices`, role = kind) and the node gets the master's REST API and the one-time token;
+ * a node whose directory already holds an identity (a restart) gets the REST API alone. For any
+ * other broker: `--master <brokerUrl>`, as before.
+ */
+export async function nodeMasterArgs(kind: 'worker' | 'agent', id: string, brokerUrl: string, dataDir: string): Promise<string[]> {
+  const m = launchedMasters.get(brokerUrl);
+  if (!m?.enforcesAuth) return ['--master', brokerUrl];
+  if (existsSync(join(dataDir, 'identity', 'enrolment.json'))) return ['--master', m.httpUrl];
+  const headers = { 'content-type': 'application/json', ...(m.adminToken ? { authorization: `Bearer ${m.adminToken}` } : {}) };
+  const add = () => fetch(new URL('/devices', m.httpUrl), { method: 'POST', headers, body: JSON.stringify({ id, role: kind }) });
+  let res = await add();
+  if (res.status === 409) {
+    // Registered before, but this directory has no identity (a node started afresh): revoke, add again.
+    await fetch(new URL(`/devices/${encodeURIComponent(id)}`, m.httpUrl), { method: 'DELETE', headers: { authorization: headers.authorization ?? '' } });
+    res = await add();
+  }
+  if (!res.ok) throw new Error(`adding device ${id} to the master at ${m.httpUrl} failed: HTTP ${res.status} ${await res.text()}`);
+  const { token } = (await res.json()) as { token: string };
+  return ['--master', m.httpUrl, '--token', token];
 }
 
 export async function launchNode(kind: 'worker' | 'agent', id: string, args: string[], env?: Record<string, string>): Promise<ChildNode> {

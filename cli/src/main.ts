@@ -6,7 +6,10 @@ import { registerDemo } from './commands/demo.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerApps } from './commands/apps.js';
 import { registerBroker } from './commands/broker.js';
+import { registerTokens } from './commands/tokens.js';
 import { registerFleet } from './commands/fleet.js';
+import { registerCerts } from './commands/certs.js';
+import { registerDevices } from './commands/devices.js';
 
 /**
  * The `tributary` command. Composition root only: each subcommand lives in commands/ and owns its
@@ -25,7 +28,10 @@ registerDemo(program);
 registerCluster(program);
 registerApps(program);
 registerBroker(program);
+registerTokens(program);
 registerFleet(program);
+registerCerts(program);
+registerDevices(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { collect, configOption, configSources, logLevelOption, replayFlags, withReplayOptions } from './node-options.js';
+import { collect, configOption, configSources, logLevelOption, replayFlags, withMasterOptions, withReplayOptions } from './node-options.js';
 
 /**
  * The agent's command line, defined once: `tributary agent` (cli/src/commands/cluster.ts) and the
@@ -9,10 +9,9 @@ import { collect, configOption, configSources, logLevelOption, replayFlags, with
  * false (the binary) refuses `--isolation thread`: it has no thread entry file to start one from.
  */
 export function agentCommand(cmd: Command, host: { threads: boolean } = { threads: true }): Command {
-  return withReplayOptions(cmd)
+  return withMasterOptions(withReplayOptions(cmd)
     .description('run an edge agent on a device; it hosts the edge part of applications')
-    .option('--id <device-id>', 'device id (unique in the fleet); required here or as `id` in --config')
-    .option('--master <url>', "the master's MQTT broker; default mqtt://127.0.0.1:1883")
+    .option('--id <device-id>', 'device id (unique in the fleet); required here or as `id` in --config'))
     .addOption(new Option('--label <key=value>', 'a label for placement selectors, e.g. site=plant-1 (repeatable)').argParser(collect))
     .option('--slots <n>', 'how many tasks this agent accepts; default 4')
     .option('--data <dir>', 'local data (bundle cache, replay logs); default .data/agent')
@@ -20,6 +19,6 @@ export function agentCommand(cmd: Command, host: { threads: boolean } = { thread
     .addOption(logLevelOption())
     .action(async (o) => {
       const { runAgent } = await import('./main.js');
-      await runAgent(configSources(o, { id: o.id, master: o.master, labels: o.label, slots: o.slots, data: o.data, ...replayFlags(o), logLevel: o.logLevel }), host);
+      await runAgent(configSources(o, { id: o.id, master: o.master, enrolToken: o.token, labels: o.label, slots: o.slots, data: o.data, ...replayFlags(o), logLevel: o.logLevel }), host);
     });
 }

@@ -1,14 +1,17 @@
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, NodeAgent, TRIBUTARY_VERSION, agentConfigSchema, createLogger, exitOnSignal, loadConfig, type ConfigSources } from '@tributary/shared';
+import { resolveNodeConnection, startRenewal } from '@tributary/shared/identity';
 import { useNativeDir } from './native/sea-addon.js';
 import { AgentUpdater } from './update/updater.js';
 
 /**
  * `tributary agent` and the binary `tributary-agent`: the device agent. It hosts the edge part of
  * applications with the same task runtime as the cloud, and stays light: shared/ and an MQTT
- * client, nothing of the cloud. Installed with install.sh it runs from one of two slots under
- * `<data>/agent` and updates itself (update/updater.ts) when the master's desired state names
- * another version.
+ * client, nothing of the cloud. It enrols with the master on its first start (an http(s) --master
+ * and --token), connects with its identity, keeps its certificate renewed, and exits 1 when the
+ * broker refuses it (revoked) instead of retrying forever. Installed with install.sh it runs from
+ * one of two slots under `<data>/agent` and updates itself (update/updater.ts) when the master's
+ * desired state names another version.
  */
 export async function runAgent(sources: ConfigSources, host: { threads: boolean } = { threads: true }): Promise<NodeAgent> {
   const config = loadConfig(agentConfigSchema, sources);
@@ -21,8 +24,11 @@ export async function runAgent(sources: ConfigSources, host: { threads: boolean 
   let node: NodeAgent | null = null;
   const updater = new AgentUpdater({
     dir: join(data, 'agent'),
-    // The key from enrolment first, then the one install.sh kept beside the config.
-    keyFiles: [join(data, 'identity', 'master-signing.pub'), ...(sources.file ? [join(dirname(resolve(sources.file)), 'master-signing.pub')] : [])],
+    // The pinned key first, then the one from enrolment, then the one install.sh kept beside the config.
+    keyFiles: [
+      ...(config.masterKey ? [resolve(config.masterKey)] : []), join(data, 'identity', 'master-signing.pub'),
+      ...(sources.file ? [join(dirname(resolve(sources.file)), 'master-signing.pub')] : []),
+    ],
     deadlineSeconds: config.updateDeadlineS, reserveBytes: config.updateReserveMb * 1024 * 1024, healthyForMs: config.updateHealthyMs,
     fallbackVersion: TRIBUTARY_VERSION, log,
     // Exit 0 after a clean stop: the supervisor (systemd Restart=always) runs the guard, then `current`.
@@ -33,16 +39,24 @@ export async function runAgent(sources: ConfigSources, host: { threads: boolean 
     changed: () => node?.reportNow(),
   });
   await updater.init();
-  node = new NodeAgent({
-    id: config.id, kind: 'agent', labels: config.labels, slots: config.slots, brokerUrl: config.master,
+  const conn = await resolveNodeConnection({ id: config.id, role: 'agent', master: config.master, token: config.enrolToken, dataDir: config.data, log });
+  const started: NodeAgent = new NodeAgent({
+    id: config.id, kind: 'agent', labels: config.labels, slots: config.slots, brokerUrl: conn.brokerUrl, credentials: conn.credentials,
     heartbeatMs: config.heartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,
     replayLog: { enabled: config.replayLog, quotaBytes: config.replayQuotaMb * 1024 * 1024, policy: config.replayQuotaPolicy },
-    isolation: config.isolation, watchdogMs: config.watchdogMs,
+    isolation: config.isolation, watchdogMs: config.watchdogMs, appHeapMb: config.appHeapMb,
+    ...(config.masterKey ? { masterKeyFile: config.masterKey } : {}),
+    onRefused: () => void started.stop().finally(() => process.exit(1)),
     version: updater.report().version, update: updater,
   });
-  await node.start();
-  const started = node;
+  node = started;
+  await started.start();
   void updater.watch(() => started.health());
-  exitOnSignal(() => { updater.stopWatching(); return started.stop(); }, log);
-  return node;
+  const renewer = startRenewal(conn, { dataDir: config.data, log, onRenewed: (c) => started.setCredentials(c) });
+  exitOnSignal(async () => {
+    updater.stopWatching();
+    renewer?.stop();
+    await started.stop();
+  }, log);
+  return started;
 }

@@ -10,6 +10,13 @@ import type { ConfigSources } from '@tributary/shared';
 export const configOption = (): Option =>
   new Option('-c, --config <file>', 'JSON configuration file (flags and TRIBUTARY_* environment variables override it)');
 
+/** `--master` and `--token` of a node (agent, worker): where the master is, and how to enrol with it. */
+export function withMasterOptions(cmd: Command): Command {
+  return cmd
+    .option('--master <url>', "the master: http(s)://host:port (its REST API: enrol, then its broker) or mqtt(s)://host:port (its broker); default mqtt://127.0.0.1:1883")
+    .option('--token <token>', 'one-time enrolment token (tributary devices add <id>), needed once with an http(s) --master (env TRIBUTARY_ENROL_TOKEN)');
+}
+
 export const logLevelOption = (): Option => new Option('--log-level <level>', 'trace|debug|info|warn|error|silent (env TRIBUTARY_LOG_LEVEL)');
 
 /** The options of every command that hosts applications (worker, agent): replay log, isolation. */
@@ -19,11 +26,13 @@ export function withReplayOptions(cmd: Command): Command {
     .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
     .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)')
     .option('--isolation <inline|thread>', 'host applications on the main thread (inline) or one worker thread each (thread); default: agent inline, worker thread')
-    .option('--watchdog-ms <ms>', 'inline: report an application call that blocks the event loop this long; 0 = off; default 1000');
+    .option('--watchdog-ms <ms>', 'inline: report an application call that blocks the event loop this long; 0 = off; default 1000')
+    .option('--master-key <file>', "PEM file of the master's bundle-signing public key (default: <data>/identity/master-signing.pub, else trusted on first use)")
+    .option('--app-heap-mb <mb>', 'thread isolation: heap cap of each application thread, MB; 0 = V8 default; default 512');
 }
 
 export function replayFlags(o: Record<string, unknown>): Record<string, unknown> {
-  return { replayLog: o.replayLog, replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy, isolation: o.isolation, watchdogMs: o.watchdogMs };
+  return { replayLog: o.replayLog, replayQuotaMb: o.replayQuotaMb, replayQuotaPolicy: o.replayQuotaPolicy, isolation: o.isolation, watchdogMs: o.watchdogMs, masterKey: o.masterKey, appHeapMb: o.appHeapMb };
 }
 
 /** A repeatable option (--label a=b --label c=d). */

@@ -1,3 +1,5 @@
+import { adminHeaders } from '../../cli/src/launcher.js';
+
 /**
  * A Server-Sent Events reader over fetch, for tests: `next(pred)` resolves with the first event
  * (already received or future) that satisfies `pred`, so tests await pushed data, never sleep.
@@ -7,9 +9,10 @@ export interface SseEvent {
   data: string;
 }
 
+/** `url` on a master this process launched is opened with its admin token. */
 export async function openSse(url: string, timeoutMs = 30_000) {
   const ctl = new AbortController();
-  const res = await fetch(url, { signal: ctl.signal, headers: { accept: 'text/event-stream' } });
+  const res = await fetch(url, { signal: ctl.signal, headers: { accept: 'text/event-stream', ...adminHeaders(url) } });
   const events: SseEvent[] = [];
   let waiters: { pred: (e: SseEvent) => boolean; resolve: (e: SseEvent) => void }[] = [];
   let ended = false;

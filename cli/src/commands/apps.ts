@@ -1,30 +1,27 @@
 import type { Command } from 'commander';
 import { Params } from '@tributary/shared';
 import { callMaster, submitApp } from '../submit.js';
+import { masterTarget, withMasterClient } from './master-client.js';
 import { paramOption } from './params-option.js';
 
-const masterOption = ['--master <url>', "the master's REST API", process.env.TRIBUTARY_MASTER_URL ?? 'http://127.0.0.1:8080'] as const;
+type ClientOptions = { master: string; token?: string; config?: string };
 
 /** Client commands talking to the master's REST API: submit, apps, kill. */
 export function registerApps(program: Command): void {
-  program
-    .command('submit')
+  withMasterClient(program.command('submit'))
     .description('bundle an application and run it on the cluster')
     .argument('<app>', 'application module')
     .addOption(paramOption())
-    .option(...masterOption)
-    .action(async (app: string, o: { param: string[]; master: string }) => {
-      const res = await submitApp(o.master, app, Params.parse(o.param));
+    .action(async (app: string, o: ClientOptions & { param: string[] }) => {
+      const res = await submitApp(masterTarget(o), app, Params.parse(o.param));
       process.stdout.write(`submitted ${res.id} (epoch ${res.epoch}): ${res.tasks.length} task(s) placed${res.pending.length ? `, waiting: ${res.pending.map((p: { reason: string }) => p.reason).join('; ')}` : ''}\n`);
     });
 
-  program
-    .command('apps')
+  withMasterClient(program.command('apps'))
     .description('list applications, their state and where their tasks run')
-    .option(...masterOption)
     .option('--json', 'print JSON')
-    .action(async (o: { master: string; json?: boolean }) => {
-      const apps = await callMaster(o.master, 'GET', '/apps');
+    .action(async (o: ClientOptions & { json?: boolean }) => {
+      const apps = await callMaster(masterTarget(o), 'GET', '/apps');
       if (o.json) return void process.stdout.write(JSON.stringify(apps, null, 2) + '\n');
       if (apps.length === 0) return void process.stdout.write('no applications\n');
       for (const a of apps) {
@@ -37,13 +34,11 @@ export function registerApps(program: Command): void {
       }
     });
 
-  program
-    .command('kill')
+  withMasterClient(program.command('kill'))
     .description('stop an application on every node')
     .argument('<app>', 'application id')
-    .option(...masterOption)
-    .action(async (app: string, o: { master: string }) => {
-      const res = await callMaster(o.master, 'DELETE', `/apps/${encodeURIComponent(app)}`);
+    .action(async (app: string, o: ClientOptions) => {
+      const res = await callMaster(masterTarget(o), 'DELETE', `/apps/${encodeURIComponent(app)}`);
       process.stdout.write(`${res.id}: ${res.state}\n`);
     });
 }

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { agentCommand } from '@tributary/edge-agent/command';
 import {
-  collect, configOption as config, configSources as sources, logLevelOption as logLevel, replayFlags, withReplayOptions,
+  collect, configOption as config, configSources as sources, logLevelOption as logLevel, replayFlags, withMasterOptions, withReplayOptions,
 } from '@tributary/edge-agent/node-options';
 
 // The cloud package loads only for its own commands: `tributary run` and friends, and every
@@ -25,20 +25,32 @@ export function registerCluster(program: Command): void {
     .option('--broker-max-packet-kb <kb>', 'embedded broker: largest MQTT packet, KiB (bigger: connection closed); 0 = no limit; default 32768')
     .option('--broker-max-publish-rate <n>', 'embedded broker: PUBLISHes/s per client (burst 2x; over it: dropped); 0 = no limit; default 20000')
     .option('--broker-max-connections <n>', 'embedded broker: concurrent clients (more: CONNACK 3); 0 = no limit; default 20000')
+    .option('--metrics-auth', '/metrics requires an admin token too (default: open to scrapers)')
     .option('--agent-dir <dir>', 'agent binaries served to devices (GET /agent/<version>/linux-<arch>); default dist/ (npm run build:agent)')
+    .option('--mqtts-port <port>', 'embedded broker: MQTT over TLS port (client certificates from enrolment); 0 = a free one; default 8883')
+    .option('--mqtt-host <host>', 'embedded broker: interface of the TLS listener; default 127.0.0.1')
+    .addOption(new Option('--tls-name <name>', 'a DNS name or address for the broker\'s certificate (repeatable; localhost, loopback and the host name are always in)').argParser(collect))
+    .option('--allow-plain-mqtt', 'let the plain MQTT listener bind --mqtt-host too (default: loopback only)')
+    .option('--allow-anonymous-mqtt <on|off>', 'development only: the embedded broker admits clients without credentials; default off')
+    .option('--cert-lifetime-days <days>', 'lifetime of the client certificates enrolment issues; default 30')
+    .option('--plan-heap-mb <mb>', 'heap cap of the thread that plans each submitted bundle, MB; default 128')
+    .option('--plan-timeout-ms <ms>', 'time limit for planning a submitted bundle; default 10000')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
       await (await cloud()).runMaster(sources(o, {
+        metricsAuth: o.metricsAuth,
         data: o.data, mqttPort: o.mqttPort, httpPort: o.httpPort, httpHost: o.httpHost, broker: o.broker, publicUrl: o.publicUrl,
         checkpointIntervalMs: o.checkpointIntervalMs, logLevel: o.logLevel,
         brokerMaxPacketKb: o.brokerMaxPacketKb, brokerMaxPublishRate: o.brokerMaxPublishRate, brokerMaxConnections: o.brokerMaxConnections, agentDir: o.agentDir,
+        mqttsPort: o.mqttsPort, mqttHost: o.mqttHost, tlsNames: o.tlsName, allowPlainMqtt: o.allowPlainMqtt, allowAnonymousMqtt: o.allowAnonymousMqtt,
+        certLifetimeDays: o.certLifetimeDays,
+        planHeapMb: o.planHeapMb, planTimeoutMs: o.planTimeoutMs,
       }));
     });
 
-  withReplayOptions(program.command('worker'))
-    .description('run a cloud worker that hosts tasks')
-    .option('--master <url>', "the master's MQTT broker; default mqtt://127.0.0.1:1883")
+  withMasterOptions(withReplayOptions(program.command('worker'))
+    .description('run a cloud worker that hosts tasks'))
     .option('--id <id>', 'node id; default worker-<hostname>-<pid>')
     .option('--slots <n>', 'how many tasks this worker accepts; default 8')
     .addOption(new Option('--label <key=value>', 'a label for placement (repeatable)').argParser(collect))
@@ -46,7 +58,7 @@ export function registerCluster(program: Command): void {
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await (await cloud()).runWorker(sources(o, { master: o.master, id: o.id, slots: o.slots, labels: o.label, data: o.data, ...replayFlags(o), logLevel: o.logLevel }));
+      await (await cloud()).runWorker(sources(o, { master: o.master, enrolToken: o.token, id: o.id, slots: o.slots, labels: o.label, data: o.data, ...replayFlags(o), logLevel: o.logLevel }));
     });
 
   agentCommand(program.command('agent'));

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import mqtt from 'mqtt';
 import { Params } from '@tributary/shared';
 import { writeReadingsFile } from '@tributary/simulators';
-import { launchMaster, launchNode, waitForNodesOnline, type ChildNode } from '../launcher.js';
+import { launchMaster, launchNode, nodeMasterArgs, waitForNodesOnline, type ChildNode } from '../launcher.js';
 import { submitApp } from '../submit.js';
 import { runLocal } from './run.js';
 
@@ -54,9 +54,11 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   say(`  broker ${broker}, REST API ${master.httpUrl}`);
   say('starting 1 cloud worker and 3 edge agents (dev-1, dev-2 on site plant-1; dev-3 on plant-2)...');
   const agents: [string, string][] = [['dev-1', 'plant-1'], ['dev-2', 'plant-1'], ['dev-3', 'plant-2']];
+  // Each node enrols with the master when it enforces authentication (nodeMasterArgs).
+  const nodeArgs = async (kind: 'worker' | 'agent', id: string) => [...(await nodeMasterArgs(kind, id, broker, join(dir, id))), '--data', join(dir, id)];
   nodes.push(...(await Promise.all([
-    launchNode('worker', 'worker-1', ['--master', broker, '--data', join(dir, 'worker-1')]),
-    ...agents.map(([id, site]) => launchNode('agent', id, ['--master', broker, '--label', `site=${site}`, '--data', join(dir, id)])),
+    nodeArgs('worker', 'worker-1').then((args) => launchNode('worker', 'worker-1', args)),
+    ...agents.map(([id, site]) => nodeArgs('agent', id).then((args) => launchNode('agent', id, [...args, '--label', `site=${site}`]))),
   ])));
 
   await waitForNodesOnline(master.httpUrl, ['worker-1', ...agents.map(([id]) => id)]);
@@ -69,15 +71,18 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   });
   await consumer.subscribeAsync(topic, { qos: 1 });
 
-  const params = new Params({ broker, topic, windowMs: '5000', intervalMs: '100' });
-  const res = await submitApp(master.httpUrl, join(examples, 'plant-monitor.ts'), params);
+  // No `broker` param: plant-monitor's sink publishes on the cluster's broker, as the worker.
+  const params = new Params({ topic, windowMs: '5000', intervalMs: '100' });
+  const res = await submitApp({ url: master.httpUrl, token: master.adminToken }, join(examples, 'plant-monitor.ts'), params);
   say(`submitted plant-monitor: ${res.tasks.length} tasks — simulated sensors + filter on each agent, 5 s window statistics on the worker`);
   say('');
   say('what to look at:');
-  say(`  dashboard: ${master.httpUrl}/                        # live DAG, throughput, min-clock, fleet (open in a browser)`);
+  say(`  admin token: ${master.adminToken}   # the REST API and the dashboard's login ask for it`);
+  say(`  dashboard: ${master.httpUrl}/                        # live DAG, throughput, min-clock, fleet (open in a browser, log in with the token)`);
+  say(`  export TRIBUTARY_TOKEN=${master.adminToken}`);
   say(`  npx tributary apps --master ${master.httpUrl}        # which task runs on which node`);
-  say(`  curl ${master.httpUrl}/apps/plant-monitor            # the application, as JSON`);
-  say(`  curl ${master.httpUrl}/nodes                         # the fleet: workers and agents`);
+  say(`  curl -H "Authorization: Bearer $TRIBUTARY_TOKEN" ${master.httpUrl}/apps/plant-monitor   # the application, as JSON`);
+  say(`  curl -H "Authorization: Bearer $TRIBUTARY_TOKEN" ${master.httpUrl}/nodes                # the fleet: workers and agents`);
   say(`  mosquitto_sub -h 127.0.0.1 -p ${new URL(broker).port} -t ${topic}   # the results, with any MQTT client`);
   say('press Ctrl-C to stop everything.');
   say('');

@@ -45,8 +45,14 @@ export const DEFAULT_BROKER_LIMITS: Readonly<BrokerLimits> = {
   maxConnections: 20_000,
 };
 
-/** Why the broker refused something: label `reason` of `tributary_broker_refused_total`. */
-export type RefusalReason = 'packet_size' | 'publish_rate' | 'connections';
+/**
+ * Why the broker refused something: label `reason` of `tributary_broker_refused_total`. The
+ * limits: packet_size, publish_rate, connections. Authentication (issue 13): auth (CONNECT
+ * refused: anonymous, bad credentials, unknown/revoked identity, client id not its own), tls (a
+ * TLS handshake failed or a client certificate did not chain to the CA), acl_publish (a publish
+ * dropped by the topic ACL), acl_subscribe (a subscription refused, SUBACK 0x80).
+ */
+export type RefusalReason = 'packet_size' | 'publish_rate' | 'connections' | 'auth' | 'tls' | 'acl_publish' | 'acl_subscribe';
 
 export interface BrokerStats {
   /** Clients connected now. */
@@ -71,27 +77,37 @@ export function resolveBrokerLimits(limits: Partial<BrokerLimits> = {}): BrokerL
 }
 
 /**
- * Counts refusals and logs them, at most one warning per reason every `intervalMs` (a flood must
- * not turn into a log flood); the next warning says how many were not logged in between.
+ * Counts refusals and logs them, at most one warning per reason and key every `intervalMs` (a
+ * flood must not turn into a log flood); the next warning says how many were not logged in
+ * between. The key defaults to the reason; authentication and ACL refusals pass the identity and
+ * topic, so each distinct denial is logged at least once per interval.
  */
 export class RefusalLog {
-  readonly counts: Record<RefusalReason, number> = { packet_size: 0, publish_rate: 0, connections: 0 };
-  private readonly lastLogged = new Map<RefusalReason, number>();
-  private readonly suppressed = new Map<RefusalReason, number>();
+  readonly counts: Record<RefusalReason, number> = {
+    packet_size: 0, publish_rate: 0, connections: 0, auth: 0, tls: 0, acl_publish: 0, acl_subscribe: 0,
+  };
+  private readonly lastLogged = new Map<string, number>();
+  private readonly suppressed = new Map<string, number>();
 
   constructor(private readonly log: Logger, private readonly intervalMs = 10_000, private readonly now = () => Date.now()) {}
 
-  refuse(reason: RefusalReason, clientId: string | undefined, detail: Record<string, unknown>, msg: string): void {
+  refuse(reason: RefusalReason, clientId: string | undefined, detail: Record<string, unknown>, msg: string, key?: string): void {
     this.counts[reason]++;
+    const k = key === undefined ? reason : `${reason}\u0000${key}`;
     const t = this.now();
-    const last = this.lastLogged.get(reason);
+    const last = this.lastLogged.get(k);
     if (last !== undefined && t - last < this.intervalMs) {
-      this.suppressed.set(reason, (this.suppressed.get(reason) ?? 0) + 1);
+      this.suppressed.set(k, (this.suppressed.get(k) ?? 0) + 1);
       return;
     }
-    this.lastLogged.set(reason, t);
-    const suppressed = this.suppressed.get(reason) ?? 0;
-    this.suppressed.delete(reason);
+    // Many distinct keys (a flood of made-up ids): forget the old ones rather than grow.
+    if (this.lastLogged.size >= 10_000) {
+      for (const [old, at] of this.lastLogged) if (t - at >= this.intervalMs) (this.lastLogged.delete(old), this.suppressed.delete(old));
+      if (this.lastLogged.size >= 10_000) return; // counted, not logged: 10,000 distinct denials logged this interval
+    }
+    this.lastLogged.set(k, t);
+    const suppressed = this.suppressed.get(k) ?? 0;
+    this.suppressed.delete(k);
     this.log.warn({ clientId, reason, ...detail, ...(suppressed > 0 ? { suppressed } : {}) }, msg);
   }
 }

@@ -32,6 +32,9 @@ export class LiveStore {
     es.onerror = () => {
       this.statusEl.textContent = 'reconnecting…';
       this.statusEl.className = 'status down';
+      // CLOSED: the master refused the stream (a 401: session expired, token revoked), and an
+      // EventSource never retries that. Reloading the page brings the login form.
+      if (es.readyState === EventSource.CLOSED) void fetch('/snapshot').then((r) => r.status === 401 && location.reload());
     };
   }
 

@@ -1,5 +1,6 @@
+import type { KeyObject } from 'node:crypto';
 import {
-  AppError, ErrorCodes, cborEncoder, decodeControl, sha256, topics,
+  AppError, ErrorCodes, cborEncoder, decodeControl, signBundleDigest, topics, type PlanLimits,
   type AppAssignment, type DesiredAgent, type AppStalls, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
 import type { CheckpointStore } from './checkpoint-store.js';
@@ -7,9 +8,14 @@ import type { AppRecord, MasterStore, PlanJson } from './master-store.js';
 import type { NodeView, Registry } from './registry.js';
 import { ClockService, type AppClock } from './clock-service.js';
 import { schedule } from './scheduler.js';
+import { checkBundle } from './bundle-check.js';
 
 export interface Submission {
-  plan: PlanJson;
+  /**
+   * The plan the client computed, if it sent one: the master plans the bundle itself and refuses
+   * the submission (TRIB_ERR_PLAN_MISMATCH) when the two differ. The master's plan is what runs.
+   */
+  plan?: PlanJson;
   params: Record<string, string>;
   bundle: Uint8Array;
 }
@@ -50,6 +56,8 @@ export class AppManager {
     private readonly bundleUrl: (sha: string) => string,
     private readonly log: Logger,
     private readonly exactlyOnce: { checkpointIntervalMs: number; checkpoints: CheckpointStore | null } = { checkpointIntervalMs: 0, checkpoints: null },
+    /** The master's bundle-signing key (none: bundles go out unsigned, and nodes refuse them), and the limits of planning a bundle. */
+    private readonly security: { signingKey?: KeyObject; planLimits?: PlanLimits } = {},
   ) {
     this.clocks = new ClockService(transport, log.child({ component: 'clock' }));
     registry.on('change', () => void this.serially(() => this.rescheduleAll()));
@@ -78,6 +86,15 @@ export class AppManager {
    */
   async load(): Promise<void> {
     for (const app of await this.store.listApps()) {
+      // Stored before bundles were signed (or under another key): signed now, from the stored digest.
+      const key = this.security.signingKey;
+      if (key) {
+        const signature = signBundleDigest(key, app.bundleSha256);
+        if (app.bundleSignature !== signature) {
+          app.bundleSignature = signature;
+          await this.store.putApp(app);
+        }
+      }
       this.apps.set(app.id, app);
       if (app.state === 'running') for (const t of app.tasks) this.told.add(t.node);
     }
@@ -167,25 +184,32 @@ export class AppManager {
     return r && r.epoch === this.apps.get(id)?.epoch ? r : undefined;
   }
 
+  /**
+   * A new run of an application. The plan comes from the bundle (planned in a worker thread with
+   * a heap cap and a time limit, bundle-planner.ts), never from the client: a client plan that
+   * differs is refused, so what is scheduled is what the nodes will evaluate. The bundle is
+   * stored and signed (Ed25519 over its digest) before anything is placed.
+   */
   async submit(s: Submission): Promise<AppView> {
-    const id = s.plan.app;
+    const checked = await checkBundle(s.bundle, s.params, s.plan, this.security, this.log);
+    const { plan, sha256: sha, planMs } = checked;
+    const id = plan.app;
     const existing = this.apps.get(id);
     if (existing?.state === 'running') {
       throw new AppError(ErrorCodes.APP_INVALID, `application ${id} is already running; kill it first`);
     }
-    const sha = sha256(s.bundle);
     await this.store.putBundle(sha, s.bundle);
     this.clocks.forget(id);
     this.inProgress.delete(id);
     await this.exactlyOnce.checkpoints?.dropBefore(id, Infinity);
     const epoch = (existing?.epoch ?? 0) + 1;
     const app: AppRecord = {
-      id, params: s.params, plan: s.plan, bundleSha256: sha, state: 'running',
+      id, params: s.params, plan, bundleSha256: sha, ...(checked.signature ? { bundleSignature: checked.signature } : {}), appTopics: checked.appTopics, state: 'running',
       epoch, firstEpoch: epoch, version: 0, tasks: [], submittedAt: Date.now(), checkpoint: null, recoveries: 0,
     };
     this.apps.set(id, app);
     await this.place(app);
-    this.log.info({ app: id, tasks: app.tasks.length, bundle: sha.slice(0, 12) }, 'application submitted');
+    this.log.info({ app: id, tasks: app.tasks.length, bundle: sha.slice(0, 12), planMs }, 'application submitted');
     return this.view(app);
   }
 
@@ -265,7 +289,7 @@ export class AppManager {
       if (!app.tasks.some((t) => t.node === node)) continue;
       apps.push({
         app: app.id, epoch: app.epoch, version: app.version, params: app.params, tasks: app.tasks,
-        bundle: { sha256: app.bundleSha256, url: this.bundleUrl(app.bundleSha256) },
+        bundle: { sha256: app.bundleSha256, url: this.bundleUrl(app.bundleSha256), ...(app.bundleSignature ? { signature: app.bundleSignature } : {}) },
         submission: app.submittedAt,
         ...(await this.checkpointFor(app, node)),
       });

@@ -5,16 +5,22 @@ import type { AppManager } from './app-manager.js';
 import type { Registry } from './registry.js';
 import type { MasterStore } from './master-store.js';
 import { clockJson } from './clock-json.js';
+import type { DeviceRegistry } from './device-registry.js';
+import { registerDeviceRoutes } from './device-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerInstallRoutes, type InstallRoutesOptions } from './install-routes.js';
 import { EventLog } from './events.js';
 import { createMetrics, type BrokerStatsSource } from './metrics.js';
+import { registerAdminAuth } from './admin-auth.js';
+import type { AdminTokens } from './admin-tokens.js';
+import { registerTokenRoutes } from './token-routes.js';
 import { Stats } from './stats.js';
 import type { RolloutManager } from './rollout-manager.js';
 import { registerRolloutRoutes } from './rollout-routes.js';
 
 const placement = z.object({ where: z.enum(['edge', 'cloud', 'any']), selector: z.record(z.string(), z.string()).optional() });
 const submissionSchema = z.object({
+  /** Optional: the master plans the bundle itself; a plan sent along must equal that plan. */
   plan: z.object({
     app: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'application names are 1-64 letters, digits, _ . -'),
     processors: z.array(z.object({
@@ -22,7 +28,7 @@ const submissionSchema = z.object({
       source: z.string().nullable(), chain: z.array(z.string()), lateSink: z.boolean(),
     })).min(1),
     edges: z.array(z.object({ from: z.number().int(), to: z.number().int(), partitioner: z.string(), kind: z.enum(['data', 'late']) })),
-  }),
+  }).optional(),
   params: z.record(z.string(), z.string()).default({}),
   /** The esbuild bundle of the application, base64. */
   bundle: z.string().min(1),
@@ -34,9 +40,12 @@ export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
 /**
  * The master's REST API: submit, list, inspect and kill applications; the node registry; bundle
  * downloads for workers and agents. Errors are JSON `{ error, code?, details? }` with a status
- * that says whose fault it was.
+ * that says whose fault it was. Every route but admin-auth.ts's OPEN_ROUTES needs an admin token.
  */
-export async function buildHttpApi(deps: { apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; install?: Omit<InstallRoutesOptions, 'log'>; rollouts?: RolloutManager }): Promise<FastifyInstance> {
+export async function buildHttpApi(deps: {
+  apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; install?: Omit<InstallRoutesOptions, 'log'>;
+  auth: { tokens: AdminTokens; metricsAuth?: boolean }; devices?: DeviceRegistry; signingKeyPem?: string; rollouts?: RolloutManager;
+}): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
 
   // Every route as `METHOD /path`, so a test can hold /openapi.json to what is really served.
@@ -46,14 +55,23 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
     for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push(`${m} ${r.url}`);
   });
 
-  app.get('/health', async () => ({ ok: true }));
-
   // Observability: rates and snapshots for the dashboard, events, Prometheus metrics.
   const events = new EventLog(deps.log.child({ component: 'events' }));
   const stats = new Stats(deps.apps, deps.registry, events);
+  const metrics = createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker, devices: deps.devices, rollouts: deps.rollouts });
+  // Before any route: its hook guards all of them.
+  registerAdminAuth(app, { tokens: deps.auth.tokens, metricsAuth: deps.auth.metricsAuth, metrics, log: deps.log.child({ component: 'auth' }) });
+  registerTokenRoutes(app, deps.auth.tokens);
+
+  app.get('/health', async () => ({ ok: true }));
+  app.get('/healthz', async () => ({ ok: true }));
+
   stats.start();
   app.addHook('onClose', async () => stats.stop());
-  registerDashboardRoutes(app, { stats, events, metrics: createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker, rollouts: deps.rollouts }), log: deps.log.child({ component: 'dashboard' }) });
+  registerDashboardRoutes(app, { stats, events, metrics, log: deps.log.child({ component: 'dashboard' }) });
+
+  // Devices: add/list/revoke (admin) and enrolment/renewal (the device's own credential).
+  if (deps.devices) registerDeviceRoutes(app, deps.devices);
 
   registerInstallRoutes(app, { ...deps.install, log: deps.log.child({ component: 'install' }) });
   if (deps.rollouts) registerRolloutRoutes(app, deps.rollouts, deps.registry);
@@ -155,6 +173,15 @@ export async function buildHttpApi(deps: { apps: AppManager; registry: Registry;
     const n = stats.snapshot().nodes.find((x) => x.id === req.params.id);
     if (!n) return reply.code(404).send({ error: `no node named ${req.params.id}` });
     return n;
+  });
+
+  /**
+   * The master's bundle-signing public key (PEM): what nodes verify bundle signatures with. A node
+   * with neither `masterKey` nor an enrolment fetches it once and trusts it from then on.
+   */
+  app.get('/signing-key', async (_req, reply) => {
+    if (!deps.signingKeyPem) return reply.code(404).send({ error: 'this master signs no bundles' });
+    return reply.type('application/x-pem-file').send(deps.signingKeyPem);
   });
 
   app.get<{ Params: { sha: string } }>('/bundles/:sha', async (req, reply) => {

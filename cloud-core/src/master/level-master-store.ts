@@ -1,5 +1,5 @@
 import { Level } from 'level';
-import type { AppRecord, MasterStore, NodeRecord } from './master-store.js';
+import type { AdminTokenRecord, AppRecord, DeviceRecord, MasterStore, NodeRecord } from './master-store.js';
 import type { RolloutRecord } from './rollout-types.js';
 
 /** MasterStore on LevelDB: one sublevel per kind of record, JSON values, bundles as bytes. */
@@ -9,6 +9,8 @@ export class LevelMasterStore implements MasterStore {
   private readonly nodes;
   private readonly bundles;
   private readonly rollouts;
+  private readonly devices;
+  private readonly adminTokens;
 
   constructor(path: string) {
     this.db = new Level<string, string>(path);
@@ -16,6 +18,8 @@ export class LevelMasterStore implements MasterStore {
     this.nodes = this.db.sublevel<string, NodeRecord>('nodes', { valueEncoding: 'json' });
     this.bundles = this.db.sublevel<string, Uint8Array>('bundles', { valueEncoding: 'view' });
     this.rollouts = this.db.sublevel<string, RolloutRecord>('rollouts', { valueEncoding: 'json' });
+    this.devices = this.db.sublevel<string, DeviceRecord>('devices', { valueEncoding: 'json' });
+    this.adminTokens = this.db.sublevel<string, AdminTokenRecord>('admin-tokens', { valueEncoding: 'json' });
   }
 
   async open(): Promise<void> {
@@ -56,5 +60,25 @@ export class LevelMasterStore implements MasterStore {
 
   async putRollout(rollout: RolloutRecord): Promise<void> {
     await this.rollouts.put(rollout.id, rollout);
+  }
+
+  async listDevices(): Promise<DeviceRecord[]> {
+    return this.devices.values().all();
+  }
+
+  async putDevice(device: DeviceRecord): Promise<void> {
+    await this.devices.put(device.id, device);
+  }
+
+  async listAdminTokens(): Promise<AdminTokenRecord[]> {
+    return this.adminTokens.values().all();
+  }
+
+  async putAdminToken(token: AdminTokenRecord): Promise<void> {
+    await this.adminTokens.put(token.id, token);
+  }
+
+  async deleteAdminToken(id: string): Promise<void> {
+    await this.adminTokens.del(id);
   }
 }

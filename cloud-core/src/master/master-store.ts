@@ -1,4 +1,4 @@
-import type { TaskPlacement } from '@tributary/shared';
+import type { DeclaredAppTopics, TaskPlacement } from '@tributary/shared';
 import type { RolloutRecord } from './rollout-types.js';
 
 /** What `tributary plan --json` produces, and what the master schedules from. */
@@ -13,8 +13,13 @@ export type AppLifecycle = 'running' | 'finished' | 'failed' | 'killed';
 export interface AppRecord {
   id: string;
   params: Record<string, string>;
+  /** The plan the master derived from the bundle itself (bundle-planner.ts), never the client's. */
   plan: PlanJson;
   bundleSha256: string;
+  /** The master's Ed25519 signature over the bundle's digest (base64): nodes verify it before evaluating. */
+  bundleSignature?: string;
+  /** The application (non-trib) MQTT topics its connectors declare, for the broker's ACL. */
+  appTopics?: DeclaredAppTopics;
   state: AppLifecycle;
   epoch: number;
   version: number;
@@ -43,6 +48,48 @@ export interface NodeRecord {
   clockOffsetMs: number;
 }
 
+/** Roles a device can be enrolled with (the master's own identity is not a device). */
+export type DeviceRole = 'agent' | 'worker' | 'client';
+
+/**
+ * A device of the fleet as the master's device registry keeps it (device-registry.ts): who it
+ * is, its one-time enrolment token (only its SHA-256), and after enrolment its secret's hash and
+ * the serials of the certificates it may connect with.
+ */
+export interface DeviceRecord {
+  id: string;
+  role: DeviceRole;
+  labels: Record<string, string>;
+  /** Role `client` only: the application topics (MQTT filters) it may read and write. */
+  grants?: { read?: string[]; write?: string[] };
+  createdAt: number;
+  /** SHA-256 (hex) of the enrolment token; kept after use, to tell a reused token from an unknown one. */
+  tokenHash: string;
+  tokenExpiresAt: number;
+  enrolledAt?: number;
+  /** SHA-256 (hex) of the per-device MQTT secret (broker-auth.ts `hashSecret`). */
+  secretHash?: string;
+  /** Serials (hex) of the certificates accepted from it: the newest and, after a renewal, the one before. */
+  certSerials?: string[];
+  certNotAfter?: number;
+  renewedAt?: number;
+  revokedAt?: number;
+}
+
+/**
+ * An admin token of the REST API and dashboard (admin-tokens.ts). Only the SHA-256 of the secret
+ * is kept: the secret itself is shown once, when the token is created.
+ */
+export interface AdminTokenRecord {
+  id: string;
+  name: string;
+  /** sha256 of the token text, hex. */
+  sha256: string;
+  createdAt: number;
+  /** Last request it authenticated (saved at most once a minute); null: never used. */
+  lastUsedAt: number | null;
+}
+
 /**
  * The master's durable state: applications, their bundles, and the registry of nodes. An
  * interface so that a replicated store (etcd, a database) is a second implementation, not an
@@ -60,4 +107,9 @@ export interface MasterStore {
   /** Fleet rollouts (rollout-manager.ts), so a restarted master resumes them. */
   listRollouts(): Promise<RolloutRecord[]>;
   putRollout(rollout: RolloutRecord): Promise<void>;
+  listDevices(): Promise<DeviceRecord[]>;
+  putDevice(device: DeviceRecord): Promise<void>;
+  listAdminTokens(): Promise<AdminTokenRecord[]>;
+  putAdminToken(token: AdminTokenRecord): Promise<void>;
+  deleteAdminToken(id: string): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry as PromRegistry, type Metric } from
 import type { LatencyBuckets, TaskReport } from '@tributary/shared';
 import type { BrokerStats } from '../broker/index.js';
 import type { AppManager } from './app-manager.js';
+import type { DeviceRegistry } from './device-registry.js';
 import type { EventKind, EventLog } from './events.js';
 import type { Registry } from './registry.js';
 import type { Stats } from './stats.js';
@@ -18,8 +19,27 @@ export interface BrokerStatsSource {
   stats(): BrokerStats;
 }
 
-export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats; broker?: BrokerStatsSource; rollouts?: { outcomes: Record<string, number> } }): PromRegistry {
+export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats; broker?: BrokerStatsSource; devices?: Pick<DeviceRegistry, 'refusedCounts' | 'stateCounts'>; rollouts?: { outcomes: Record<string, number> } }): PromRegistry {
   const reg = new PromRegistry();
+  const devices = deps.devices;
+  if (devices) {
+    new Counter({
+      name: 'tributary_enrolment_refused_total', help: 'Enrolments and certificate renewals the master refused, by reason: unknown, expired, reused (token), revoked, csr, cert, proof.',
+      labelNames: ['reason'] as const, registers: [reg],
+      collect() {
+        this.reset();
+        for (const [reason, n] of devices.refusedCounts()) this.inc({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'tributary_devices', help: 'Devices in the master\'s registry by state: pending (token not used yet), expired (token unused and expired), enrolled, revoked.',
+      labelNames: ['state'] as const, registers: [reg],
+      collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(devices.stateCounts())) this.set({ state }, n);
+      },
+    });
+  }
   const perTask = (name: string, help: string, pick: (r: { in: number; out: number; late: number; rejected: number }) => number) =>
     new Counter({
       name, help, labelNames: ['app', 'processor'] as const, registers: [reg],
@@ -55,10 +75,20 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
     });
   }
   // The embedded broker's limits (broker-limits.ts): refusals by reason, absent with an external broker.
+  new Counter({
+    name: 'tributary_bundle_rejected_total', help: 'Application bundles a node refused before evaluating them (reason: unsigned, signature, sha256, no-key), as nodes report.',
+    labelNames: ['node', 'reason'] as const, registers: [reg],
+    collect() {
+      this.reset();
+      for (const n of deps.registry.list()) for (const [reason, count] of Object.entries(n.bundleRejected ?? {})) this.inc({ node: n.id, reason }, count);
+    },
+  });
+  // The embedded broker's refusals by reason (broker-limits.ts RefusalReason: limits, authentication,
+  // TLS, topic ACL; every reason of stats().refused is exported), absent with an external broker.
   const broker = deps.broker;
   if (broker) {
     new Counter({
-      name: 'tributary_broker_refused_total', help: 'What the embedded broker refused by its limits: packet_size (connection closed), publish_rate (publish dropped), connections (CONNACK 3).',
+      name: 'tributary_broker_refused_total', help: 'What the embedded broker refused: packet_size (connection closed), publish_rate (publish dropped), connections (CONNACK 3), auth (CONNECT refused: anonymous, bad credentials, unknown or revoked identity, foreign client id), tls (handshake failed or client certificate not from the fabric CA), acl_publish (publish dropped by the topic ACL), acl_subscribe (SUBACK 0x80).',
       labelNames: ['reason'] as const, registers: [reg],
       collect() {
         this.reset();

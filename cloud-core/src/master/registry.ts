@@ -16,6 +16,8 @@ export interface NodeView extends NodeRecord {
   controlRejected?: number;
   /** Agents: their binary's version and their last update, from their last hello or heartbeat (rollouts). */
   agent?: AgentUpdateReport;
+  /** Bundles the node refused unevaluated (bad, missing or foreign signature, wrong sha256) since it started, by reason. */
+  bundleRejected?: Record<string, number>;
 }
 
 /**
@@ -91,6 +93,7 @@ export class Registry extends EventEmitter {
     node.eventLoop = hb.eventLoop;
     node.controlRejected = hb.controlRejected ?? 0;
     if (hb.agent) node.agent = hb.agent;
+    node.bundleRejected = { ...(hb.bundleRejected ?? {}) };
     node.lastSeen = Date.now();
     this.setOnline(node, true, 'heartbeat');
     this.emit('heartbeat', node);
@@ -122,7 +125,7 @@ export class Registry extends EventEmitter {
 }
 
 function stripView(n: NodeView): NodeRecord {
-  const { online: _o, apps: _a, boot: _b, eventLoop: _e, controlRejected: _c, agent: _g, ...record } = n;
+  const { online: _o, apps: _a, boot: _b, eventLoop: _e, controlRejected: _c, bundleRejected: _r, agent: _g, ...record } = n;
   return record;
 }
 

@@ -46,6 +46,28 @@ export const ErrorCodes = {
   REPLAY_LOG_FORMAT: 'TRIB_ERR_REPLAY_LOG_FORMAT',
   /** A fleet rollout request is malformed (selector, waves, thresholds) or names no artefact the master has. */
   ROLLOUT_INVALID: 'TRIB_ERR_ROLLOUT_INVALID',
+  /** An enrolment or certificate renewal was refused: unknown, expired or reused token, revoked device, bad proof. */
+  ENROLMENT_REFUSED: 'TRIB_ERR_ENROLMENT_REFUSED',
+  /** A certificate or certificate request is malformed, badly signed, or names the wrong identity. */
+  CERT_INVALID: 'TRIB_ERR_CERT_INVALID',
+  /** `devices add` of an id that is already registered and not revoked. */
+  DEVICE_EXISTS: 'TRIB_ERR_DEVICE_EXISTS',
+  /** A device id the master's device registry does not know. */
+  DEVICE_UNKNOWN: 'TRIB_ERR_DEVICE_UNKNOWN',
+  /** Enrolment or renewal could not be completed: the master was unreachable or its answer unusable. */
+  ENROLMENT_FAILED: 'TRIB_ERR_ENROLMENT_FAILED',
+  /** A node's identity (<data>/identity/) is missing where one is needed, unreadable, or another node's. */
+  IDENTITY_INVALID: 'TRIB_ERR_IDENTITY_INVALID',
+  /** A node's certificate has expired: it can no longer connect or renew; enrol again. */
+  CERT_EXPIRED: 'TRIB_ERR_CERT_EXPIRED',
+  /** A request to the master's API carried no admin token (nor a dashboard session). */
+  AUTH_REQUIRED: 'TRIB_ERR_AUTH_REQUIRED',
+  /** The admin token or session presented is unknown, revoked or expired. */
+  AUTH_INVALID: 'TRIB_ERR_AUTH_INVALID',
+  /** An application bundle's signature is missing, invalid, or not made by the master's key: not evaluated. */
+  BUNDLE_SIGNATURE_INVALID: 'TRIB_ERR_BUNDLE_SIGNATURE_INVALID',
+  /** A submission's plan is not the plan of its bundle (the master plans the bundle itself). */
+  PLAN_MISMATCH: 'TRIB_ERR_PLAN_MISMATCH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -33,6 +33,7 @@ export * from './dag/placement.js';
 export { Graph, type ProcessorSpec, type EdgeSpec } from './dag/graph.js';
 export { graph, processor, sourceProcessor, sinkProcessor, ProcessorDef, Path, type ProcessorOptions, type GraphOptions } from './dag/builder.js';
 export { describePlan, planToJSON } from './dag/describe.js';
+export { declaredAppTopics, type DeclaredAppTopics } from './dag/app-topics.js';
 export { pipeline, Pipeline, Stream, KeyedStream, WindowedStream } from './dsl/stream.js';
 export { Params } from './app/params.js';
 export { resolveApp, type AppDefinition, type AppFactory } from './app/app-definition.js';

@@ -3,6 +3,7 @@ import { labelsSchema } from './load-config.js';
 
 /** Boolean settings from flags and env: on/off, true/false, 1/0. */
 const ONOFF: Record<string, boolean> = { on: true, true: true, '1': true, off: false, false: false, '0': false };
+const onoff = z.preprocess((v) => (typeof v === 'string' ? ONOFF[v.toLowerCase()] ?? v : v), z.boolean());
 const port = z.coerce.number().int().min(0).max(65535);
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 const nodeId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'ids are 1-64 letters, digits, _ . -');
@@ -44,15 +45,57 @@ export const masterConfigSchema = z.object({
   brokerMaxPublishRate: z.coerce.number().int().min(0).default(20_000),
   /** Concurrent clients; the next CONNECT gets CONNACK 3 (server unavailable). */
   brokerMaxConnections: z.coerce.number().int().min(0).default(20_000),
+  /**
+   * A bootstrap admin token (env TRIBUTARY_ADMIN_TOKEN): stored hashed and accepted like any
+   * other; a new value replaces the previous one. Without it, the first start creates a token and
+   * prints it once. Launchers and tests pass one so they know it.
+   */
+  adminToken: z.string().min(16, 'admin tokens are at least 16 characters').optional(),
+  /** `/metrics` requires an admin token too; off: open to scrapers (it holds figures, no secrets). */
+  metricsAuth: z.preprocess((v) => (typeof v === 'string' ? ONOFF[v.toLowerCase()] ?? v : v), z.boolean()).default(false),
   /** Agent binaries served to devices (GET /agent/<version>/linux-<arch>); default dist/ of this checkout (npm run build:agent). */
   agentDir: z.string().min(1).optional(),
+  /** Embedded broker: MQTT over TLS (client certificates verified against the fabric CA); 0 picks a free port. */
+  mqttsPort: port.default(8883),
+  /** Interface of the TLS listener (and of the plain one with `allowPlainMqtt`); 0.0.0.0 serves other machines. */
+  mqttHost: z.string().min(1).default('127.0.0.1'),
+  /** Let the plain TCP listener bind `mqttHost` instead of loopback only. */
+  allowPlainMqtt: onoff.default(false),
+  /**
+   * Transition and development only: the embedded broker admits clients without credentials (no
+   * authentication, no identity-bound ACL), as before issue 13. Off by default.
+   */
+  allowAnonymousMqtt: onoff.default(false),
+  /** Extra names (DNS names or IP addresses) in the broker's server certificate; repeatable. */
+  tlsNames: z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter(Boolean) : v), z.array(z.string().min(1))).default([]),
+  /** Lifetime of the client certificates enrolment issues, days (nodes renew at 2/3 of it). */
+  certLifetimeDays: z.coerce.number().positive().max(3650).default(30),
+  /**
+   * The master plans every submitted bundle itself, in a worker thread: its heap cap (MB) and time
+   * limit (ms). A bundle that needs more to merely build its plan is refused (TRIB_ERR_PLAN_MISMATCH).
+   */
+  planHeapMb: z.coerce.number().int().min(16).default(128),
+  planTimeoutMs: z.coerce.number().int().min(100).default(10_000),
   logLevel,
 });
 export type MasterConfig = z.infer<typeof masterConfigSchema>;
 
+/** A node's `master`: the broker itself (mqtt/mqtts) or the master's REST API (http/https; enrolment). */
+const masterUrl = z.string().regex(/^(mqtts?:\/\/[^/]+|https?:\/\/[^\s/]+(\/\S*)?)$/, "expected mqtt(s)://host:port (the broker) or http(s)://host:port (the master's REST API)");
+
 const nodeCommon = {
-  /** The master's broker. */
-  master: brokerUrl.default('mqtt://127.0.0.1:1883'),
+  /**
+   * `mqtt(s)://`: the master's broker, connected with the identity under `data` if there is one
+   * (anonymously otherwise). `http(s)://`: the master's REST API: the node enrols there first if it
+   * has no identity yet (`enrolToken`), then connects to the broker enrolment named, by TLS with
+   * its client certificate when offered, else with id + per-device secret.
+   */
+  master: masterUrl.default('mqtt://127.0.0.1:1883'),
+  /**
+   * One-time enrolment token (`tributary devices add <id>`; flag --token, env
+   * TRIBUTARY_ENROL_TOKEN). Used only while the node has no identity; then ignored.
+   */
+  enrolToken: z.string().min(1).optional(),
   labels: labelsSchema.default({}),
   /** Heartbeat period. One a second keeps failure detection in the low seconds at tiny cost. */
   heartbeatMs: z.coerce.number().int().min(100).default(1000),
@@ -77,6 +120,17 @@ const nodeCommon = {
    * A second is far beyond any healthy batch and well below the master's node timeout.
    */
   watchdogMs: z.coerce.number().int().min(0).default(1000),
+  /**
+   * PEM file of the master's Ed25519 public key: bundles must carry its signature or they are
+   * refused unevaluated. Unset: `<data>/identity/master-signing.pub` (written by enrolment), or,
+   * failing that, the key the master serves, trusted on first use (logged as a warning).
+   */
+  masterKey: z.string().min(1).optional(),
+  /**
+   * Thread isolation: each application thread's heap cap, MB (worker resourceLimits). An
+   * application that outgrows it fails alone on this node; 0 = V8's default (a share of RAM).
+   */
+  appHeapMb: z.coerce.number().int().min(0).default(512),
 };
 
 /**
@@ -114,3 +168,10 @@ export const agentConfigSchema = z.object({
   ...nodeCommon,
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+/** Client commands of the master's REST API (`submit`, `apps`, `kill`, `tokens`, …). */
+export const clientConfigSchema = z.object({
+  /** Admin token (env TRIBUTARY_TOKEN), sent as `Authorization: Bearer`. */
+  token: z.string().min(1).optional(),
+});
+export type ClientConfig = z.infer<typeof clientConfigSchema>;

@@ -7,6 +7,8 @@ import { connectMqttClient, endMqttClient } from '../mqtt/mqtt-client.js';
 import type { Message } from '../api/message.js';
 import type { Sink, SinkContext } from '../api/sink/sink.js';
 import type { MqttSinkOptions } from '../api/sink/mqtt-sink.js';
+import { sinkMarkerPrefix } from '../api/dag/app-topics.js';
+import { connectorConnection, type HostBroker } from './host-broker.js';
 
 
 /** One result the sink emitted: its ts, when it was written, how often, and replays still to skip. */
@@ -58,7 +60,7 @@ export class MqttSink<T> implements Sink<T> {
   private lastCheckpoint = -Infinity;
   private completed = -Infinity;
 
-  constructor(private readonly o: MqttSinkOptions<T>) {
+  constructor(private readonly o: MqttSinkOptions<T>, private readonly host?: HostBroker) {
     this.encode = o.format === 'cbor' ? (v) => cborEncoder.encode(v) : (v) => JSON.stringify(v);
     this.idField = o.idField === false ? null : (o.idField ?? '_id');
     const topic = o.topic;
@@ -66,11 +68,11 @@ export class MqttSink<T> implements Sink<T> {
   }
 
   async open(ctx: SinkContext): Promise<void> {
-    const clientId = this.o.clientId ?? `trib-sink-${ctx.taskIndex}-${randomBytes(4).toString('hex')}`;
+    const { clientId, ...connection } = connectorConnection(this.o.url, this.o.clientId, this.host, { role: 'sink', app: ctx.app, processor: ctx.processor, taskIndex: ctx.taskIndex });
     let client: MqttClient;
     try {
       client = await connectMqttClient({
-        url: this.o.url,
+        ...connection,
         clientId,
         keepaliveSeconds: 60, // mqtt.js's default, as before the client layer
         connectTimeoutMs: this.o.connectTimeoutMs ?? 10_000,
@@ -79,14 +81,14 @@ export class MqttSink<T> implements Sink<T> {
         log: ctx.log,
       });
     } catch (cause) {
-      throw new TributaryError(ErrorCodes.SINK_FAILED, `mqttSink cannot connect to ${this.o.url}: ${(cause as Error).message}`, { cause });
+      throw new TributaryError(ErrorCodes.SINK_FAILED, `mqttSink cannot connect to ${connection.url}: ${(cause as Error).message}`, { cause });
     }
     this.client = client;
     this.idScope = `${ctx.app ?? ''}\0${ctx.processor ?? ''}\0`;
     this.exactlyOnce = ctx.exactlyOnce ?? false;
     this.log = ctx.log ?? null;
     if (!this.exactlyOnce) return;
-    const prefix = this.o.markerTopic ?? `tributary/sink-state/${typeof this.o.topic === 'string' ? this.o.topic : 'topic-fn'}`;
+    const prefix = sinkMarkerPrefix(this.o);
     this.markerTopic = `${prefix}/${ctx.taskIndex}`;
     if (!ctx.resume) {
       // A new submission starts over, like the file sink truncating: an old marker must not hide results.

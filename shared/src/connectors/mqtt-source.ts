@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import { cborDecoder } from '../wire/cbor.js';
 import { ErrorCodes, TributaryError } from '../api/errors.js';
@@ -7,6 +6,7 @@ import type { Message } from '../api/message.js';
 import { isEventTime } from '../api/message.js';
 import type { Source, SourceContext } from '../api/source/source.js';
 import type { MqttPayloadFormat, MqttSourceStats, ResolvedSourceOptions } from '../api/source/mqtt-source.js';
+import { connectorConnection, type HostBroker } from './host-broker.js';
 
 type Decode = (payload: Buffer) => unknown;
 const decoders: Record<MqttPayloadFormat, Decode> = {
@@ -18,7 +18,8 @@ const decoders: Record<MqttPayloadFormat, Decode> = {
 export class MqttSource<T> implements Source<T> {
   private client: MqttClient | null = null;
   private ctx!: SourceContext;
-  private readonly clientId: string;
+  /** Its MQTT client id, once open() chose it (connectorConnection). */
+  private clientId = '';
   private readonly decode: Decode;
   private readonly tsOf: (record: T, topic: string, now: number) => unknown;
   /** Accepted records in arrival order; `head` is the next to read (compacted on read). */
@@ -35,8 +36,7 @@ export class MqttSource<T> implements Source<T> {
   private wake: (() => void) | null = null;
   private closed = false;
 
-  constructor(private readonly o: ResolvedSourceOptions<T>) {
-    this.clientId = o.clientId ?? `trib-src-${randomBytes(6).toString('hex')}`;
+  constructor(private readonly o: ResolvedSourceOptions<T>, private readonly host?: HostBroker) {
     this.decode = decoders[o.format];
     const spec = o.timestamp;
     if (typeof spec === 'function') this.tsOf = (r, topic) => spec(r, topic);
@@ -46,13 +46,16 @@ export class MqttSource<T> implements Source<T> {
 
   async open(ctx: SourceContext): Promise<void> {
     this.ctx = ctx;
-    const { url, topics, qos } = this.o;
+    const { topics, qos } = this.o;
+    const { clientId, ...connection } = connectorConnection(this.o.url, this.o.clientId, this.host, { role: 'source', app: ctx.app, processor: ctx.processor, taskIndex: ctx.taskIndex });
+    this.clientId = clientId;
+    const url = connection.url;
     let client: MqttClient;
     try {
       client = await connectMqttClient(
         {
-          url,
-          clientId: this.clientId,
+          ...connection,
+          clientId,
           clean: this.o.clean,
           keepaliveSeconds: this.o.keepaliveSeconds,
           connectTimeoutMs: this.o.connectTimeoutMs,

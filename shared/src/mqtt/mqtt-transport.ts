@@ -80,6 +80,7 @@ export class MqttTransport implements Transport {
       clientId: this.clientId,
       username: this.#opts.username,
       password: this.#opts.password,
+      tls: this.#opts.tls,
       keepaliveSeconds: this.#opts.keepaliveSeconds,
       reconnectMs: this.#opts.reconnectMs,
       connectTimeoutMs: this.#opts.connectTimeoutMs,
@@ -98,6 +99,14 @@ export class MqttTransport implements Transport {
       if (this.#status === 'connected') this.#setStatus('offline');
     });
     this.#client.on('reconnect', () => this.#setStatus('reconnecting'));
+    let everConnected = false;
+    this.#client.on('connect', () => (everConnected = true));
+    // CONNACK 2 (identifier rejected), 4 (bad credentials), 5 (not authorized): who we are was
+    // refused, not the moment (3, server unavailable, is retried quietly). firstConnack reports
+    // the first connection's refusal; later ones go to onRefused.
+    this.#client.on('error', (err: Error & { code?: unknown }) => {
+      if (everConnected && !this.#closing && (err.code === 2 || err.code === 4 || err.code === 5)) this.#opts.onRefused?.(err);
+    });
     this.#client.on('message', (topic, payload) => {
       for (const handler of [...this.#messageHandlers]) {
         try {
@@ -119,6 +128,17 @@ export class MqttTransport implements Transport {
       throw err;
     }
     return transport;
+  }
+
+  /**
+   * New credentials for the next connections (the current one keeps its own): after a certificate
+   * renewal. mqtt.js builds every reconnect's socket and CONNECT from its `options` object.
+   */
+  setCredentials(c: Pick<TransportOptions, 'tls' | 'username' | 'password'>): void {
+    const options = this.#client.options as Record<string, unknown>;
+    for (const k of ['ca', 'cert', 'key'] as const) if (c.tls?.[k] !== undefined) options[k] = c.tls[k];
+    if (c.username !== undefined) options.username = c.username;
+    if (c.password !== undefined) options.password = c.password;
   }
 
   get connected(): boolean {

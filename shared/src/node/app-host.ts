@@ -1,6 +1,7 @@
 import type { AppAssignment, AppState, AppStalls, TaskReport } from '../wire/assignment.js';
 import type { Logger } from '../log/log.js';
 import type { AppReplayStats } from './port-transport.js';
+import type { MqttConnectSettings } from '../connectors/host-broker.js';
 
 /** How a node hosts applications: `inline` on its own main thread, `thread` one worker thread each. */
 export type Isolation = 'inline' | 'thread';
@@ -25,6 +26,10 @@ export interface AppHostOptions {
   labels: Record<string, string>;
   logLevel: string;
   replay?: { dir: string; quotaBytes: number; policy: 'block' | 'drop-oldest' };
+  /** The node's broker connection: MQTT connectors without a URL use it (connectors/host-broker.ts). */
+  broker?: MqttConnectSettings;
+  /** Thread isolation: the thread's heap cap, MB (absent: V8's default). */
+  heapMb?: number;
   /** Publishes on the node's one MQTT connection. */
   publish: (topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean) => void;
   log: Logger;

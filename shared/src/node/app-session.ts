@@ -2,7 +2,8 @@ import { resolveApp } from '../api/app/app-definition.js';
 import { Params } from '../api/app/params.js';
 import type { Graph } from '../api/dag/graph.js';
 import { ErrorCodes } from '../api/errors.js';
-import { builtinConnectors } from '../connectors/index.js';
+import { createConnectors } from '../connectors/index.js';
+import type { MqttConnectSettings } from '../connectors/host-broker.js';
 import type { Logger } from '../log/log.js';
 import { AppRuntime } from '../runtime/app-runtime.js';
 import { SourceTaskRunner } from '../runtime/source-task-runner.js';
@@ -21,6 +22,8 @@ export interface AppSessionOptions {
   labels: Record<string, string>;
   /** Replay logs for the sources (log first, then send); absent: off. */
   replay?: { dir: string; quotaBytes: number; policy: 'block' | 'drop-oldest' };
+  /** The node's broker connection, for MQTT connectors that name no URL (absent: mqtt://127.0.0.1:1883). */
+  broker?: MqttConnectSettings;
   transport: Transport;
   log: Logger;
   /** Lets the host wrap the graph before it runs (the inline host times task calls). */
@@ -62,7 +65,7 @@ export class AppSession {
         : undefined;
       const rt = new AppRuntime({
         graph: o.wrapGraph ? o.wrapGraph(graph) : graph, assignment: o.assignment, nodeId: o.nodeId, nodeLabels: o.labels,
-        transport: o.transport, log: o.log, replay, connectors: builtinConnectors,
+        transport: o.transport, log: o.log, replay, connectors: createConnectors(o.broker ? { nodeId: o.nodeId, connection: o.broker } : undefined),
       });
       this.runtime = rt;
       // A task failed (its own try caught user code throwing): the application fails here, alone.

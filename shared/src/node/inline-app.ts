@@ -35,6 +35,7 @@ export class InlineApp implements AppHost, GuardedApp {
     this.session = new AppSession({
       bundlePath: options.bundlePath, assignment: options.assignment, nodeId: options.nodeId, labels: options.labels,
       ...(options.replay ? { replay: options.replay } : {}),
+      ...(options.broker ? { broker: options.broker } : {}),
       transport: this.transport, log,
       ...(watchdog ? { wrapGraph: (g) => watchdog.wrapGraph(g, this.app) } : {}),
     }, {

@@ -4,14 +4,18 @@ import { cborEncoder } from '../wire/cbor.js';
 import { decodeControl } from '../wire/control.js';
 import type { AgentUpdateReport, AppAssignment, DesiredAgent, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
 import type { Logger } from '../log/log.js';
-import { connectMqttTransport } from '../mqtt/mqtt-transport.js';
+import { connectMqttTransport, type MqttTransport } from '../mqtt/mqtt-transport.js';
 import { systemClock, type Clock, type Timer } from '../runtime/wall-clock.js';
 import { parseTopic, topics } from '../wire/topics.js';
-import type { Transport } from '../wire/transport.js';
+import type { TransportOptions } from '../wire/transport.js';
 import type { AppHost, AppHostOptions, Isolation } from './app-host.js';
 import { BundleCache } from './bundle-cache.js';
 import { InlineHosting } from './inline-hosting.js';
+import { BundleRejected, MasterSigningKey } from './master-key.js';
+import { RefusedApp } from './refused-app.js';
 import { ThreadApp } from './thread-app.js';
+import type { MqttConnectSettings } from '../connectors/host-broker.js';
+import { ConfigError, ErrorCodes } from '../api/errors.js';
 
 export const TRIBUTARY_VERSION = '0.1.0';
 
@@ -33,6 +37,24 @@ export interface NodeAgentOptions {
   isolation?: Isolation;
   /** Inline hosting: a call that blocks the event loop this long (ms) is reported; 0 = off. */
   watchdogMs?: number;
+  /**
+   * Who the node is to the broker: its client certificate or id + secret (identity/node-connection.ts); none = anonymous.
+   * The MQTT connectors of hosted applications connect with the same (connectors/host-broker.ts).
+   */
+  credentials?: NodeCredentials;
+  /**
+   * The broker refused this node after it had been connected (its identity revoked, its
+   * credentials no longer valid): logged here; the composition root stops the node and exits
+   * non-zero rather than retry forever.
+   */
+  onRefused?: (err: Error) => void;
+  /**
+   * The master's Ed25519 public key (PEM file) that bundles must be signed with. Absent:
+   * `<dataDir>/identity/master-signing.pub` (enrolment), else trust on first use (master-key.ts).
+   */
+  masterKeyFile?: string;
+  /** Thread isolation: heap cap of each application's thread, MB (worker resourceLimits); 0 = V8's default. */
+  appHeapMb?: number;
   /** The version it reports in its hello (default TRIBUTARY_VERSION); agents: their slot's label. */
   version?: string;
   /**
@@ -48,6 +70,8 @@ export interface NodeHealth {
   reason: string;
 }
 
+export type NodeCredentials = Pick<TransportOptions, 'tls' | 'username' | 'password'>;
+
 /**
  * A node of the fabric (cloud worker or edge agent): registers with the master over MQTT, sends
  * heartbeats, and runs the applications the master assigns to it, each in its own worker thread
@@ -56,7 +80,7 @@ export interface NodeHealth {
  * on what it should run without asking.
  */
 export class NodeAgent {
-  private transport: Transport | null = null;
+  private transport: MqttTransport | null = null;
   private readonly apps = new Map<string, AppHost>();
   /** Isolation `inline`: the uncaught-error guard and the event-loop watchdog; null for threads. */
   private readonly inline: InlineHosting | null;
@@ -64,6 +88,8 @@ export class NodeAgent {
   private heartbeat: Timer | null = null;
   private reconciling: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** The node's credentials now (renewals replace them): its own connection's and its connectors'. */
+  private credentials: NodeCredentials | undefined;
   /** New on every process start: tells the master this node lost whatever it ran before. */
   private readonly boot = randomUUID();
   /** Desired states that failed their schema, since start. */
@@ -71,12 +97,17 @@ export class NodeAgent {
   /** A desired state of this run arrived and was applied (health: it knows what it should run). */
   private desiredSeen = false;
   private connected = false;
+  /** Bundles refused before evaluation (bundle-cache.ts), by reason, since start. */
+  readonly bundleRejected: Record<string, number> = {};
+  private readonly masterKey: MasterSigningKey;
 
   private readonly clock: Clock;
 
   constructor(private readonly options: NodeAgentOptions) {
+    this.credentials = options.credentials;
     this.clock = options.clock ?? systemClock;
     this.bundles = new BundleCache(join(options.dataDir, 'bundles'));
+    this.masterKey = new MasterSigningKey({ dataDir: options.dataDir, log: options.log, ...(options.masterKeyFile ? { keyFile: options.masterKeyFile } : {}) });
     this.inline = options.isolation === 'inline' ? new InlineHosting(options.watchdogMs ?? 1000, options.log) : null;
   }
 
@@ -87,10 +118,18 @@ export class NodeAgent {
   async start(): Promise<void> {
     const { id, brokerUrl, log } = this.options;
     const status = topics.status(id);
+    // A key file given but unusable is a configuration error: said at start, not at the first bundle.
+    if (this.options.masterKeyFile) {
+      await this.masterKey.get('').catch((err: Error) => {
+        throw new ConfigError(`masterKey ${this.options.masterKeyFile}: ${err.message}`, { cause: err });
+      });
+    }
     this.inline?.start();
     this.transport = await connectMqttTransport({
       url: brokerUrl,
       clientId: id,
+      ...this.credentials,
+      onRefused: (err) => this.refused(err),
       log,
       keepaliveSeconds: 2,
       will: { topic: status, payload: 'offline', qos: 1, retain: true },
@@ -125,6 +164,21 @@ export class NodeAgent {
       await t.close();
     }
     this.options.log.info({ id: this.id }, `${this.options.kind} stopped`);
+  }
+
+  /** After a certificate renewal: the next (re)connection presents the new credentials. */
+  setCredentials(c: NodeCredentials): void {
+    this.credentials = c;
+    this.transport?.setCredentials(c);
+  }
+
+  private refused(err: Error): void {
+    if (this.stopping) return;
+    this.options.log.error(
+      { event: 'identity-refused', id: this.id, err: err.message },
+      `the broker refused ${this.id}: its identity was revoked or its credentials are no longer valid`,
+    );
+    this.options.onRefused?.(err);
   }
 
   appStatus(app: string) {
@@ -170,6 +224,7 @@ export class NodeAgent {
     const hb: NodeHeartbeat = {
       now: this.clock.now(), apps, ...(replayLog ? { replayLog } : {}), ...(eventLoop ? { eventLoop } : {}), controlRejected: this.controlRejected,
       ...(agent ? { agent } : {}),
+      bundleRejected: { ...this.bundleRejected },
     };
     this.transport?.publish(topics.heartbeat(this.id), cborEncoder.encode(hb), { qos: 0 }).catch(() => {});
   }
@@ -253,13 +308,16 @@ export class NodeAgent {
     const { log } = this.options;
     let bundlePath: string;
     try {
-      bundlePath = await this.bundles.get(a.bundle);
+      bundlePath = await this.bundles.get(a.bundle, await this.masterKey.get(a.bundle.url));
     } catch (err) {
+      if (err instanceof BundleRejected) return this.refuse(a, err);
       log.error({ app: a.app, err: (err as Error).message }, 'cannot fetch application bundle');
       return;
     }
     const options: AppHostOptions = {
       assignment: a, bundlePath, nodeId: this.id, labels: this.options.labels, logLevel: this.options.logLevel,
+      broker: { url: this.options.brokerUrl, ...this.credentials },
+      ...(this.options.appHeapMb ? { heapMb: this.options.appHeapMb } : {}),
       ...(this.options.replayLog?.enabled
         ? { replay: { dir: join(this.options.dataDir, 'replay', a.app), quotaBytes: this.options.replayLog.quotaBytes, policy: this.options.replayLog.policy } }
         : {}),
@@ -272,5 +330,13 @@ export class NodeAgent {
     const proc = this.inline ? this.inline.host(options) : new ThreadApp(options);
     this.apps.set(a.app, proc);
     proc.start();
+  }
+
+  /** A bundle failed verification: nothing of it runs; counted, logged, reported failed here. */
+  private refuse(a: AppAssignment, err: BundleRejected): void {
+    const n = (this.bundleRejected[err.reason] = (this.bundleRejected[err.reason] ?? 0) + 1);
+    this.options.log.error({ event: 'bundle-rejected', app: a.app, reason: err.reason, bundle: a.bundle.sha256, url: a.bundle.url, rejected: n },
+      `application bundle refused, nothing of it evaluated: ${err.message}`);
+    this.apps.set(a.app, new RefusedApp(a, `[${ErrorCodes.BUNDLE_SIGNATURE_INVALID}] ${err.message}`));
   }
 }

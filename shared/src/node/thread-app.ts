@@ -42,8 +42,10 @@ export class ThreadApp implements AppHost {
     const workerData: AppThreadData = {
       bundlePath: o.bundlePath, assignment: o.assignment, nodeId: o.nodeId, labels: o.labels, logLevel: o.logLevel,
       ...(o.replay ? { replay: o.replay } : {}),
+      ...(o.broker ? { broker: o.broker } : {}),
     };
-    const worker = new Worker(threadEntry, { workerData });
+    // A heap cap: an application that leaks dies alone (ERR_WORKER_OUT_OF_MEMORY: failed here), not the node.
+    const worker = new Worker(threadEntry, { workerData, ...(o.heapMb ? { resourceLimits: { maxOldGenerationSizeMb: o.heapMb } } : {}) });
     this.worker = worker;
     worker.on('message', (m: FromAppThread) => this.onThreadMessage(m));
     worker.on('error', (err) => {

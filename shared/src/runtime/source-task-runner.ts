@@ -93,6 +93,7 @@ export class SourceTaskRunner extends TaskHost {
         log: this.log,
         nodeId: this.options.nodeId ?? 'local',
         nodeLabels: this.options.nodeLabels ?? {},
+        app: this.events.app ?? '', processor: this.spec.name,
         reject: (reason, detail) => this.reject(reason, detail),
       });
       await this.task.onStart(this.inputClock);

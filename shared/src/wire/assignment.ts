@@ -15,6 +15,13 @@ export interface BundleRef {
   /** Hex sha256 of the bundle: its identity, verified after download. */
   readonly sha256: string;
   readonly url: string;
+  /**
+   * The master's Ed25519 signature over the digest (base64, see bundle-signature.ts): a node
+   * evaluates the bundle only if it verifies with the master's public key. Optional on the wire
+   * only so that a node can refuse an unsigned bundle loudly (per application) instead of
+   * dropping the whole desired state.
+   */
+  readonly signature?: string;
 }
 
 export interface AppAssignment {
@@ -244,6 +251,8 @@ export interface NodeHeartbeat {
   readonly controlRejected?: number;
   /** Agents: their binary and update state (self-update). */
   readonly agent?: AgentUpdateReport;
+  /** Bundles this node refused to evaluate since it started, by reason (unsigned, signature, sha256, no-key). */
+  readonly bundleRejected?: Readonly<Record<string, number>>;
 }
 
 export type AppState = 'starting' | 'running' | 'finished' | 'failed';

@@ -66,6 +66,7 @@ export const heartbeatSchema = z.object({
   eventLoop: z.object({ unattributedStalls: count, unattributedErrors: count }).optional(),
   controlRejected: count.optional(),
   agent: agentReport.optional(),
+  bundleRejected: z.record(z.string().max(32), count).optional(),
 });
 
 export const checkpointReportSchema = z.object({
@@ -84,7 +85,7 @@ const assignment = z.object({
   app: name,
   epoch: count,
   version: count,
-  bundle: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), url: z.string().min(1) }),
+  bundle: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), url: z.string().min(1), signature: z.string().max(256).optional() }),
   params: z.record(z.string(), z.string()),
   tasks: z.array(placement),
   submission: count.optional(),

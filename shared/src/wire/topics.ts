@@ -2,10 +2,11 @@
  * Tributary's MQTT topic layout: the ONLY place that builds and parses topic strings.
  *
  * Every topic starts with `trib/<publisher>/`, so "who may publish here" is a prefix rule
- * (`trib/%c/#`), and every topic a node reads names that node at a fixed level, so "who may read
- * here" is a pattern rule too. A broker can then enforce per-node authorization with Mosquitto
- * `pattern` ACL lines (`%c` = client id = node id), see {@link mosquittoAclFor}, or with the
- * embedded broker's `enforceTopicAcl` option, which evaluates the same {@link ACL_RULES}.
+ * (`trib/%c/#`, `%c` = the node's authenticated identity), and every topic a node reads names
+ * that node at a fixed level, so "who may read here" is a pattern rule too. The embedded broker
+ * evaluates {@link ACL_RULES} on the identity it authenticated (always, with `auth`; on the client
+ * id with the dev broker's `enforceTopicAcl`); Mosquitto enforces the same rules with `pattern`
+ * ACL lines on the username (`%u`, `use_identity_as_username true`), see {@link mosquittoAclFor}.
  *
  * | topic                                        | publisher         | subscriber (filter)                   | retain | QoS | payload                          |
  * | -------------------------------------------- | ----------------- | ------------------------------------- | ------ | --- | -------------------------------- |
@@ -29,14 +30,15 @@
  *
  * The master's client id is {@link MASTER_ID}; it publishes under `trib/master/` like any node.
  * Reading every node's topics is a privilege no `%c` pattern can grant, so it is bound to the
- * broker *username* `master` (Mosquitto `user master` section): the master connects with
- * username `master`, which also lets standby masters use other client ids. In production turn on
- * authentication and `use_username_as_clientid true`, so a client cannot pick someone else's id.
- * Node registration must refuse a node id equal to `master`.
+ * *role* master (issue 13): the embedded broker gives it to a principal of role `master` only
+ * and refuses id `master` to any other role; Mosquitto binds it to username `master` (a `user
+ * master` section; only the master's certificate or password entry carries that name). On the
+ * anonymous dev broker username `master` stands for the role. Node registration and enrolment
+ * must refuse a node id equal to `master`.
  */
 
 export const TOPIC_ROOT = 'trib';
-/** Client id (and broker username) of the master. */
+/** Identity (client id, certificate CN, broker username) of the master. */
 export const MASTER_ID = 'master';
 export const MAX_ID_LENGTH = 128;
 
@@ -169,10 +171,12 @@ export function parseTopic(topic: string): ParsedTopic | null {
 
 /** MQTT topic matching (`+` one level, `#` this level and below), for handlers sharing a transport. */
 export function matchesFilter(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
+  return levelsMatch(filter.split('/'), topic.split('/'));
+}
+
+function levelsMatch(f: readonly string[], t: readonly string[]): boolean {
   // [MQTT-4.7.2-1] wildcard filters at the first level do not match `$` topics.
-  if ((f[0] === '#' || f[0] === '+') && topic.startsWith('$')) return false;
+  if ((f[0] === '#' || f[0] === '+') && t[0].startsWith('$')) return false;
   for (let i = 0; i < f.length; i++) {
     if (f[i] === '#') return true;
     if (i >= t.length) return false;
@@ -181,10 +185,15 @@ export function matchesFilter(filter: string, topic: string): boolean {
   return f.length === t.length;
 }
 
-/** Whether every topic `filter` can match is also matched by `pattern` (both may hold wildcards). */
-function filterCoveredBy(filter: string, pattern: string): boolean {
-  const f = filter.split('/');
-  const p = pattern.split('/');
+/**
+ * Whether every topic `filter` can match is also matched by `pattern` (both may hold wildcards).
+ * The read check of the ACL; also used for application topic grants (cloud-core broker-auth.ts).
+ */
+export function filterCoveredBy(filter: string, pattern: string): boolean {
+  return levelsCovered(filter.split('/'), pattern.split('/'));
+}
+
+function levelsCovered(f: readonly string[], p: readonly string[]): boolean {
   for (let i = 0; i < p.length; i++) {
     if (p[i] === '#') return true;
     if (i >= f.length || f[i] === '#') return false;
@@ -193,11 +202,14 @@ function filterCoveredBy(filter: string, pattern: string): boolean {
   return f.length === p.length;
 }
 
-/** One ACL line. `%c` stands for the client id; `user` restricts a rule to one broker username. */
+/**
+ * One ACL line. `%c` stands for the identity the broker authenticated (the principal id, = the
+ * node id); `role: 'master'` restricts a rule to the master's role.
+ */
 export interface AclRule {
   access: 'read' | 'write';
   pattern: string;
-  user?: string;
+  role?: typeof MASTER_ID;
 }
 
 /** The per-node policy, evaluated by the embedded broker and rendered for Mosquitto. */
@@ -211,26 +223,31 @@ export const ACL_RULES: readonly AclRule[] = [
   { access: 'read', pattern: `${TOPIC_ROOT}/${MASTER_ID}/ctl/%c` },
   { access: 'read', pattern: `${TOPIC_ROOT}/${MASTER_ID}/clock/+` },
   { access: 'read', pattern: `${TOPIC_ROOT}/${MASTER_ID}/broadcast` },
-  // The master (by username, whatever its client id) reads everything and writes its prefix.
-  { access: 'read', pattern: `${TOPIC_ROOT}/#`, user: MASTER_ID },
-  { access: 'write', pattern: `${TOPIC_ROOT}/${MASTER_ID}/#`, user: MASTER_ID },
+  // The master (by role, whatever its client id) reads everything and writes its prefix.
+  { access: 'read', pattern: `${TOPIC_ROOT}/#`, role: MASTER_ID },
+  { access: 'write', pattern: `${TOPIC_ROOT}/${MASTER_ID}/#`, role: MASTER_ID },
 ];
 
-/** Who is asking: the MQTT client id and, if the client sent one, its username. */
+/**
+ * Who is asking. The embedded broker with authentication passes the authenticated principal
+ * (`id` = its id, `role` = its role; a node's connector clients `<id>.…` act as `<id>`); the
+ * anonymous dev broker (`enforceTopicAcl`) passes the client id and role `master` for username
+ * `master`.
+ */
 export interface AclPrincipal {
-  clientId: string;
-  username?: string;
+  id: string;
+  role?: string;
 }
 
 function rulesFor(principal: AclPrincipal, access: AclRule['access']): string[] {
   const out: string[] = [];
   for (const rule of ACL_RULES) {
     if (rule.access !== access) continue;
-    if (rule.user !== undefined && rule.user !== principal.username) continue;
+    if (rule.role !== undefined && rule.role !== principal.role) continue;
     if (rule.pattern.includes('%c')) {
-      // Like Mosquitto 2: a client id that is not a valid topic level gets no pattern rights.
-      if (!isValidId(principal.clientId)) continue;
-      out.push(rule.pattern.replaceAll('%c', principal.clientId));
+      // Like Mosquitto 2: an identity that is not a valid topic level gets no pattern rights.
+      if (!isValidId(principal.id)) continue;
+      out.push(rule.pattern.replaceAll('%c', principal.id));
     } else {
       out.push(rule.pattern);
     }
@@ -238,27 +255,81 @@ function rulesFor(principal: AclPrincipal, access: AclRule['access']): string[] 
   return out;
 }
 
+/** The ACL of one principal, its patterns resolved and split once (the broker keeps one per client). */
+export interface CompiledAcl {
+  /** May it publish on `topic` (also checked for its last will)? */
+  canPublish(topic: string): boolean;
+  /** May it subscribe to `filter`? Only if every topic the filter matches is readable. */
+  canSubscribe(filter: string): boolean;
+}
+
+export function compileAcl(principal: AclPrincipal): CompiledAcl {
+  const writePatterns = rulesFor(principal, 'write');
+  // The hot path (every PUBLISH): `a/b/#` without `+` is a prefix test (`#` also matches `a/b`).
+  const prefixes = writePatterns.filter((p) => /^[^+#]+\/#$/.test(p)).map((p) => p.slice(0, -1));
+  const write = writePatterns.filter((p) => !/^[^+#]+\/#$/.test(p)).map((p) => p.split('/'));
+  const read = rulesFor(principal, 'read').map((p) => p.split('/'));
+  return {
+    canPublish(topic) {
+      for (const prefix of prefixes) if (topic.startsWith(prefix) || topic === prefix.slice(0, -1)) return true;
+      if (write.length === 0) return false;
+      const t = topic.split('/');
+      return write.some((p) => levelsMatch(p, t));
+    },
+    canSubscribe(filter) {
+      const f = filter.split('/');
+      return read.some((p) => levelsCovered(f, p));
+    },
+  };
+}
+
 /** May `principal` publish on `topic` (also checked for its last will)? */
 export function canPublish(principal: AclPrincipal, topic: string): boolean {
-  return rulesFor(principal, 'write').some((p) => matchesFilter(p, topic));
+  return compileAcl(principal).canPublish(topic);
 }
 
 /** May `principal` subscribe to `filter`? Only if every topic the filter matches is readable. */
 export function canSubscribe(principal: AclPrincipal, filter: string): boolean {
-  return rulesFor(principal, 'read').some((p) => filterCoveredBy(filter, p));
+  return compileAcl(principal).canSubscribe(filter);
 }
 
-/** Text of a Mosquitto 2 `acl_file` implementing {@link ACL_RULES}. */
-export function mosquittoAclFor(): string {
+/**
+ * Whether a topic or filter may reach Tributary's own topics (`trib/…`, or a first level `+`/`#`
+ * that matches them): those are decided by {@link ACL_RULES} alone, never by application grants.
+ * `$…` topics (`$SYS`, the broker's own) count as fabric topics too: nobody is granted them.
+ */
+export function touchesFabricTopics(topicOrFilter: string): boolean {
+  const slash = topicOrFilter.indexOf('/');
+  const first = slash < 0 ? topicOrFilter : topicOrFilter.slice(0, slash);
+  return first === TOPIC_ROOT || first === '+' || first === '#' || first.startsWith('$');
+}
+
+export interface MosquittoAclOptions {
+  /**
+   * Which Mosquitto substitution stands for the identity in `pattern` lines. Default `'username'`
+   * (`%u`): the deployment form, with `use_identity_as_username true` (the certificate CN is the
+   * username) or a password file (username = id); connector clients `<id>.…` then act as their
+   * node, as on the embedded broker. `'clientid'` (`%c`): an anonymous broker where the client id
+   * is the only identity (tests of the policy itself; nothing stops impersonation there).
+   */
+  identity?: 'username' | 'clientid';
+}
+
+/**
+ * Text of a Mosquitto 2 `acl_file` implementing {@link ACL_RULES}. The master's rules go to a
+ * `user master` section: on a broker with authentication only the master's certificate (CN
+ * `master`, issued to role master only) or password entry carries username `master`.
+ * Application topics (a `client`'s grants, connector topics) are not in it: add `topic` lines to
+ * the users that need them.
+ */
+export function mosquittoAclFor(options: MosquittoAclOptions = {}): string {
+  const variable = (options.identity ?? 'username') === 'username' ? '%u' : '%c';
   const lines = [
-    '# Tributary per-node topic ACL, generated by @tributary/shared transport/topics.ts.',
-    '# pattern lines apply to every client; %c is replaced by the client id (= node id).',
+    '# Tributary per-node topic ACL, generated by @tributary/shared wire/topics.ts.',
+    `# pattern lines apply to every client; ${variable} is replaced by the ${variable === '%u' ? 'username (= node id: use_identity_as_username true, or the password file)' : 'client id (= node id)'}.`,
   ];
-  for (const r of ACL_RULES) if (r.user === undefined) lines.push(`pattern ${r.access} ${r.pattern}`);
-  const users = [...new Set(ACL_RULES.flatMap((r) => (r.user === undefined ? [] : [r.user])))];
-  for (const user of users) {
-    lines.push('', `user ${user}`);
-    for (const r of ACL_RULES) if (r.user === user) lines.push(`topic ${r.access} ${r.pattern}`);
-  }
+  for (const r of ACL_RULES) if (r.role === undefined) lines.push(`pattern ${r.access} ${r.pattern.replaceAll('%c', variable)}`);
+  lines.push('', `user ${MASTER_ID}`);
+  for (const r of ACL_RULES) if (r.role === MASTER_ID) lines.push(`topic ${r.access} ${r.pattern}`);
   return lines.join('\n') + '\n';
 }

@@ -75,6 +75,14 @@ export interface TransportOptions {
   /** Optional credentials; the master connects with username `master` (see topics.ts). */
   username?: string;
   password?: string;
+  /** TLS material (PEM) for `mqtts://`: the CA the broker's certificate must chain to, the client's certificate and key. */
+  tls?: { ca?: string; cert?: string; key?: string; servername?: string; rejectUnauthorized?: boolean };
+  /**
+   * Called when, after the first connection, the broker refuses a reconnect for who the client is
+   * (CONNACK identifier rejected, bad credentials, not authorized): e.g. the node's identity was
+   * revoked. Retrying will not help; the transport keeps trying until closed.
+   */
+  onRefused?: (err: Error) => void;
   /** Published by the broker when the connection drops without DISCONNECT (or keepalive expires). */
   will?: TransportMessage;
   /**

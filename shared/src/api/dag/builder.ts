@@ -28,6 +28,7 @@ export class ProcessorDef {
     readonly taskFactory: TaskFactory,
     readonly options: Required<Omit<ProcessorOptions, 'name'>>,
     readonly source?: SourceSpec,
+    readonly sink?: SinkSpec,
   ) {}
 
   to(next: ProcessorDef, partitioner?: PartitionerSpec): Path {
@@ -68,7 +69,7 @@ export function sourceProcessor(source: SourceSpec, opts: ProcessorOptions = {})
 
 /** A processor that writes everything it receives to a sink. */
 export function sinkProcessor(sink: SinkSpec, opts: ProcessorOptions = {}): ProcessorDef {
-  return new ProcessorDef(opts.name ?? sink.name, (ctx) => new ChainTask(ctx, [sinkOperator(sink)]), defaults(opts));
+  return new ProcessorDef(opts.name ?? sink.name, (ctx) => new ChainTask(ctx, [sinkOperator(sink)]), defaults(opts), undefined, sink);
 }
 
 function isClass(fn: TaskClass | TaskFactory): fn is TaskClass {
@@ -94,7 +95,7 @@ export function graph(first: GraphOptions | Path, ...rest: Path[]): Graph {
     if (id === undefined) {
       id = specs.length;
       ids.set(def, id);
-      specs.push({ id, name: def.name, taskFactory: def.taskFactory, source: def.source, chain: [def.name], isLateSink, ...def.options });
+      specs.push({ id, name: def.name, taskFactory: def.taskFactory, source: def.source, chain: [def.name], isLateSink, ...(def.sink ? { sinks: [def.sink] } : {}), ...def.options });
     }
     return id;
   };

@@ -1,5 +1,6 @@
 import { GraphError } from '../errors.js';
 import type { PartitionerSpec } from '../partitioner/partitioner.js';
+import type { SinkSpec } from '../sink/sink.js';
 import type { SourceSpec } from '../source/source.js';
 import type { TaskFactory } from '../task/task.js';
 import { ANYWHERE, type Placement } from './placement.js';
@@ -20,6 +21,8 @@ export interface ProcessorSpec {
   readonly chain: readonly string[];
   /** True for the processor that receives late data. */
   readonly isLateSink?: boolean;
+  /** The sinks its tasks write to (known to the planner), e.g. for declaredAppTopics(). */
+  readonly sinks?: readonly SinkSpec[];
 }
 
 /** `data` edges carry ctx.output(); `late` edges carry ctx.late() to the late-data sink. */

@@ -52,7 +52,7 @@ export function compilePipeline(p: LogicalPlan): Graph {
     const id = processors.length;
     const sink = p.lateSink;
     processors.push({
-      id, name: `late: ${sink.name}`, parallelism: 1, placement: { where: 'any' }, config: {}, chain: [sink.name], isLateSink: true,
+      id, name: `late: ${sink.name}`, parallelism: 1, placement: { where: 'any' }, config: {}, chain: [sink.name], isLateSink: true, sinks: [sink],
       taskFactory: (ctx) => new ChainTask(ctx, [sinkOperator(sink)]),
     });
     addLateEdges(id, processors, edges);
@@ -85,6 +85,7 @@ function toProcessor(chain: LogicalNode[], id: number): ProcessorSpec {
     source: head.source,
     config: {},
     chain: chain.map((n) => n.label),
+    sinks: chain.flatMap((n) => (n.sink ? [n.sink] : [])),
     taskFactory: (ctx) => new ChainTask(ctx, ops),
   };
 }

@@ -2,8 +2,12 @@ import type { SinkSpec } from './sink.js';
 import { connectorSpecCreate } from '../connectors.js';
 
 export interface MqttSinkOptions<T> {
-  /** Broker URL, e.g. mqtt://127.0.0.1:1883. */
-  url: string;
+  /**
+   * Broker URL, e.g. mqtt://127.0.0.1:1883. Omitted: the cluster's own broker, with the hosting
+   * node's connection settings (URL, TLS, credentials) and a client id `<nodeId>.…`
+   * (`tributary run`: mqtt://127.0.0.1:1883).
+   */
+  url?: string;
   /** Topic for every message, or a function of the value choosing one. */
   topic: string | ((value: T) => string);
   /** Payload encoding (default json). */
@@ -41,7 +45,8 @@ export interface MqttSinkOptions<T> {
  * resolves once every QoS 1 publish of the batch is acknowledged: the broker's pace is the sink's.
  */
 export function mqttSink<T = unknown>(options: MqttSinkOptions<T>): SinkSpec<T> {
-  if (typeof options?.url !== 'string' || !/^mqtts?:\/\//.test(options.url)) throw new TypeError('mqttSink: url must be mqtt://host:port');
+  if (typeof options !== 'object' || options === null) throw new TypeError('mqttSink: options must be an object');
+  if (options.url !== undefined && (typeof options.url !== 'string' || !/^mqtts?:\/\//.test(options.url))) throw new TypeError('mqttSink: url must be mqtt://host:port (or omitted: the cluster\'s broker)');
   if (typeof options.topic !== 'string' && typeof options.topic !== 'function') throw new TypeError('mqttSink: topic must be a string or a function');
   const m = options.markerTopic;
   if (m !== undefined && (typeof m !== 'string' || m.length === 0 || /[+#\0]/.test(m))) {

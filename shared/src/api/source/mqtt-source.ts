@@ -7,8 +7,12 @@ import { connectorSpecCreate } from '../connectors.js';
 export type MqttPayloadFormat = 'json' | 'cbor';
 
 export interface MqttSourceOptions<T> {
-  /** Broker URL, e.g. `mqtt://127.0.0.1:1883` (MQTT 3.1.1; `mqtts://`, `ws://` work too). */
-  url: string;
+  /**
+   * Broker URL, e.g. `mqtt://127.0.0.1:1883` (MQTT 3.1.1; `mqtts://`, `ws://` work too). Omitted:
+   * the cluster's own broker, with the hosting node's connection settings (URL, TLS, credentials)
+   * and a client id `<nodeId>.…` (`tributary run`: mqtt://127.0.0.1:1883).
+   */
+  url?: string;
   /** Topic filters to subscribe to, wildcards allowed (`sensors/+`, `plant/#`). */
   topics: string | string[];
   /** How payloads are decoded (default `json`). A payload that does not decode is rejected. */
@@ -142,7 +146,8 @@ export function mqttSource<T = Record<string, unknown>>(options: MqttSourceOptio
 
 /** @internal The checked options the connector receives. */
 export interface ResolvedSourceOptions<T> {
-  url: string;
+  /** Undefined: the host's broker (see MqttSourceOptions.url). */
+  url: string | undefined;
   topics: string[];
   format: MqttPayloadFormat;
   timestamp: NonNullable<MqttSourceOptions<T>['timestamp']>;
@@ -164,7 +169,7 @@ export interface ResolvedSourceOptions<T> {
 function checkSourceOptions<T>(options: MqttSourceOptions<T>): ResolvedSourceOptions<T> {
   const where = 'mqttSource(options)';
   if (typeof options !== 'object' || options === null) throw new TypeError(`${where}: options must be an object`);
-  checkUrl(options.url, where);
+  if (options.url !== undefined) checkUrl(options.url, where);
   const topics = typeof options.topics === 'string' ? [options.topics] : options.topics;
   if (!Array.isArray(topics) || topics.length === 0) throw new TypeError(`${where}: topics must be a non-empty string or array of strings`);
   for (const t of topics) {

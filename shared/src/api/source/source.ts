@@ -10,6 +10,9 @@ export interface SourceContext {
   /** Id and labels of the node hosting this source (an edge agent's device id, for instance). */
   readonly nodeId: string;
   readonly nodeLabels: Readonly<Record<string, string>>;
+  /** The application's and the source processor's names (stable across restarts), as sinks get them. */
+  readonly app?: string;
+  readonly processor?: string;
   /**
    * Report an input record that cannot be accepted (malformed line, no valid timestamp). It is
    * counted in the source's `rejected` metric and logged (rate-limited); the source goes on.
