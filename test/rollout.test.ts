@@ -1,10 +1,10 @@
 import test from 'ava';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { api, startMaster, until, waitForNodesOnline, type RunningMaster } from './helpers/cluster.js';
 import { repoRoot, tributary } from './helpers/cli.js';
 import { Supervisor, runGuard } from './helpers/supervise.js';
+import { nodeMasterArgs } from '../cli/src/launcher.js';
 import { tempDir } from './helpers/tmp.js';
 
 /**
@@ -19,7 +19,7 @@ const N = 6;
 const ARCH = process.arch;
 const ids = Array.from({ length: N }, (_, i) => `dev-${i + 1}`);
 
-interface Ctx { dir: string; master: RunningMaster; agents: Map<string, Supervisor>; agentDir: string }
+interface Ctx { dir: string; master: RunningMaster; agents: Map<string, Supervisor>; agentDir: string; cleanup: () => Promise<void> }
 let ctx: Ctx;
 
 const goodAgent = (v: string) => `#!/bin/sh\n# tributary test agent ${v}\nexec '${process.execPath}' '${join(repoRoot, 'cli/bin/tributary.js')}' agent "$@"\n`;
@@ -32,36 +32,36 @@ test.before(async () => {
     await mkdir(join(agentDir, v), { recursive: true });
     await writeFile(join(agentDir, v, `tributary-agent-linux-${ARCH}`), body, { mode: 0o755 });
   }
-  // The master's signing key where the security work keeps it; each device holds the public half.
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  await mkdir(join(dir.path, 'master/pki'), { recursive: true });
-  await writeFile(join(dir.path, 'master/pki/signing.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  const pub = publicKey.export({ type: 'spki', format: 'pem' });
-  const master = await startMaster(join(dir.path, 'master'), ['--agent-dir', agentDir]);
+  // The master creates its signing key (<data>/pki/signing.key) at first start; devices get the
+  // public half at enrolment (<data>/identity/master-signing.pub), as installed devices do.
+  // Anonymous MQTT off: the agents enrol with a token and connect with their own identity.
+  const master = await startMaster(join(dir.path, 'master'), ['--agent-dir', agentDir, '--allow-anonymous-mqtt', 'off']);
   const agents = new Map<string, Supervisor>();
   for (const id of ids) {
     const data = join(dir.path, id);
-    await mkdir(join(data, 'identity'), { recursive: true });
-    await writeFile(join(data, 'identity/master-signing.pub'), pub);
+    await mkdir(data, { recursive: true });
     // What install.sh does: the binary into a slot, current -> it.
     const factory = join(agentDir, 'v1', `tributary-agent-linux-${ARCH}`);
     const g = await runGuard(['--install', join(data, 'agent'), factory, 'v1']);
     if (g.code !== 0) throw new Error(g.stderr);
+    // An enrolment token from the master (POST /devices), as `tributary devices add` gives one.
+    const [, masterUrl, , token] = await nodeMasterArgs('agent', id, master.brokerUrl, data);
     const config = join(data, 'agent.json');
     await writeFile(config, JSON.stringify({
-      id, master: master.brokerUrl, labels: { fleet: 'test', dev: id }, data, heartbeatMs: 500, logLevel: 'info', replayLog: false,
+      id, master: masterUrl, ...(token ? { enrolToken: token } : {}), labels: { fleet: 'test', dev: id }, data, heartbeatMs: 500, logLevel: 'info', replayLog: false,
       updateDeadlineS: 60, updateHealthyMs: 1000,
     }));
     agents.set(id, new Supervisor({ id, agentDir: join(data, 'agent'), factory, config }).start());
   }
   await waitForNodesOnline(master.httpUrl, ids);
-  ctx = { dir: dir.path, master, agents, agentDir };
+  ctx = { dir: dir.path, master, agents, agentDir, cleanup: dir.cleanup };
 });
 
 test.after.always(async () => {
   if (!ctx) return;
   await Promise.all([...ctx.agents.values()].map((a) => a.stop()));
   await ctx.master.proc.stop();
+  await ctx.cleanup();
 });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -128,17 +128,18 @@ test.serial('an agent killed (SIGKILL) while its new version is on trial comes b
 });
 
 test.serial('the CLI: `fleet rollout agent` starts one, `fleet status` shows its waves, per-device steps and the version histogram', async (t) => {
-  const started = await tributary(['fleet', 'rollout', 'agent', 'v4', '--selector', 'dev=dev-6', '--canary', '1', '--waves', '2,2', '--max-failures', '0', '--step-timeout', '90s', '--master', ctx.master.httpUrl]);
+  const env = { TRIBUTARY_TOKEN: ctx.master.adminToken };
+  const started = await tributary(['fleet', 'rollout', 'agent', 'v4', '--selector', 'dev=dev-6', '--canary', '1', '--waves', '2,2', '--max-failures', '0', '--step-timeout', '90s', '--master', ctx.master.httpUrl], env);
   t.is(started.code, 0, started.stderr);
   const id = /^rollout (\S+): agent v4 to 1 devices in waves of 1$/m.exec(started.stdout)?.[1];
   t.truthy(id, started.stdout);
-  const watched = await tributary(['fleet', 'status', id!, '--watch', '--master', ctx.master.httpUrl]);
+  const watched = await tributary(['fleet', 'status', id!, '--watch', '--master', ctx.master.httpUrl], env);
   t.is(watched.code, 0, watched.stderr);
   t.regex(watched.stdout, new RegExp(`rollout ${id}  agent v4  succeeded`));
   t.regex(watched.stdout, /wave 0 \(canary\)/);
   t.regex(watched.stdout, /dev-6 +succeeded +from v2 +running v4, healthy/);
   t.regex(watched.stdout, /versions: v4 1/);
-  const bad = await tributary(['fleet', 'rollout', 'agent', 'v9', '--master', ctx.master.httpUrl]);
+  const bad = await tributary(['fleet', 'rollout', 'agent', 'v9', '--master', ctx.master.httpUrl], env);
   t.not(bad.code, 0);
   t.regex(bad.stderr, /TRIB_ERR_ROLLOUT_INVALID.*no signed agent binary v9/);
 });
