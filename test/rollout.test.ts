@@ -1,11 +1,9 @@
 import test from 'ava';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { api, startMaster, until, waitForNodesOnline, type RunningMaster } from './helpers/cluster.js';
+import { api } from './helpers/cluster.js';
 import { repoRoot, tributary } from './helpers/cli.js';
-import { Supervisor, runGuard } from './helpers/supervise.js';
-import { nodeMasterArgs } from '../cli/src/launcher.js';
-import { tempDir } from './helpers/tmp.js';
+import { fleetVersions, rolloutAndWait, startFleet, type Fleet } from './helpers/rollout-fleet.js';
 
 /**
  * Fleet rollouts of agent versions end to end (issue 16): a real master and six real agent
@@ -15,69 +13,26 @@ import { tempDir } from './helpers/tmp.js';
  * scripts the master serves, hashes and signs like real binaries: v2 and v4 exec the agent; v3 is
  * broken (exits 1 before any JavaScript runs, so only the guard can save the device).
  */
-const N = 6;
-const ARCH = process.arch;
-const ids = Array.from({ length: N }, (_, i) => `dev-${i + 1}`);
-
-interface Ctx { dir: string; master: RunningMaster; agents: Map<string, Supervisor>; agentDir: string; cleanup: () => Promise<void> }
-let ctx: Ctx;
-
 const goodAgent = (v: string) => `#!/bin/sh\n# tributary test agent ${v}\nexec '${process.execPath}' '${join(repoRoot, 'cli/bin/tributary.js')}' agent "$@"\n`;
 const brokenAgent = '#!/bin/sh\n# tributary test agent v3: broken, it dies before anything runs\necho "v3: segmentation fault" >&2\nexit 1\n';
 
+let ctx: Fleet;
+let ids: string[];
+
 test.before(async () => {
-  const dir = await tempDir('trib-rollout-');
-  const agentDir = join(dir.path, 'agents');
-  for (const [v, body] of [['v1', goodAgent('v1')], ['v2', goodAgent('v2')], ['v3', brokenAgent], ['v4', goodAgent('v4')]] as const) {
-    await mkdir(join(agentDir, v), { recursive: true });
-    await writeFile(join(agentDir, v, `tributary-agent-linux-${ARCH}`), body, { mode: 0o755 });
-  }
-  // The master creates its signing key (<data>/pki/signing.key) at first start; devices get the
-  // public half at enrolment (<data>/identity/master-signing.pub), as installed devices do.
-  // Anonymous MQTT off: the agents enrol with a token and connect with their own identity.
-  const master = await startMaster(join(dir.path, 'master'), ['--agent-dir', agentDir, '--allow-anonymous-mqtt', 'off']);
-  const agents = new Map<string, Supervisor>();
-  for (const id of ids) {
-    const data = join(dir.path, id);
-    await mkdir(data, { recursive: true });
-    // What install.sh does: the binary into a slot, current -> it.
-    const factory = join(agentDir, 'v1', `tributary-agent-linux-${ARCH}`);
-    const g = await runGuard(['--install', join(data, 'agent'), factory, 'v1']);
-    if (g.code !== 0) throw new Error(g.stderr);
-    // An enrolment token from the master (POST /devices), as `tributary devices add` gives one.
-    const [, masterUrl, , token] = await nodeMasterArgs('agent', id, master.brokerUrl, data);
-    const config = join(data, 'agent.json');
-    await writeFile(config, JSON.stringify({
-      id, master: masterUrl, ...(token ? { enrolToken: token } : {}), labels: { fleet: 'test', dev: id }, data, heartbeatMs: 500, logLevel: 'info', replayLog: false,
-      updateDeadlineS: 60, updateHealthyMs: 1000,
-    }));
-    agents.set(id, new Supervisor({ id, agentDir: join(data, 'agent'), factory, config }).start());
-  }
-  await waitForNodesOnline(master.httpUrl, ids);
-  ctx = { dir: dir.path, master, agents, agentDir, cleanup: dir.cleanup };
+  ctx = await startFleet({
+    n: 6, installed: 'v1',
+    versions: { v1: { script: goodAgent('v1') }, v2: { script: goodAgent('v2') }, v3: { script: brokenAgent }, v4: { script: goodAgent('v4') } },
+  });
+  ids = ctx.ids;
 });
 
 test.after.always(async () => {
-  if (!ctx) return;
-  await Promise.all([...ctx.agents.values()].map((a) => a.stop()));
-  await ctx.master.proc.stop();
-  await ctx.cleanup();
+  await ctx?.stop();
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function rollout(body: Record<string, unknown>): Promise<any> {
-  const r = await api(ctx.master.httpUrl, '/rollouts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'agent', ...body }) });
-  if (r.status !== 201) throw new Error(`POST /rollouts: ${r.status} ${JSON.stringify(r.body)}`);
-  return until(`rollout ${r.body.id} to end`, async () => {
-    const x = await api(ctx.master.httpUrl, `/rollouts/${r.body.id}`);
-    return ['succeeded', 'aborted', 'superseded'].includes(x.body.state) ? x.body : undefined;
-  }, 1200, 250);
-}
-
-async function versions(): Promise<Record<string, string>> {
-  const nodes = (await api(ctx.master.httpUrl, '/nodes')).body as { id: string; agent?: { version: string } }[];
-  return Object.fromEntries(nodes.map((n) => [n.id, n.agent?.version ?? '?']));
-}
+const rollout = (body: Record<string, unknown>) => rolloutAndWait(ctx, body);
+const versions = () => fleetVersions(ctx);
 
 test.serial('v1 -> v2: the canary, then waves of 2 and 3, each started after the previous one ended; every device commits v2', async (t) => {
   t.deepEqual(await versions(), Object.fromEntries(ids.map((id) => [id, 'v1'])));

@@ -23,7 +23,8 @@ export function runGuard(args: string[], env: Record<string, string> = {}): Prom
  * A stand-in for systemd with the unit deploy/tributary-agent.service: before every start it runs
  * the guard (ExecStartPre=agent-guard <agent dir> <factory binary>), then `<agent dir>/current
  * --config <file>` (ExecStart), and starts again whenever that exits (Restart=always) after
- * `restartMs` (RestartSec). Log lines (pino JSON on stdout) are kept and can be awaited.
+ * `restartMs` (RestartSec). Log lines (pino JSON on stdout) are kept and can be awaited. `env` is
+ * for both, `agentEnv` for the agent only (e.g. a PATH without node for the single binary).
  * Used by the rollout tests (test/rollout.test.ts).
  */
 export class Supervisor extends EventEmitter {
@@ -34,7 +35,7 @@ export class Supervisor extends EventEmitter {
   private stopped = false;
   private loop: Promise<void> | null = null;
 
-  constructor(readonly o: { id: string; agentDir: string; factory: string; config: string; restartMs?: number; env?: Record<string, string> }) {
+  constructor(readonly o: { id: string; agentDir: string; factory: string; config: string; restartMs?: number; env?: Record<string, string>; agentEnv?: Record<string, string> }) {
     super();
     this.setMaxListeners(100);
   }
@@ -49,7 +50,7 @@ export class Supervisor extends EventEmitter {
       const g = await runGuard([this.o.agentDir, this.o.factory], this.o.env);
       if (g.stderr) this.guardLog.push(g.stderr.trim());
       if (g.code === 0 && !this.stopped) {
-        const child = spawn(join(this.o.agentDir, 'current'), ['--config', this.o.config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.o.env } });
+        const child = spawn(join(this.o.agentDir, 'current'), ['--config', this.o.config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.o.env, ...this.o.agentEnv } });
         this.child = child;
         for (const stream of [child.stdout!, child.stderr!]) {
           createInterface({ input: stream }).on('line', (raw) => {
