@@ -92,7 +92,7 @@ test.serial('the CLI: `fleet rollout agent` starts one, `fleet status` shows its
   t.is(watched.code, 0, watched.stderr);
   t.regex(watched.stdout, new RegExp(`rollout ${id}  agent v4  succeeded`));
   t.regex(watched.stdout, /wave 0 \(canary\)/);
-  t.regex(watched.stdout, /dev-6 +succeeded +from v2 +running v4, healthy/);
+  t.regex(watched.stdout, /dev-6 +succeeded +from v[12] +running v4, healthy/);
   t.regex(watched.stdout, /versions: v4 1/);
   const bad = await tributary(['fleet', 'rollout', 'agent', 'v9', '--master', ctx.master.httpUrl], env);
   t.not(bad.code, 0);

@@ -1,5 +1,7 @@
 import { Option, type Command } from 'commander';
-import { ConfigError, TributaryError, ErrorCodes } from '@tributary/shared';
+import { ConfigError } from '@tributary/shared';
+import { callMaster } from '../submit.js';
+import { masterTarget, withMasterClient } from './master-client.js';
 
 /** A rollout as GET /rollouts/:id returns it (cloud-core/src/master/rollout-routes.ts). */
 interface RolloutView {
@@ -8,8 +10,7 @@ interface RolloutView {
   counts: Record<string, number>; versions: Record<string, number>; createdAt: number;
 }
 
-const masterOption = () => new Option('--master <url>', "the master's REST API").default(process.env.TRIBUTARY_MASTER_URL ?? 'http://127.0.0.1:8080');
-const tokenOption = () => new Option('--token <admin-token>', 'admin token for the master; env TRIBUTARY_TOKEN');
+type Client = { master: string; token?: string; config?: string };
 
 /**
  * `tributary fleet rollout agent <version>` and `tributary fleet status [--watch]` (issue 16):
@@ -17,17 +18,15 @@ const tokenOption = () => new Option('--token <admin-token>', 'admin token for t
  */
 export function registerRollout(fleet: Command): void {
   const rollout = fleet.command('rollout').description('roll a new agent version out to the fleet: canary, growing waves, abort and roll back past a failure threshold');
-  rollout
-    .command('agent <version>')
+  withMasterClient(rollout
+    .command('agent <version>'))
     .description('roll agent <version> (a version directory of the master\'s --agent-dir) out to the agents the selector matches')
     .addOption(new Option('--selector <key=value>', 'only agents with this label (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]))
     .option('--canary <n>', 'devices in the first wave', '1')
     .option('--waves <base,factor>', 'then waves of base, base·factor, base·factor², … devices', '2,2')
     .option('--max-failures <percent>', 'abort (and roll back) when more than this share of the started steps failed', '0')
     .option('--step-timeout <duration>', 'a device that is not healthy on the new version by then has timed out (e.g. 90s, 5m)', '5m')
-    .addOption(masterOption())
-    .addOption(tokenOption())
-    .action(async (version: string, o: { selector?: string[]; canary: string; waves: string; maxFailures: string; stepTimeout: string; master: string; token?: string }) => {
+    .action(async (version: string, o: Client & { selector?: string[]; canary: string; waves: string; maxFailures: string; stepTimeout: string }) => {
       const [base, factor] = o.waves.split(',').map(Number);
       if (!(base! >= 1) || !(factor! >= 1)) throw new ConfigError(`--waves ${o.waves}: expected <base>,<factor>, e.g. 2,2`);
       const stepTimeoutMs = duration(o.stepTimeout);
@@ -48,13 +47,11 @@ export function registerRollout(fleet: Command): void {
     throw new ConfigError('fleet rollout config: not available yet (agent rollouts only)');
   });
 
-  fleet
-    .command('status [rollout-id]')
+  withMasterClient(fleet
+    .command('status [rollout-id]'))
     .description('progress of the latest rollout (or the one named): per wave, per device, and the versions the fleet runs')
     .option('--watch', 'print again every second until the rollout has ended')
-    .addOption(masterOption())
-    .addOption(tokenOption())
-    .action(async (id: string | undefined, o: { watch?: boolean; master: string; token?: string }) => {
+    .action(async (id: string | undefined, o: Client & { watch?: boolean }) => {
       for (;;) {
         const r = id ? await call<RolloutView>(o, 'GET', `/rollouts/${encodeURIComponent(id)}`) : (await call<RolloutView[]>(o, 'GET', '/rollouts'))[0];
         if (!r) { process.stdout.write('no rollouts\n'); return; }
@@ -81,15 +78,8 @@ export function formatRollout(r: RolloutView): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function call<T>(o: { master: string; token?: string }, method: string, path: string, body?: unknown): Promise<T> {
-  const token = o.token ?? process.env.TRIBUTARY_TOKEN;
-  const res = await fetch(new URL(path, o.master), {
-    method, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  }).catch((err: Error) => { throw new ConfigError(`cannot reach the master at ${o.master}: ${err.message}`); });
-  const json = (await res.json().catch(() => ({}))) as { error?: string; details?: string[] };
-  if (!res.ok) throw new TributaryError(ErrorCodes.ROLLOUT_INVALID, `${method} ${path}: ${res.status} ${json.error ?? ''}${json.details ? ` (${json.details.join('; ')})` : ''}`);
-  return json as T;
+async function call<T>(o: Client, method: string, path: string, body?: unknown): Promise<T> {
+  return (await callMaster(masterTarget(o), method, path, body)) as T;
 }
 
 function duration(text: string): number {
