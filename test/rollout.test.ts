@@ -1,7 +1,9 @@
 import test from 'ava';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api } from './helpers/cluster.js';
+import { chromium } from 'playwright-core';
+import { adminHeaders, api } from './helpers/cluster.js';
 import { repoRoot, tributary } from './helpers/cli.js';
 import { fleetVersions, rolloutAndWait, startFleet, type Fleet } from './helpers/rollout-fleet.js';
 
@@ -97,4 +99,28 @@ test.serial('the CLI: `fleet rollout agent` starts one, `fleet status` shows its
   const bad = await tributary(['fleet', 'rollout', 'agent', 'v9', '--master', ctx.master.httpUrl], env);
   t.not(bad.code, 0);
   t.regex(bad.stderr, /TRIB_ERR_ROLLOUT_INVALID.*no signed agent binary v9/);
+});
+
+test.serial('the dashboard\'s Rollouts page shows each rollout: state, waves, per-device steps and the version histogram', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'trib-rollout-chromium-'));
+  const browser = await chromium.launchPersistentContext(dir, {
+    executablePath: '/usr/bin/chromium', extraHTTPHeaders: adminHeaders(ctx.master.httpUrl),
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(async () => { await browser.close(); await rm(dir, { recursive: true, force: true }); });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  page.setDefaultTimeout(30_000);
+  await page.goto(`${ctx.master.httpUrl}/#/rollouts`);
+  await page.waitForSelector('[data-rollout]');
+  const rollouts = (await api(ctx.master.httpUrl, '/rollouts')).body as { id: string; state: string }[];
+  const shown = await page.$$eval('[data-rollout]', (els) => els.map((e) => ({ id: e.getAttribute('data-rollout'), state: e.querySelector('[data-testid=rollout-state]')?.textContent })));
+  t.deepEqual(shown, rollouts.slice(0, 5).map((r) => ({ id: r.id, state: r.state })));
+  const broken = rollouts.find((r) => r.state === 'aborted')!;
+  const canary = await page.$eval(`[data-rollout="${broken.id}"] tr[data-node="dev-1"]`, (tr) => tr.textContent ?? '');
+  t.regex(canary, /failed.*crash loop/);
+  // The histogram: the versions the rollout's devices run now (dev-3 and dev-6 went on to v4).
+  const counts: Record<string, number> = {};
+  for (const v of Object.values(await versions())) counts[v] = (counts[v] ?? 0) + 1;
+  const histogram = await page.$$eval(`[data-rollout="${broken.id}"] [data-testid=versions] .bar-row`, (rows) => rows.map((e) => (e.textContent ?? '').replace(/\s+/g, ' ').trim()));
+  t.deepEqual(histogram, Object.entries(counts).sort().map(([v, n]) => `${v} ${n}`));
 });
