@@ -24,7 +24,7 @@ export interface Fleet {
  * version in a slot, `current` -> it) and enrolled with a token, run by a Supervisor (systemd's
  * part: the guard, then `current`, restart on exit). Used by test/rollout*.test.ts.
  */
-export async function startFleet(o: { n: number; versions: Record<string, AgentVersion>; installed: string; agentEnv?: Record<string, string> }): Promise<Fleet> {
+export async function startFleet(o: { n: number; versions: Record<string, AgentVersion>; installed: string; agentEnv?: Record<string, string>; replayLog?: boolean }): Promise<Fleet> {
   const dir = await tempDir('trib-rollout-');
   const agentDir = join(dir.path, 'agents');
   for (const [v, a] of Object.entries(o.versions)) {
@@ -48,7 +48,7 @@ export async function startFleet(o: { n: number; versions: Record<string, AgentV
     const [, masterUrl, , token] = await nodeMasterArgs('agent', id, master.brokerUrl, data);
     const config = join(data, 'agent.json');
     await writeFile(config, JSON.stringify({
-      id, master: masterUrl, ...(token ? { enrolToken: token } : {}), labels: { fleet: 'test', dev: id }, data, heartbeatMs: 500, logLevel: 'info', replayLog: false,
+      id, master: masterUrl, ...(token ? { enrolToken: token } : {}), labels: { fleet: 'test', dev: id }, data, heartbeatMs: 500, logLevel: 'info', replayLog: o.replayLog ?? false,
       updateDeadlineS: 60, updateHealthyMs: 1000,
     }));
     agents.set(id, new Supervisor({ id, agentDir: join(data, 'agent'), factory, config, ...(o.agentEnv ? { agentEnv: o.agentEnv } : {}) }).start());
