@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { launchMaster, launchNode, waitForNodesOnline } from '../cli/src/launcher.js';
+import { launchMaster, launchNode, nodeMasterArgs, waitForNodesOnline } from '../cli/src/launcher.js';
 import { cliBin, repoRoot, resultsDir } from './lib/paths.js';
 import { execFile } from 'node:child_process';
 
@@ -46,7 +46,7 @@ function submit(file: string, master: string, token: string, output: string): Pr
 async function measure(isolation: 'thread' | 'inline' | null, dir: string, appFile: string): Promise<{ meanMB: number; peakMB: number; samples: number }> {
   const caseDir = await mkdtemp(join(dir, 'case-'));
   const master = await launchMaster(['--data', join(caseDir, 'master'), '--mqtt-port', '0', '--http-port', '0']);
-  const agent = await launchNode('agent', 'dev-1', ['--master', master.brokerUrl, '--data', join(caseDir, 'dev-1'), ...(isolation ? ['--isolation', isolation] : [])]);
+  const agent = await launchNode('agent', 'dev-1', [...(await nodeMasterArgs('agent', 'dev-1', master.brokerUrl, join(caseDir, 'dev-1'))), '--data', join(caseDir, 'dev-1'), ...(isolation ? ['--isolation', isolation] : [])]);
   try {
     await waitForNodesOnline(master.httpUrl, ['dev-1']);
     if (isolation) {

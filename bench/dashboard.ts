@@ -31,7 +31,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)];
 
 const dir = await mkdtemp(join(tmpdir(), 'tributary-bench-dash-'));
-const master = await launchMaster(['--data', join(dir, 'master'), '--mqtt-port', '0', '--http-port', '0']);
+// Light agents log in without enrolling (anonymous admitted on this master): the dashboard is measured.
+const master = await launchMaster(['--data', join(dir, 'master'), '--mqtt-port', '0', '--http-port', '0', '--allow-anonymous-mqtt', 'on']);
 let agents: FakeAgents | null = null;
 try {
   const ids = Array.from({ length: N }, (_, i) => `bench-agent-${String(i).padStart(4, '0')}`);

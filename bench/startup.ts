@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchMaster, launchNode, waitForNodesOnline } from '../cli/src/launcher.js';
+import { launchMaster, launchNode, nodeMasterArgs, waitForNodesOnline } from '../cli/src/launcher.js';
 import { memoryMB } from './lib/procs.js';
 
 const bin = join(import.meta.dirname, '../cli/bin/tributary.js');
@@ -27,8 +27,8 @@ console.log(`tributary --version: median ${versionMedianMs.toFixed(0)} ms over $
 
 const data = await mkdtemp(join(tmpdir(), 'trib-startup-'));
 const master = await launchMaster(['--mqtt-port', '0', '--http-port', '0', '--data', join(data, 'master')]);
-const worker = await launchNode('worker', 'w-1', ['--master', master.brokerUrl, '--data', join(data, 'w-1')]);
-const agent = await launchNode('agent', 'a-1', ['--master', master.brokerUrl, '--data', join(data, 'a-1')]);
+const worker = await launchNode('worker', 'w-1', [...(await nodeMasterArgs('worker', 'w-1', master.brokerUrl, join(data, 'w-1'))), '--data', join(data, 'w-1')]);
+const agent = await launchNode('agent', 'a-1', [...(await nodeMasterArgs('agent', 'a-1', master.brokerUrl, join(data, 'a-1'))), '--data', join(data, 'a-1')]);
 await waitForNodesOnline(master.httpUrl, ['w-1', 'a-1']);
 const samples: Record<string, number[]> = { worker: [], agent: [] };
 for (let i = 0; i < 50; i++) {

@@ -7,6 +7,7 @@ import { cborDecoder, type NodeHeartbeat } from '@tributary/shared';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../cloud-core/src/broker/embedded-broker.js';
 import { expectedPlantWindows, plantKey, type PlantWindow } from '../chaos/reference.js';
 import { api, startMaster, startNode, until, waitForNodesOnline, type Proc } from './helpers/cluster.js';
+import { nodeMasterArgs } from '../cli/src/launcher.js';
 import { AGENTS, compareWithReference, readLines, submitPlantMonitor, untilFinished, type PlantCluster } from './helpers/plant-cluster.js';
 import { tributary } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
@@ -64,7 +65,7 @@ test.serial('x64: with no node on PATH, it takes flags, config file and environm
   t.teardown(() => master.proc.stop());
   const config = join(dir.path, 'agent.json');
   await writeFile(config, JSON.stringify({ labels: { site: 'plant-1' }, slots: 9 }));
-  const agent = spawnAgentBinary('dev-x64', 'linux-x64', ['--id', 'dev-x64', '--master', master.brokerUrl, '--data', join(dir.path, 'dev-x64'), '--config', config], {
+  const agent = spawnAgentBinary('dev-x64', 'linux-x64', ['--id', 'dev-x64', ...(await nodeMasterArgs('agent', 'dev-x64', master.brokerUrl, join(dir.path, 'dev-x64'))), '--data', join(dir.path, 'dev-x64'), '--config', config], {
     env: { TRIBUTARY_SLOTS: '3' }, // the environment overrides the file
   });
   t.teardown(() => agent.stop('SIGKILL'));
@@ -100,7 +101,7 @@ test.serial('arm64 under qemu-user: it registers with the master and stops on SI
   t.teardown(dir.cleanup);
   const master = await startMaster(join(dir.path, 'master'));
   t.teardown(() => master.proc.stop());
-  const agent = spawnAgentBinary('dev-arm64', 'linux-arm64', ['--id', 'dev-arm64', '--master', master.brokerUrl, '--data', join(dir.path, 'dev-arm64'), '--label', 'arch=arm64'], { sysroot });
+  const agent = spawnAgentBinary('dev-arm64', 'linux-arm64', ['--id', 'dev-arm64', ...(await nodeMasterArgs('agent', 'dev-arm64', master.brokerUrl, join(dir.path, 'dev-arm64'))), '--data', join(dir.path, 'dev-arm64'), '--label', 'arch=arm64'], { sysroot });
   t.teardown(() => agent.stop('SIGKILL'));
   await agent.waitFor((l) => l.msg === 'agent started', 'agent started');
   await waitForNodesOnline(master.httpUrl, ['dev-arm64']);

@@ -167,7 +167,8 @@ test('the N+1th connection is refused with CONNACK 3 and counted; a session take
 test('tributary master: --broker-max-connections refuses, /metrics counts it by reason', async (t) => {
   const dir = await tempDir();
   t.teardown(dir.cleanup);
-  const master = await startMaster(join(dir.path, 'master'), ['--broker-max-connections', '2']);
+  // Anonymous clients admitted here: the connection limit is under test, not authentication.
+  const master = await startMaster(join(dir.path, 'master'), ['--broker-max-connections', '2', '--allow-anonymous-mqtt', 'on']);
   t.teardown(() => master.proc.stop());
   // The master's own client is the first connection.
   const ok = await mqtt.connectAsync(master.brokerUrl, { clientId: 'ok', reconnectPeriod: 0 });

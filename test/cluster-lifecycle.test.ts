@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { api, startMaster, startNode, until, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
+import { mqttLogin } from '../cli/src/launcher.js';
 import { repoRoot, tributary } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 import { openSse } from './helpers/sse.js';
@@ -21,7 +22,8 @@ async function cluster(t: ExecutionContext): Promise<{ master: RunningMaster; di
 
 /** Resolves with the first result whose device is `device`. */
 async function firstResultFrom(brokerUrl: string, topic: string, device: string): Promise<{ device: string }> {
-  const client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 4 });
+  const clientId = `consumer-${process.pid}-${Math.random().toString(16).slice(2)}`;
+  const client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 4, clientId, ...(await mqttLogin(brokerUrl, clientId, 'client', { read: [topic] })) });
   await client.subscribeAsync(topic, { qos: 1 });
   return new Promise((resolve) => {
     client.on('message', (_t, payload) => {

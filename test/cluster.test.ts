@@ -2,6 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { api, startMaster, startNode, until, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
+import { mqttLogin } from '../cli/src/launcher.js';
 import { tributary } from './helpers/cli.js';
 import { startMosquitto } from './helpers/mosquitto.js';
 import { expectedPlantWindows, plantKey, type PlantWindow } from './helpers/plant-reference.js';
@@ -36,7 +37,9 @@ async function startCluster(t: ExecutionContext, masterArgs: string[] = []): Pro
 
 /** Subscribes like any third-party consumer, and resolves once `expected` results arrived. */
 async function collectResults(brokerUrl: string, topic: string) {
-  const client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 4, clientId: `consumer-${process.pid}-${Math.random().toString(16).slice(2)}` });
+  // A third-party consumer is a device of role client with a read grant (the broker refuses anonymous clients).
+  const clientId = `consumer-${process.pid}-${Math.random().toString(16).slice(2)}`;
+  const client = await mqtt.connectAsync(brokerUrl, { protocolVersion: 4, clientId, ...(await mqttLogin(brokerUrl, clientId, 'client', { read: [topic] })) });
   const got: PlantWindow[] = [];
   let waiter: { n: number; resolve: () => void } | null = null;
   client.on('message', (_topic, payload) => {

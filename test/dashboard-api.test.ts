@@ -92,7 +92,7 @@ test.serial('SSE pushes a snapshot on connect, then live updates; restart bumps 
   t.deepEqual(snap(first.data).nodes.map((n) => n.id).sort(), ['dev-1', 'dev-2', 'w-1']);
 
   // An unbounded (paced) run: the counters move between pushed snapshots.
-  const sub = await submit(httpUrl, { broker: brokerUrl, topic: 'api/live', intervalMs: '20', windowMs: '1000' });
+  const sub = await submit(httpUrl, { topic: 'api/live', intervalMs: '20', windowMs: '1000' });
   t.is(sub.code, 0, sub.stderr);
   const moving = appOf(snap((await stream.next((e) => (appOf(snap(e.data))?.recordsIn ?? 0) > 0, 'a snapshot with records counted')).data))!;
   const later = appOf(snap((await stream.next((e) => (appOf(snap(e.data))?.recordsIn ?? 0) > moving.recordsIn, 'a later snapshot with more records')).data))!;
@@ -171,7 +171,7 @@ test.serial('a bounded run: /metrics parses, and its counters equal the API once
   const { httpUrl, brokerUrl } = ctx.master;
   const stream = await openSse(`${httpUrl}/stream`);
   t.teardown(() => stream.close());
-  const sub = await submit(httpUrl, { broker: brokerUrl, topic: 'api/windows', count: '60', intervalMs: '50', windowMs: '1000', seed: '3' });
+  const sub = await submit(httpUrl, { topic: 'api/windows', count: '60', intervalMs: '50', windowMs: '1000', seed: '3' });
   t.is(sub.code, 0, sub.stderr);
   // Finished or failed: a failure then says why instead of a time-out.
   const done = appOf(snap((await stream.next((e) => appOf(snap(e.data))?.epoch === 3 && ['finished', 'failed'].includes(appOf(snap(e.data))!.state), 'plant-monitor epoch 3 finished')).data))!;

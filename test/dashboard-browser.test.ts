@@ -28,7 +28,7 @@ test.before(async () => {
   nodes.set('worker-1', await startNode('worker', 'worker-1', master.brokerUrl, dir.path));
   for (const [id, labels] of Object.entries(AGENTS)) nodes.set(id, await startNode('agent', id, master.brokerUrl, dir.path, labels));
   await waitForNodesOnline(master.httpUrl, [...nodes.keys()]);
-  const params = { broker: master.brokerUrl, topic: 'browser/windows', intervalMs: '20', windowMs: '2000' };
+  const params = { topic: 'browser/windows', intervalMs: '20', windowMs: '2000' };
   const submit = await tributary(['submit', 'examples/plant-monitor.ts', '--master', master.httpUrl, ...Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${v}`])]);
   if (submit.code !== 0) throw new Error(submit.stderr);
   await mkdir(SHOTS, { recursive: true });

@@ -241,3 +241,15 @@ test('after a renewal, the next reconnect presents the new certificate (setCrede
   t.is(server.connections.length, 2);
   t.is(server.connections.at(-1)!.serial, serialOf(renewed.cert));
 });
+
+test('a data directory holding only the master key trusted on first use has no identity (a restarted unenrolled node starts)', async (t) => {
+  const dir = await tempDir();
+  t.teardown(dir.cleanup);
+  await mkdir(join(dir.path, 'identity'), { recursive: true });
+  await writeFile(join(dir.path, 'identity', 'master-signing.pub'), '-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n');
+  t.is(await loadIdentity(dir.path), null);
+  // Half an identity is still refused loudly, never taken for none.
+  await writeFile(join(dir.path, 'identity', 'key.pem'), 'x');
+  const err = await t.throwsAsync(loadIdentity(dir.path));
+  t.is((err as { code?: string }).code, ErrorCodes.IDENTITY_INVALID);
+});

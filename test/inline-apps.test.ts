@@ -7,7 +7,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { launchNode } from '../cli/src/launcher.js';
+import { launchNode, nodeMasterArgs } from '../cli/src/launcher.js';
 import { api, startMaster, until, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
 import { repoRoot, tributary } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
@@ -18,7 +18,7 @@ async function setUp(t: ExecutionContext, agentArgs: string[] = []): Promise<{ m
   const dir = await tempDir();
   t.teardown(dir.cleanup);
   const master = await startMaster(join(dir.path, 'master'));
-  const agent = await launchNode('agent', 'dev-1', ['--master', master.brokerUrl, '--data', join(dir.path, 'dev-1'), ...agentArgs]);
+  const agent = await launchNode('agent', 'dev-1', [...(await nodeMasterArgs('agent', 'dev-1', master.brokerUrl, join(dir.path, 'dev-1'))), '--data', join(dir.path, 'dev-1'), ...agentArgs]);
   t.teardown(async () => {
     await agent.stop();
     await master.proc.stop();

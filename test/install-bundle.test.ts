@@ -195,14 +195,23 @@ test('the installed agent, started with the unit\'s ExecStart line and nothing e
   const binary = join(ctx.dir, 'agent-cli');
   await writeFile(binary, `#!/bin/sh\nexec '${process.execPath}' '${join(repoRoot, 'cli/bin/tributary.js')}' agent "$@"\n`, { mode: 0o755 });
   const prefix = join(ctx.dir, 'e2e-root');
-  const r = await sh(installScript, ['--prefix', prefix, '--no-systemd', '--binary', binary, '--master', ctx.master.brokerUrl, '--id', 'dev-e2e', '--label', 'site=e2e']);
+  // The operator's step: the device is added on the master, which answers its enrolment token.
+  const added = await api(ctx.master.httpUrl, '/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'dev-e2e', role: 'agent' }) });
+  t.is(added.status, 201);
+  const r = await sh(installScript, ['--prefix', prefix, '--no-systemd', '--binary', binary, '--master', ctx.master.httpUrl, '--id', 'dev-e2e', '--label', 'site=e2e', '--token', added.body.token]);
   t.is(r.code, 0, r.stderr);
-  const execStart = /^ExecStart=(.*)$/m.exec(await readFile(join(prefix, 'etc/systemd/system/tributary-agent.service'), 'utf8'))![1]!.split(' ');
+  const unit = await readFile(join(prefix, 'etc/systemd/system/tributary-agent.service'), 'utf8');
+  const execStart = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
   t.deepEqual(execStart, [join(prefix, 'var/lib/tributary/agent/current'), '--config', join(prefix, 'etc/tributary/agent.json')]);
-  const agent = new ChildNode('dev-e2e', spawn(execStart[0]!, execStart.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'info' } }));
+  // What systemd would do: the unit's EnvironmentFile (the enrolment token), then ExecStart.
+  const envFile = /^EnvironmentFile=-?(.*)$/m.exec(unit)![1]!;
+  const unitEnv = Object.fromEntries((await readFile(envFile, 'utf8')).split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  t.is(unitEnv.TRIBUTARY_ENROL_TOKEN, added.body.token);
+  const agent = new ChildNode('dev-e2e', spawn(execStart[0]!, execStart.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...unitEnv, TRIBUTARY_LOG_LEVEL: 'info' } }));
   t.teardown(() => agent.stop().then(() => undefined));
   const started = await agent.waitFor((l) => l.msg === 'agent started', 'agent started');
-  t.like(started, { id: 'dev-e2e', labels: { site: 'e2e' }, broker: ctx.master.brokerUrl });
+  t.like(started, { id: 'dev-e2e', labels: { site: 'e2e' } });
+  t.regex(String(started.broker), /^mqtts:\/\//, 'enrolled: it connects by TLS with its certificate');
   await waitForNodesOnline(ctx.master.httpUrl, ['dev-e2e']);
   const node = await api(ctx.master.httpUrl, '/nodes/dev-e2e');
   t.like(node.body, { id: 'dev-e2e', kind: 'agent', labels: { site: 'e2e' } });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { Params, cborEncoder, planToJSON, resolveApp, evaluateBundle, sha256, topics, type NodeDesiredState } from '@tributary/shared';
 import { bundleApp } from '../cli/src/bundle.js';
-import { launchNode } from '../cli/src/launcher.js';
+import { launchNode, nodeMasterArgs } from '../cli/src/launcher.js';
 import { api, startMaster, until, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
 import { repoRoot, tributary } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
@@ -64,7 +64,7 @@ async function cluster(t: ExecutionContext, masterArgs: string[] = []): Promise<
 async function agent(c: Cluster, id: string, site: string, extra: string[] = []): Promise<{ proc: Proc; markers: string }> {
   const markers = join(c.dir, `markers-${id}`);
   await mkdir(markers, { recursive: true });
-  const proc = await launchNode('agent', id, ['--master', c.master.brokerUrl, '--data', join(c.dir, id), '--label', `site=${site}`, ...extra], { [MARKER_ENV]: markers });
+  const proc = await launchNode('agent', id, [...(await nodeMasterArgs('agent', id, c.master.brokerUrl, join(c.dir, id))), '--data', join(c.dir, id), '--label', `site=${site}`, ...extra], { [MARKER_ENV]: markers });
   c.nodes.push(proc);
   return { proc, markers };
 }
@@ -150,7 +150,9 @@ async function tamperingProxy(t: ExecutionContext): Promise<{ url: string; setTa
 
 test.serial('a tampered bundle is refused before any of it runs: substituted bytes (sha256), a forged desired state with a signature of other bytes, or none', async (t) => {
   const proxy = await tamperingProxy(t);
-  const c = await cluster(t, ['--public-url', proxy.url]);
+  // The broker is opened to anonymous clients here, as a compromised or misconfigured broker
+  // would be: the forger reaches the node, whose signature check is then the last line.
+  const c = await cluster(t, ['--public-url', proxy.url, '--allow-anonymous-mqtt', 'on']);
   proxy.setTarget(c.master.httpUrl);
   const dev = await agent(c, 'dev-1', 'a');
   await waitForNodesOnline(c.master.httpUrl, ['dev-1']);

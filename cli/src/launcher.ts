@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -150,11 +152,11 @@ export async function waitForNodesOnline(httpUrl: string, ids: readonly string[]
 /**
  * Defaults of a launched master, before the caller's own flags (which override them: the last
  * value of a flag wins): the TLS listener on a free port, so that several masters (tests, benches)
- * never fight over 8883. TRANSITION (issue 13): anonymous MQTT stays admitted for launched
- * clusters until nodes enrol (the node side of enrolment); pass `--allow-anonymous-mqtt off`
- * to launch a master that refuses them, as `tributary master` does by default.
+ * never fight over 8883. Authentication is on, as for `tributary master`: nodes started through
+ * nodeMasterArgs enrol (tests, benches, the demo); `--allow-anonymous-mqtt on` is for the few
+ * development cases that want an open broker.
  */
-const LAUNCH_DEFAULTS = ['--mqtts-port', '0', '--allow-anonymous-mqtt', 'on'];
+const LAUNCH_DEFAULTS = ['--mqtts-port', '0'];
 
 export async function launchMaster(args: string[], env?: Record<string, string>): Promise<{ node: ChildNode; brokerUrl: string; brokerTlsUrl: string | null; httpUrl: string; adminToken: string }> {
   const adminToken = env?.TRIBUTARY_ADMIN_TOKEN ?? randomAdminToken();
@@ -193,17 +195,43 @@ export async function nodeMasterArgs(kind: 'worker' | 'agent', id: string, broke
   const m = launchedMasters.get(brokerUrl);
   if (!m?.enforcesAuth) return ['--master', brokerUrl];
   if (existsSync(join(dataDir, 'identity', 'enrolment.json'))) return ['--master', m.httpUrl];
+  return ['--master', m.httpUrl, '--token', await addDevice(m, { id, role: kind })];
+}
+
+/**
+ * MQTT credentials for a client of this process's own (a test's observer, a bench's consumer or
+ * light agents, the demo's result reader) on the broker `brokerUrl` of a master it launched: the
+ * client is added as device `id` (role `client` with topic `grants`, or `agent`), enrols with a
+ * throwaway key, and logs in with its id and per-device secret. Nothing for any other broker.
+ */
+export async function mqttLogin(
+  brokerUrl: string, id: string, role: 'client' | 'agent' = 'client', grants?: { read?: string[]; write?: string[] },
+): Promise<{ username?: string; password?: string }> {
+  const m = launchedMasters.get(brokerUrl);
+  if (!m?.enforcesAuth) return {};
+  const token = await addDevice(m, { id, role, ...(grants ? { grants } : {}) });
+  const { enrol } = await import('@tributary/shared/identity');
+  const dir = await mkdtemp(join(tmpdir(), 'tributary-login-'));
+  try {
+    const identity = await enrol({ masterUrl: m.httpUrl, id, token, role: 'agent', dataDir: dir });
+    return { username: id, password: identity.secret };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `POST /devices` on a launched master (revoking and re-adding an id registered before): the one-time token. */
+async function addDevice(m: { httpUrl: string; adminToken?: string }, body: { id: string; role: string; grants?: unknown }): Promise<string> {
   const headers = { 'content-type': 'application/json', ...(m.adminToken ? { authorization: `Bearer ${m.adminToken}` } : {}) };
-  const add = () => fetch(new URL('/devices', m.httpUrl), { method: 'POST', headers, body: JSON.stringify({ id, role: kind }) });
+  const add = () => fetch(new URL('/devices', m.httpUrl), { method: 'POST', headers, body: JSON.stringify(body) });
   let res = await add();
   if (res.status === 409) {
     // Registered before, but this directory has no identity (a node started afresh): revoke, add again.
-    await fetch(new URL(`/devices/${encodeURIComponent(id)}`, m.httpUrl), { method: 'DELETE', headers: { authorization: headers.authorization ?? '' } });
+    await fetch(new URL(`/devices/${encodeURIComponent(body.id)}`, m.httpUrl), { method: 'DELETE', headers: { authorization: headers.authorization ?? '' } });
     res = await add();
   }
-  if (!res.ok) throw new Error(`adding device ${id} to the master at ${m.httpUrl} failed: HTTP ${res.status} ${await res.text()}`);
-  const { token } = (await res.json()) as { token: string };
-  return ['--master', m.httpUrl, '--token', token];
+  if (!res.ok) throw new Error(`adding device ${body.id} to the master at ${m.httpUrl} failed: HTTP ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
 }
 
 export async function launchNode(kind: 'worker' | 'agent', id: string, args: string[], env?: Record<string, string>): Promise<ChildNode> {

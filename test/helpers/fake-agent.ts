@@ -1,5 +1,6 @@
 import mqtt from 'mqtt';
 import { cborEncoder, topics, type NodeHeartbeat, type NodeHello } from '@tributary/shared';
+import { mqttLogin } from '../../cli/src/launcher.js';
 
 export interface FakeAgent {
   /** Sends one heartbeat now (it also sends one every second by itself, as real nodes do). */
@@ -14,7 +15,7 @@ export interface FakeAgent {
  * real nodes may not send yet (a replay-log report).
  */
 export async function fakeAgent(brokerUrl: string, id: string, labels: Record<string, string>, heartbeat: () => NodeHeartbeat): Promise<FakeAgent> {
-  const c = await mqtt.connectAsync(brokerUrl, { protocolVersion: 4, clientId: id, username: id, keepalive: 30, will: { topic: topics.status(id), payload: Buffer.from('offline'), qos: 1, retain: true } });
+  const c = await mqtt.connectAsync(brokerUrl, { protocolVersion: 4, clientId: id, username: id, ...(await mqttLogin(brokerUrl, id, 'agent')), keepalive: 30, will: { topic: topics.status(id), payload: Buffer.from('offline'), qos: 1, retain: true } });
   const hello: NodeHello = { kind: 'agent', labels, slots: 1, version: '0.0.0-fake', now: Date.now() };
   await c.publishAsync(topics.hello(id), Buffer.from(cborEncoder.encode(hello)), { qos: 1 });
   await c.publishAsync(topics.status(id), 'online', { qos: 1 });

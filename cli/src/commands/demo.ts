@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import mqtt from 'mqtt';
 import { Params } from '@tributary/shared';
 import { writeReadingsFile } from '@tributary/simulators';
-import { launchMaster, launchNode, nodeMasterArgs, waitForNodesOnline, type ChildNode } from '../launcher.js';
+import { launchMaster, launchNode, nodeMasterArgs, waitForNodesOnline, type ChildNode, mqttLogin } from '../launcher.js';
 import { submitApp } from '../submit.js';
 import { runLocal } from './run.js';
 
@@ -63,7 +63,10 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
 
   await waitForNodesOnline(master.httpUrl, ['worker-1', ...agents.map(([id]) => id)]);
   const topic = 'plant/windows';
-  const consumer = await mqtt.connectAsync(broker, { protocolVersion: 4 });
+  // The broker refuses anonymous clients: the demo's reader, and the one printed below for the
+  // user, are devices of role client allowed to read the results topic (mqttLogin enrols them).
+  const consumer = await mqtt.connectAsync(broker, { protocolVersion: 4, clientId: 'demo-reader', ...(await mqttLogin(broker, 'demo-reader', 'client', { read: [topic] })) });
+  const viewer = await mqttLogin(broker, 'viewer', 'client', { read: [topic] });
   let shown = 0;
   consumer.on('message', (_t, payload) => {
     if (shown++ < 12) say(`  result: ${payload.toString()}`);
@@ -83,7 +86,7 @@ async function clusterDemo(mqttPort: string, httpPort: string): Promise<void> {
   say(`  npx tributary apps --master ${master.httpUrl}        # which task runs on which node`);
   say(`  curl -H "Authorization: Bearer $TRIBUTARY_TOKEN" ${master.httpUrl}/apps/plant-monitor   # the application, as JSON`);
   say(`  curl -H "Authorization: Bearer $TRIBUTARY_TOKEN" ${master.httpUrl}/nodes                # the fleet: workers and agents`);
-  say(`  mosquitto_sub -h 127.0.0.1 -p ${new URL(broker).port} -t ${topic}   # the results, with any MQTT client`);
+  say(`  mosquitto_sub -h 127.0.0.1 -p ${new URL(broker).port} -i viewer${viewer.password ? ` -u viewer -P ${viewer.password}` : ''} -t ${topic}   # the results, with any MQTT client (device 'viewer', role client)`);
   say('press Ctrl-C to stop everything.');
   say('');
 }

@@ -1,3 +1,4 @@
+import { appTopicAllowed } from './app-topic-policy.js';
 import type { KeyObject } from 'node:crypto';
 import {
   AppError, ErrorCodes, cborEncoder, decodeControl, signBundleDigest, topics, type PlanLimits,
@@ -357,6 +358,11 @@ export class AppManager {
       };
     }
     return { ...app, pending: this.pending.get(app.id) ?? [], nodes };
+  }
+
+  /** The broker's application-topic rule for node `nodeId` (app-topic-policy.ts). */
+  mayUseAppTopic(nodeId: string, access: 'read' | 'write', topicOrFilter: string): boolean {
+    return appTopicAllowed(this.apps.values(), nodeId, access, topicOrFilter);
   }
 }
 

@@ -36,8 +36,8 @@ export class Master {
   pki: Pki | null = null;
   devices: DeviceRegistry | null = null;
   /**
-   * Agents and workers on application topics (non-`trib/`): which the running applications'
-   * plans declare. Default: none. Set by whoever composes the master with the plans (issue 13).
+   * Agents and workers on application topics (non-`trib/`): those the plans of the running
+   * applications they host declare (app-topic-policy.ts); none until the applications are loaded.
    */
   appTopicPolicy: (topic: string, access: 'read' | 'write', p: Principal) => boolean = () => false;
 
@@ -92,6 +92,8 @@ export class Master {
     const apps = new AppManager(this.store, registry, this.transport, (sha) => `${publicUrl()}/bundles/${sha}`, log.child({ component: 'apps' }), {
       checkpointIntervalMs: config.checkpointIntervalMs, checkpoints: this.checkpoints,
     }, { signingKey: signing.privateKey, planLimits: { heapMb: config.planHeapMb, timeoutMs: config.planTimeoutMs } });
+    // Application topics on the broker: those the plans of the applications a node hosts declare.
+    this.appTopicPolicy = (topic, access, p) => apps.mayUseAppTopic(p.id, access, topic);
     // Fleet rollouts: loaded before the applications, so every desired state published names the agent version.
     const rollouts = new RolloutManager({
       store: this.store, registry, artefacts: new AgentArtefacts({ agentDir: config.agentDir, dataDir: config.data }),

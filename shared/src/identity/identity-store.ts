@@ -101,7 +101,9 @@ export async function writeIdentity(dataDir: string, given: IdentityFiles): Prom
 export async function loadIdentity(dataDir: string): Promise<NodeIdentity | null> {
   const dir = identityDir(dataDir);
   await recoverSwap(dir);
-  if (!existsSync(dir)) return null;
+  // No enrolment yet. The directory may still exist: a node with no enrolment keeps the master's
+  // signing key it trusted on first use there (node/master-key.ts), which is not an identity.
+  if (!existsSync(join(dir, 'enrolment.json')) && !existsSync(join(dir, 'key.pem'))) return null;
   const read = async (name: string) => {
     try {
       return await readFile(join(dir, name), 'utf8');
