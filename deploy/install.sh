@@ -16,6 +16,7 @@ set -eu
 # Filled in by the master when it serves this script (cloud-core/src/master/install-routes.ts).
 EMBEDDED_MASTER=''
 EMBEDDED_UNIT=''
+EMBEDDED_GUARD=''
 
 usage() {
   cat <<'EOF'
@@ -127,6 +128,9 @@ CA_FILE=$CONF_DIR/master-ca.pem
 KEY_FILE=$CONF_DIR/master-signing.pub
 UNIT=$PREFIX/etc/systemd/system/$UNIT_NAME
 DATA=$PREFIX/var/lib/tributary
+# The start guard (ExecStartPre) and the agent's two slots (deploy/agent-guard.sh, self-update).
+GUARD=$PREFIX/usr/local/lib/tributary/agent-guard
+AGENT_DIR=$DATA/agent
 
 as_root() { [ "$(id -u)" = 0 ] || die "run as root (or with --no-systemd --prefix <dir>)"; }
 systemd_on() { [ "$NO_SYSTEMD" = 0 ]; }
@@ -136,7 +140,7 @@ if [ "$UNINSTALL" = 1 ]; then
     as_root
     systemctl disable --now "$UNIT_NAME" >/dev/null 2>&1 || true
   fi
-  rm -f "$BIN" "$UNIT" "$ENV_FILE"
+  rm -f "$BIN" "$GUARD" "$UNIT" "$ENV_FILE"
   if systemd_on; then systemctl daemon-reload; fi
   if [ "$PURGE" = 1 ]; then
     rm -rf "$DATA" "$CONF_DIR"
@@ -290,12 +294,23 @@ if [ -n "$EMBEDDED_UNIT" ]; then printf '%s\n' "$EMBEDDED_UNIT" > "$WORK/unit.in
 elif [ -n "$BUNDLE_DIR" ] && [ -f "$BUNDLE_DIR/tributary-agent.service" ]; then cp "$BUNDLE_DIR/tributary-agent.service" "$WORK/unit.in"
 elif [ -f "$SCRIPT_DIR/tributary-agent.service" ]; then cp "$SCRIPT_DIR/tributary-agent.service" "$WORK/unit.in"
 else die "no unit template: run the install.sh the master serves, or keep tributary-agent.service beside this script"; fi
-sed -e "s|@BINARY@|$BIN|g" -e "s|@CONFIG@|$CONFIG|g" -e "s|@ENV_FILE@|$ENV_FILE|g" -e "s|@DATA@|$DATA|g" \
+if [ -n "$EMBEDDED_GUARD" ]; then printf '%s\n' "$EMBEDDED_GUARD" > "$WORK/guard"
+elif [ -n "$BUNDLE_DIR" ] && [ -f "$BUNDLE_DIR/agent-guard.sh" ]; then cp "$BUNDLE_DIR/agent-guard.sh" "$WORK/guard"
+elif [ -f "$SCRIPT_DIR/agent-guard.sh" ]; then cp "$SCRIPT_DIR/agent-guard.sh" "$WORK/guard"
+else die "no agent-guard.sh: run the install.sh the master serves, or keep agent-guard.sh beside this script"; fi
+put_file "$WORK/guard" "$GUARD" 755
+sed -e "s|@BINARY@|$BIN|g" -e "s|@GUARD@|$GUARD|g" -e "s|@CONFIG@|$CONFIG|g" -e "s|@ENV_FILE@|$ENV_FILE|g" -e "s|@DATA@|$DATA|g" \
   -e "s|@USER@|$AGENT_USER|g" "$WORK/unit.in" > "$WORK/unit"
 put_file "$WORK/unit" "$UNIT" 644
 
 mkdir -p "$DATA"
 [ "$(file_mode "$DATA")" = 750 ] || { chmod 750 "$DATA"; CHANGED="$CHANGED $DATA"; }
+# The binary goes into one of the agent's two slots and becomes current (a re-run that did not
+# rewrite the binary leaves the slots alone: the agent may have updated itself since).
+case " $CHANGED " in
+  *" $BIN "*) sh "$GUARD" --install "$AGENT_DIR" "$BIN" "$VERSION" 2>/dev/null; CHANGED="$CHANGED $AGENT_DIR" ;;
+  *) if [ ! -x "$AGENT_DIR/current" ]; then sh "$GUARD" --install "$AGENT_DIR" "$BIN" "$VERSION" 2>/dev/null; CHANGED="$CHANGED $AGENT_DIR"; fi ;;
+esac
 
 if ! systemd_on; then
   if [ -z "$CHANGED" ]; then say "nothing changed"; else say "installed under ${PREFIX:-/} (not enabled or started: --no-systemd)"; fi

@@ -9,6 +9,8 @@ import { DeviceRegistry } from '../cloud-core/src/master/device-registry.js';
 import { Pki } from '../cloud-core/src/pki/index.js';
 import { LevelMasterStore } from '../cloud-core/src/master/level-master-store.js';
 import { Registry } from '../cloud-core/src/master/registry.js';
+import { AgentArtefacts } from '../cloud-core/src/master/agent-artefacts.js';
+import { RolloutManager } from '../cloud-core/src/master/rollout-manager.js';
 import type { AppStats, LatencyStats, ProcessorStats, Snapshot } from '../cloud-core/src/master/snapshot.js';
 import { api, startMaster, startNode, until, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
 import { tributary } from './helpers/cli.js';
@@ -31,7 +33,8 @@ test('/openapi.json documents exactly the routes the master serves', async (t) =
   const devices = new DeviceRegistry({ store, pki: await Pki.loadOrCreate(join(dir.path, 'pki')), log, certLifetimeMs: 86_400_000, brokers: () => ({}) });
   const tokens = new AdminTokens(store, log);
   await tokens.start('openapi-test-token-0123456789');
-  const http: FastifyInstance = await buildHttpApi({ apps, registry, store, log, devices, auth: { tokens } });
+  const rollouts = new RolloutManager({ store, registry, artefacts: new AgentArtefacts({}), publicUrl: () => '', publish: async () => {}, log });
+  const http: FastifyInstance = await buildHttpApi({ apps, registry, store, log, devices, auth: { tokens }, rollouts });
   t.teardown(async () => {
     await http.close();
     await store.close();

@@ -67,7 +67,8 @@ test('GET /install.sh is install.sh with the master URL and the unit filled in: 
   t.is(res.status, 200);
   const served = await res.text();
   t.true(served.includes(`EMBEDDED_MASTER='${ctx.master.httpUrl}'`));
-  t.true(served.includes('ExecStart=@BINARY@ --config @CONFIG@'));
+  t.true(served.includes('ExecStart=@DATA@/agent/current --config @CONFIG@'));
+  t.true(served.includes("EMBEDDED_GUARD='#!/bin/sh"), 'the start guard travels inside the served script');
   const alone = join(ctx.dir, 'served');
   await mkdir(alone);
   await writeFile(join(alone, 'install.sh'), served);
@@ -201,7 +202,7 @@ test('the installed agent, started with the unit\'s ExecStart line and nothing e
   t.is(r.code, 0, r.stderr);
   const unit = await readFile(join(prefix, 'etc/systemd/system/tributary-agent.service'), 'utf8');
   const execStart = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
-  t.deepEqual(execStart, [join(prefix, 'usr/local/bin/tributary-agent'), '--config', join(prefix, 'etc/tributary/agent.json')]);
+  t.deepEqual(execStart, [join(prefix, 'var/lib/tributary/agent/current'), '--config', join(prefix, 'etc/tributary/agent.json')]);
   // What systemd would do: the unit's EnvironmentFile (the enrolment token), then ExecStart.
   const envFile = /^EnvironmentFile=-?(.*)$/m.exec(unit)![1]!;
   const unitEnv = Object.fromEntries((await readFile(envFile, 'utf8')).split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));

@@ -28,12 +28,15 @@ test('install.sh --no-systemd writes the binary, the config, the token and a uni
   const modes = Object.fromEntries([...files].map(([p, f]) => [p, f.mode]));
   t.like(modes, {
     'usr/local/bin/tributary-agent': '755',
+    'usr/local/lib/tributary/agent-guard': '755',
     'etc/tributary/agent.json': '640',
     'etc/tributary/enrol.env': '600',
     'etc/systemd/system/tributary-agent.service': '644',
     'var/lib/tributary/': '750',
   });
   t.deepEqual(await readFile(join(prefix, 'usr/local/bin/tributary-agent')), await readFile(binary));
+  // The binary is also the agent's current slot (self-update: deploy/agent-guard.sh).
+  t.deepEqual(await readFile(join(prefix, 'var/lib/tributary/agent/current')), await readFile(binary));
   t.deepEqual(JSON.parse(await readFile(join(prefix, 'etc/tributary/agent.json'), 'utf8')), {
     id: 'dev-17', master: MASTER, labels: { line: 'a "b"', site: 'plant-1' }, data: join(prefix, 'var/lib/tributary'),
   });
@@ -44,9 +47,10 @@ test('install.sh --no-systemd writes the binary, the config, the token and a uni
   const unit = await readFile(unitPath, 'utf8');
   t.notRegex(unit, /@[A-Z_]+@/, 'every placeholder filled in');
   for (const line of [
-    `ExecStart=${prefix}/usr/local/bin/tributary-agent --config ${prefix}/etc/tributary/agent.json`,
+    `ExecStartPre=${prefix}/usr/local/lib/tributary/agent-guard ${prefix}/var/lib/tributary/agent ${prefix}/usr/local/bin/tributary-agent`,
+    `ExecStart=${prefix}/var/lib/tributary/agent/current --config ${prefix}/etc/tributary/agent.json`,
     `EnvironmentFile=-${prefix}/etc/tributary/enrol.env`, `ReadWritePaths=${prefix}/var/lib/tributary`,
-    'User=tributary', 'Restart=on-failure', 'StateDirectory=tributary', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes',
+    'User=tributary', 'Restart=always', 'StateDirectory=tributary', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes',
   ]) t.true(unit.split('\n').includes(line), line);
   // systemd's own check: unknown keys, bad values, a missing or non-executable ExecStart.
   const v = await run('systemd-analyze', ['verify', unitPath]);
@@ -82,7 +86,7 @@ test('install.sh --uninstall removes binary, unit and token but keeps config and
   const un = await sh(installScript, ['--prefix', prefix, '--no-systemd', '--uninstall']);
   t.is(un.code, 0, un.stderr);
   t.regex(un.stdout, /kept/);
-  for (const gone of ['usr/local/bin/tributary-agent', 'etc/systemd/system/tributary-agent.service', 'etc/tributary/enrol.env']) t.false(existsSync(join(prefix, gone)), gone);
+  for (const gone of ['usr/local/bin/tributary-agent', 'usr/local/lib/tributary/agent-guard', 'etc/systemd/system/tributary-agent.service', 'etc/tributary/enrol.env']) t.false(existsSync(join(prefix, gone)), gone);
   t.is(await readFile(join(prefix, 'var/lib/tributary/identity/cert.pem'), 'utf8'), 'enrolled');
   t.true(existsSync(join(prefix, 'etc/tributary/agent.json')));
 

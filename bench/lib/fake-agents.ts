@@ -4,8 +4,9 @@
  * anything. Optionally they listen on their control topic and report every desired state the
  * master publishes to them. Used by the dashboard and control-plane benchmarks.
  */
+import { createHash } from 'node:crypto';
 import mqtt from 'mqtt';
-import { cborDecoder, cborEncoder, topics, type NodeDesiredState, type NodeHeartbeat, type NodeHello } from '@tributary/shared';
+import { cborDecoder, cborEncoder, topics, type AgentUpdateReport, type NodeDesiredState, type NodeHeartbeat, type NodeHello } from '@tributary/shared';
 
 export interface FakeAgentsOptions {
   labels?: (i: number) => Record<string, string>;
@@ -13,6 +14,12 @@ export interface FakeAgentsOptions {
   onDesiredState?: (id: string, state: NodeDesiredState, at: number) => void;
   /** Connections opened at once (a thousand at a time makes a storm of CONNECTs). */
   concurrency?: number;
+  /**
+   * Self-update, played: the agents report this version (hello and heartbeats, `agent`) and, when
+   * a desired state names another one, download it (GET its url, checked against its sha256) and
+   * report the new version committed, as a real agent does after its restart (bench/rollout.ts).
+   */
+  agentVersion?: string;
 }
 
 export class FakeAgents {
@@ -42,18 +49,37 @@ export class FakeAgents {
       will: { topic: topics.status(id), payload: Buffer.from('offline'), qos: 1, retain: true },
     });
     this.clients.push(c);
-    if (o.onDesiredState) {
+    let agent: AgentUpdateReport | undefined = o.agentVersion ? { version: o.agentVersion, arch: 'x64', slots: true, state: 'idle', seq: 0 } : undefined;
+    const hb = () => void c.publishAsync(topics.heartbeat(id), Buffer.from(cborEncoder.encode({ now: Date.now(), apps: {}, ...(agent ? { agent } : {}) } satisfies NodeHeartbeat)), { qos: 0 }).catch(() => {});
+    let updating = false;
+    const update = async (target: NonNullable<NodeDesiredState['agent']>) => {
+      if (!agent || updating || target.version === agent.version) return;
+      updating = true;
+      try {
+        const bytes = Buffer.from(await (await fetch(target.url)).arrayBuffer());
+        const ok = createHash('sha256').update(bytes).digest('hex') === target.sha256;
+        agent = ok
+          ? { ...agent, version: target.version, state: 'committed', target: target.version, reason: 'healthy', seq: (agent.seq ?? 0) + 1 }
+          : { ...agent, state: 'failed', target: target.version, reason: 'sha256 mismatch', seq: (agent.seq ?? 0) + 1 };
+        hb();
+      } finally {
+        updating = false;
+      }
+    };
+    if (o.onDesiredState || agent) {
       const control = topics.control(id);
       const listener = o.onDesiredState;
       c.on('message', (topic, payload) => {
-        if (topic === control) listener(id, cborDecoder.decode(payload) as NodeDesiredState, Date.now());
+        if (topic !== control) return;
+        const state = cborDecoder.decode(payload) as NodeDesiredState;
+        listener?.(id, state, Date.now());
+        if (state.agent) void update(state.agent).catch(() => {});
       });
       await c.subscribeAsync(control, { qos: 1 });
     }
-    const hello: NodeHello = { kind: 'agent', labels: o.labels?.(i) ?? {}, slots: 4, version: '0.1.0', now: Date.now() };
+    const hello: NodeHello = { kind: 'agent', labels: o.labels?.(i) ?? {}, slots: 4, version: agent?.version ?? '0.1.0', now: Date.now(), ...(agent ? { agent } : {}) };
     await c.publishAsync(topics.hello(id), Buffer.from(cborEncoder.encode(hello)), { qos: 1, retain: true });
     await c.publishAsync(topics.status(id), 'online', { qos: 1, retain: true });
-    const hb = () => void c.publishAsync(topics.heartbeat(id), Buffer.from(cborEncoder.encode({ now: Date.now(), apps: {} } satisfies NodeHeartbeat)), { qos: 0 }).catch(() => {});
     // Staggered over the second, as a real fleet's heartbeats are.
     this.timers.push(setTimeout(() => this.timers.push(setInterval(hb, 1000)), (i * 1000) / this.ids.length));
   }

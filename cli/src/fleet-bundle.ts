@@ -78,6 +78,7 @@ export async function writeDeviceBundle(o: DeviceBundleOptions): Promise<DeviceB
     file('install', 0o755, '#!/bin/sh\n# Installs this bundle: no network needed. Flags are passed on to install.sh (e.g. --no-systemd --prefix <dir>).\nset -e\nexec sh "$(dirname "$0")/install.sh" --bundle "$(dirname "$0")" "$@"\n'),
     file('install.sh', 0o755, await readFile(join(deployDir, 'install.sh'))),
     file('tributary-agent.service', 0o644, await readFile(join(deployDir, 'tributary-agent.service'))),
+    file('agent-guard.sh', 0o755, await readFile(join(deployDir, 'agent-guard.sh'))),
     file('tributary-agent', 0o755, binary),
     file('tributary-agent.sha256', 0o644, `${sha256.toString('hex')}  tributary-agent\n`),
     ...(signature ? [file('tributary-agent.sig', 0o644, signature)] : []),

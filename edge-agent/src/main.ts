@@ -1,36 +1,62 @@
-import { join, resolve } from 'node:path';
-import { ConfigError, NodeAgent, agentConfigSchema, createLogger, exitOnSignal, loadConfig, type ConfigSources } from '@tributary/shared';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError, NodeAgent, TRIBUTARY_VERSION, agentConfigSchema, createLogger, exitOnSignal, loadConfig, type ConfigSources } from '@tributary/shared';
 import { resolveNodeConnection, startRenewal } from '@tributary/shared/identity';
 import { useNativeDir } from './native/sea-addon.js';
+import { AgentUpdater } from './update/updater.js';
 
 /**
  * `tributary agent` and the binary `tributary-agent`: the device agent. It hosts the edge part of
  * applications with the same task runtime as the cloud, and stays light: shared/ and an MQTT
  * client, nothing of the cloud. It enrols with the master on its first start (an http(s) --master
  * and --token), connects with its identity, keeps its certificate renewed, and exits 1 when the
- * broker refuses it (revoked) instead of retrying forever.
+ * broker refuses it (revoked) instead of retrying forever. Installed with install.sh it runs from
+ * one of two slots under `<data>/agent` and updates itself (update/updater.ts) when the master's
+ * desired state names another version.
  */
 export async function runAgent(sources: ConfigSources, host: { threads: boolean } = { threads: true }): Promise<NodeAgent> {
   const config = loadConfig(agentConfigSchema, sources);
   // The single binary has no thread entry to start a worker from: it hosts applications inline.
   if (!host.threads && config.isolation === 'thread') throw new ConfigError('isolation=thread: this binary hosts applications inline only (use `tributary agent` for threads)');
+  const data = resolve(config.data);
   // Inside the single binary, native addons (LevelDB) are written here before first use.
-  useNativeDir(join(resolve(config.data), '.native'));
+  useNativeDir(join(data, '.native'));
   const log = createLogger({ level: config.logLevel, name: config.id });
+  let node: NodeAgent | null = null;
+  const updater = new AgentUpdater({
+    dir: join(data, 'agent'),
+    // The pinned key first, then the one from enrolment, then the one install.sh kept beside the config.
+    keyFiles: [
+      ...(config.masterKey ? [resolve(config.masterKey)] : []), join(data, 'identity', 'master-signing.pub'),
+      ...(sources.file ? [join(dirname(resolve(sources.file)), 'master-signing.pub')] : []),
+    ],
+    deadlineSeconds: config.updateDeadlineS, reserveBytes: config.updateReserveMb * 1024 * 1024, healthyForMs: config.updateHealthyMs,
+    fallbackVersion: TRIBUTARY_VERSION, log,
+    // Exit 0 after a clean stop: the supervisor (systemd Restart=always) runs the guard, then `current`.
+    restart: (reason) => {
+      log.info({ event: 'agent-restart', reason }, 'agent restarting for its update');
+      void (node?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
+    },
+    changed: () => node?.reportNow(),
+  });
+  await updater.init();
   const conn = await resolveNodeConnection({ id: config.id, role: 'agent', master: config.master, token: config.enrolToken, dataDir: config.data, log });
-  const node: NodeAgent = new NodeAgent({
+  const started: NodeAgent = new NodeAgent({
     id: config.id, kind: 'agent', labels: config.labels, slots: config.slots, brokerUrl: conn.brokerUrl, credentials: conn.credentials,
     heartbeatMs: config.heartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,
     replayLog: { enabled: config.replayLog, quotaBytes: config.replayQuotaMb * 1024 * 1024, policy: config.replayQuotaPolicy },
     isolation: config.isolation, watchdogMs: config.watchdogMs, appHeapMb: config.appHeapMb,
     ...(config.masterKey ? { masterKeyFile: config.masterKey } : {}),
-    onRefused: () => void node.stop().finally(() => process.exit(1)),
+    onRefused: () => void started.stop().finally(() => process.exit(1)),
+    version: updater.report().version, update: updater,
   });
-  await node.start();
-  const renewer = startRenewal(conn, { dataDir: config.data, log, onRenewed: (c) => node.setCredentials(c) });
+  node = started;
+  await started.start();
+  void updater.watch(() => started.health());
+  const renewer = startRenewal(conn, { dataDir: config.data, log, onRenewed: (c) => started.setCredentials(c) });
   exitOnSignal(async () => {
+    updater.stopWatching();
     renewer?.stop();
-    await node.stop();
+    await started.stop();
   }, log);
-  return node;
+  return started;
 }

@@ -1,13 +1,15 @@
 import { Option, type Command } from 'commander';
 import { ConfigError } from '@tributary/shared';
 import { collect } from '@tributary/edge-agent/node-options';
+import { registerRollout } from './rollout.js';
 
 /**
  * `tributary fleet …`: putting agents on devices. `fleet bundle` writes an offline install bundle
  * for one device (cli/src/fleet-bundle.ts); deploy/bundles-from-inventory.mjs calls it per device.
  */
 export function registerFleet(program: Command): Command {
-  const fleet = program.command('fleet').description('put agents on devices: offline install bundles');
+  const fleet = program.command('fleet').description('put agents on devices: offline install bundles, rollouts of agent versions');
+  registerRollout(fleet);
   fleet
     .command('bundle')
     .description('write one tarball that installs the agent on a device with no network (binary, signature, config, enrolment token, unit, install script)')

@@ -2,7 +2,7 @@ import { appTopicAllowed } from './app-topic-policy.js';
 import type { KeyObject } from 'node:crypto';
 import {
   AppError, ErrorCodes, cborEncoder, decodeControl, signBundleDigest, topics, type PlanLimits,
-  type AppAssignment, type AppStalls, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
+  type AppAssignment, type DesiredAgent, type AppStalls, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { AppRecord, MasterStore, PlanJson } from './master-store.js';
@@ -49,6 +49,8 @@ export class AppManager {
   private readonly clocks: ClockService;
   /** Per application, checkpoint times in progress -> tasks that reported them. */
   private readonly inProgress = new Map<string, Map<number, Set<string>>>();
+  /** The `agent` field of a node's desired state (fleet rollouts, RolloutManager.agentFor); set by Master. */
+  agentSource: ((node: string) => Promise<DesiredAgent | undefined>) | null = null;
   /** Serialises recoveries and placements: one change of an application at a time. */
   private changing: Promise<void> = Promise.resolve();
   /** A rescheduleAll is queued and has not started: registry changes coalesce into it. */
@@ -296,6 +298,11 @@ export class AppManager {
     return moved;
   }
 
+  /** Publishes `node`'s desired state again, in turn with placements (rollouts changed its `agent`). */
+  publishNode(node: string): Promise<void> {
+    return this.serially(() => this.publishDesired(node));
+  }
+
   /** The index of `app`'s current placement (cached per `tasks` array, which place() replaces). */
   private indexOf(app: AppRecord): PlacementIndex {
     let ix = this.indexes.get(app.tasks);
@@ -331,12 +338,13 @@ export class AppManager {
         ...(await this.checkpointFor(app, node, part.tasks)),
       });
     }
-    if (apps.length === 0 && !this.told.has(node)) return;
+    const agent = await this.agentSource?.(node);
+    if (apps.length === 0 && !agent && !this.told.has(node)) return;
     this.told.add(node);
     const boot = this.registry.get(node)?.boot;
-    const signature = `${boot ?? ''}|${apps.map((a) => `${a.app}:${a.epoch}:${a.submission}:${a.checkpoint?.restoreFrom}:${JSON.stringify(a.taskCounts ?? {})}:${a.tasks.map((t) => `${t.processor}.${t.index}@${t.node}`).join(',')}`).join(';')}`;
+    const signature = `${boot ?? ''}|${agent ? JSON.stringify(agent) : ''}|${apps.map((a) => `${a.app}:${a.epoch}:${a.submission}:${a.checkpoint?.restoreFrom}:${JSON.stringify(a.taskCounts ?? {})}:${a.tasks.map((t) => `${t.processor}.${t.index}@${t.node}`).join(',')}`).join(';')}`;
     if (this.sent.get(node) === signature) return;
-    const desired: NodeDesiredState = { node, apps, ...(boot ? { boot } : {}) };
+    const desired: NodeDesiredState = { node, apps, ...(boot ? { boot } : {}), ...(agent ? { agent } : {}) };
     await this.transport.publish(topics.control(node), cborEncoder.encode(desired), { qos: 1, retain: true });
     this.sent.set(node, signature);
   }

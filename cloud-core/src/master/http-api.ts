@@ -15,6 +15,8 @@ import { registerAdminAuth } from './admin-auth.js';
 import type { AdminTokens } from './admin-tokens.js';
 import { registerTokenRoutes } from './token-routes.js';
 import { Stats } from './stats.js';
+import type { RolloutManager } from './rollout-manager.js';
+import { registerRolloutRoutes } from './rollout-routes.js';
 
 const placement = z.object({ where: z.enum(['edge', 'cloud', 'any']), selector: z.record(z.string(), z.string()).optional() });
 const submissionSchema = z.object({
@@ -42,7 +44,7 @@ export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
  */
 export async function buildHttpApi(deps: {
   apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; install?: Omit<InstallRoutesOptions, 'log'>;
-  auth: { tokens: AdminTokens; metricsAuth?: boolean }; devices?: DeviceRegistry; signingKeyPem?: string;
+  auth: { tokens: AdminTokens; metricsAuth?: boolean }; devices?: DeviceRegistry; signingKeyPem?: string; rollouts?: RolloutManager;
 }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
 
@@ -56,7 +58,7 @@ export async function buildHttpApi(deps: {
   // Observability: rates and snapshots for the dashboard, events, Prometheus metrics.
   const events = new EventLog(deps.log.child({ component: 'events' }));
   const stats = new Stats(deps.apps, deps.registry, events);
-  const metrics = createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker, devices: deps.devices });
+  const metrics = createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker, devices: deps.devices, rollouts: deps.rollouts });
   // Before any route: its hook guards all of them.
   registerAdminAuth(app, { tokens: deps.auth.tokens, metricsAuth: deps.auth.metricsAuth, metrics, log: deps.log.child({ component: 'auth' }) });
   registerTokenRoutes(app, deps.auth.tokens);
@@ -72,6 +74,7 @@ export async function buildHttpApi(deps: {
   if (deps.devices) registerDeviceRoutes(app, deps.devices);
 
   registerInstallRoutes(app, { ...deps.install, log: deps.log.child({ component: 'install' }) });
+  if (deps.rollouts) registerRolloutRoutes(app, deps.rollouts, deps.registry);
 
   app.get('/apps', async () => deps.apps.list().map((a) => summary(a, deps.apps)));
 

@@ -35,11 +35,12 @@ export function registerInstallRoutes(app: FastifyInstance, opts: InstallRoutesO
   const digests = new Map<string, { mtimeMs: number; size: number; sha256: Buffer }>();
 
   app.get('/install.sh', async (req, reply) => {
-    const [script, unit] = await Promise.all([readFile(join(deployDir, 'install.sh'), 'utf8'), readFile(join(deployDir, 'tributary-agent.service'), 'utf8')]);
+    const [script, unit, guard] = await Promise.all(['install.sh', 'tributary-agent.service', 'agent-guard.sh'].map((f) => readFile(join(deployDir, f), 'utf8')));
     const master = (opts.publicUrl ?? `${req.protocol}://${req.headers.host ?? req.hostname}`).replace(/\/+$/, '');
-    const body = script
+    const body = script!
       .replace(/^EMBEDDED_MASTER=''$/m, () => `EMBEDDED_MASTER=${shQuote(master)}`)
-      .replace(/^EMBEDDED_UNIT=''$/m, () => `EMBEDDED_UNIT=${shQuote(unit.trimEnd())}`);
+      .replace(/^EMBEDDED_UNIT=''$/m, () => `EMBEDDED_UNIT=${shQuote(unit!.trimEnd())}`)
+      .replace(/^EMBEDDED_GUARD=''$/m, () => `EMBEDDED_GUARD=${shQuote(guard!.trimEnd())}`);
     return reply.type('text/x-shellscript; charset=utf-8').header('cache-control', 'no-store').send(body);
   });
 

@@ -1,5 +1,6 @@
 import { Level } from 'level';
 import type { AdminTokenRecord, AppRecord, DeviceRecord, MasterStore, NodeRecord } from './master-store.js';
+import type { RolloutRecord } from './rollout-types.js';
 
 /** MasterStore on LevelDB: one sublevel per kind of record, JSON values, bundles as bytes. */
 export class LevelMasterStore implements MasterStore {
@@ -7,6 +8,7 @@ export class LevelMasterStore implements MasterStore {
   private readonly apps;
   private readonly nodes;
   private readonly bundles;
+  private readonly rollouts;
   private readonly devices;
   private readonly adminTokens;
 
@@ -15,6 +17,7 @@ export class LevelMasterStore implements MasterStore {
     this.apps = this.db.sublevel<string, AppRecord>('apps', { valueEncoding: 'json' });
     this.nodes = this.db.sublevel<string, NodeRecord>('nodes', { valueEncoding: 'json' });
     this.bundles = this.db.sublevel<string, Uint8Array>('bundles', { valueEncoding: 'view' });
+    this.rollouts = this.db.sublevel<string, RolloutRecord>('rollouts', { valueEncoding: 'json' });
     this.devices = this.db.sublevel<string, DeviceRecord>('devices', { valueEncoding: 'json' });
     this.adminTokens = this.db.sublevel<string, AdminTokenRecord>('admin-tokens', { valueEncoding: 'json' });
   }
@@ -49,6 +52,14 @@ export class LevelMasterStore implements MasterStore {
 
   async putNode(node: NodeRecord): Promise<void> {
     await this.nodes.put(node.id, node);
+  }
+
+  async listRollouts(): Promise<RolloutRecord[]> {
+    return this.rollouts.values().all();
+  }
+
+  async putRollout(rollout: RolloutRecord): Promise<void> {
+    await this.rollouts.put(rollout.id, rollout);
   }
 
   async listDevices(): Promise<DeviceRecord[]> {

@@ -1,4 +1,5 @@
 import type { DeclaredAppTopics, TaskPlacement } from '@tributary/shared';
+import type { RolloutRecord } from './rollout-types.js';
 
 /** What `tributary plan --json` produces, and what the master schedules from. */
 export interface PlanJson {
@@ -103,6 +104,9 @@ export interface MasterStore {
   getBundle(sha256: string): Promise<Uint8Array | undefined>;
   listNodes(): Promise<NodeRecord[]>;
   putNode(node: NodeRecord): Promise<void>;
+  /** Fleet rollouts (rollout-manager.ts), so a restarted master resumes them. */
+  listRollouts(): Promise<RolloutRecord[]>;
+  putRollout(rollout: RolloutRecord): Promise<void>;
   listDevices(): Promise<DeviceRecord[]>;
   putDevice(device: DeviceRecord): Promise<void>;
   listAdminTokens(): Promise<AdminTokenRecord[]>;

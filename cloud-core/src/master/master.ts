@@ -12,6 +12,8 @@ import { buildHttpApi } from './http-api.js';
 import { LevelMasterStore } from './level-master-store.js';
 import { LevelCheckpointStore } from './checkpoint-store.js';
 import { Registry } from './registry.js';
+import { AgentArtefacts } from './agent-artefacts.js';
+import { RolloutManager } from './rollout-manager.js';
 import { loadOrCreateSigningKey } from '../pki/signing-key.js';
 
 /**
@@ -25,6 +27,7 @@ export class Master {
   private registry: Registry | null = null;
   private store: LevelMasterStore | null = null;
   private checkpoints: LevelCheckpointStore | null = null;
+  private rollouts: RolloutManager | null = null;
   brokerUrl = '';
   /** `mqtts://` URL of the embedded broker's TLS listener ('' with an external broker). */
   brokerTlsUrl = '';
@@ -91,6 +94,14 @@ export class Master {
     }, { signingKey: signing.privateKey, planLimits: { heapMb: config.planHeapMb, timeoutMs: config.planTimeoutMs } });
     // Application topics on the broker: those the plans of the applications a node hosts declare.
     this.appTopicPolicy = (topic, access, p) => apps.mayUseAppTopic(p.id, access, topic);
+    // Fleet rollouts: loaded before the applications, so every desired state published names the agent version.
+    const rollouts = new RolloutManager({
+      store: this.store, registry, artefacts: new AgentArtefacts({ agentDir: config.agentDir, dataDir: config.data }),
+      publicUrl, publish: (node) => apps.publishNode(node), log: log.child({ component: 'rollouts' }),
+    });
+    this.rollouts = rollouts;
+    apps.agentSource = (node) => rollouts.agentFor(node);
+    await rollouts.load();
     this.transport.onMessage((topic, payload) => {
       const t = parseTopic(topic);
       if (!t) return;
@@ -109,7 +120,7 @@ export class Master {
     const broker = this.broker;
     this.http = await buildHttpApi({
       apps, registry, store: this.store, log, auth: { tokens, metricsAuth: config.metricsAuth }, devices: this.devices, signingKeyPem: signing.publicKeyPem,
-      install: { agentDir: config.agentDir, dataDir: config.data, publicUrl: config.publicUrl }, ...(broker ? { broker: { stats: () => broker.stats() } } : {}),
+      install: { agentDir: config.agentDir, dataDir: config.data, publicUrl: config.publicUrl }, rollouts, ...(broker ? { broker: { stats: () => broker.stats() } } : {}),
     });
     await this.http.listen({ host: config.httpHost, port: config.httpPort });
     const addr = this.http.server.address();
@@ -139,6 +150,7 @@ export class Master {
 
   async stop(): Promise<void> {
     this.registry?.stop();
+    this.rollouts?.stop();
     await this.http?.close().catch(() => {});
     await this.transport?.close().catch(() => {});
     await this.broker?.close().catch(() => {});

@@ -19,7 +19,7 @@ export interface BrokerStatsSource {
   stats(): BrokerStats;
 }
 
-export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats; broker?: BrokerStatsSource; devices?: Pick<DeviceRegistry, 'refusedCounts' | 'stateCounts'> }): PromRegistry {
+export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats; broker?: BrokerStatsSource; devices?: Pick<DeviceRegistry, 'refusedCounts' | 'stateCounts'>; rollouts?: { outcomes: Record<string, number> } }): PromRegistry {
   const reg = new PromRegistry();
   const devices = deps.devices;
   if (devices) {
@@ -63,6 +63,18 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
       this.inc(deps.registry.controlRejected + deps.apps.controlRejected);
     },
   });
+  const rollouts = deps.rollouts;
+  if (rollouts) {
+    new Counter({
+      name: 'tributary_rollout_steps_total', help: 'Device steps of fleet rollouts that ended, by outcome (succeeded, failed, timed-out, rolled-back, cancelled, superseded).',
+      labelNames: ['outcome'] as const, registers: [reg],
+      collect() {
+        this.reset();
+        for (const [outcome, n] of Object.entries(rollouts.outcomes)) this.inc({ outcome }, n);
+      },
+    });
+  }
+  // The embedded broker's limits (broker-limits.ts): refusals by reason, absent with an external broker.
   new Counter({
     name: 'tributary_bundle_rejected_total', help: 'Application bundles a node refused before evaluating them (reason: unsigned, signature, sha256, no-key), as nodes report.',
     labelNames: ['node', 'reason'] as const, registers: [reg],

@@ -89,6 +89,11 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 200: json({ $ref: '#/components/schemas/EnrolmentGrant' }), 400: json(error), 403: json(error, 'certificate not valid or no longer accepted, bad proof, device revoked (`reason`)') },
         },
       },
+      '/rollouts': {
+        get: { summary: 'Fleet rollouts, newest first: waves (node ids, canary first), per-device steps (state, reason, from, times), counts by state, the versions their devices run now', responses: { 200: json({ type: 'array', items: obj }) } },
+        post: { summary: 'Start an agent rollout `{kind: "agent", version, selector?, canary?, waves?: {base, factor}, maxFailuresPercent?, stepTimeoutMs?}`; it supersedes a running one', responses: { 201: json(obj), 400: json(error, 'malformed, no binary for the version, or no device matches') } },
+      },
+      '/rollouts/{id}': { parameters: [idParam], get: { summary: 'One rollout with its waves and per-device steps', responses: { 200: json(obj), ...notFound } } },
       '/events': {
         get: {
           summary: 'Recent events: nodes online/offline/recovered, applications submitted/failed/finished/killed, epoch changes',

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { MASTER_ID, decodeControl, type Logger, type NodeEventLoopReport, type NodeHeartbeat, type NodeHello, type ReplayLogReport } from '@tributary/shared';
+import { MASTER_ID, decodeControl, type AgentUpdateReport, type Logger, type NodeEventLoopReport, type NodeHeartbeat, type NodeHello, type ReplayLogReport } from '@tributary/shared';
 import type { MasterStore, NodeRecord } from './master-store.js';
 
 export interface NodeView extends NodeRecord {
@@ -14,6 +14,8 @@ export interface NodeView extends NodeRecord {
   boot?: string;
   /** Desired states the node refused (failed their schema) since it started, from its last heartbeat. */
   controlRejected?: number;
+  /** Agents: their binary's version and their last update, from their last hello or heartbeat (rollouts). */
+  agent?: AgentUpdateReport;
   /** Bundles the node refused unevaluated (bad, missing or foreign signature, wrong sha256) since it started, by reason. */
   bundleRejected?: Record<string, number>;
 }
@@ -66,7 +68,7 @@ export class Registry extends EventEmitter {
     const node: NodeView = {
       id, kind: hello.kind, labels: { ...hello.labels }, slots: hello.slots, version: hello.version,
       firstSeen: prev?.firstSeen ?? now, lastSeen: now, clockOffsetMs: Number.isFinite(hello.now) ? hello.now - now : 0,
-      online: prev?.online ?? false, apps: prev?.apps ?? {}, boot: hello.boot,
+      online: prev?.online ?? false, apps: prev?.apps ?? {}, boot: hello.boot, ...(hello.agent ? { agent: hello.agent } : {}),
     };
     this.nodes.set(id, node);
     void this.store.putNode(stripView(node)).catch((err: Error) => this.log.error({ err }, 'cannot persist node'));
@@ -95,6 +97,7 @@ export class Registry extends EventEmitter {
     node.replayLog = replayLogOf(hb.replayLog);
     node.eventLoop = hb.eventLoop;
     node.controlRejected = hb.controlRejected ?? 0;
+    if (hb.agent) node.agent = hb.agent;
     node.bundleRejected = { ...(hb.bundleRejected ?? {}) };
     node.lastSeen = Date.now();
     this.setOnline(node, true, 'heartbeat');
@@ -128,7 +131,7 @@ export class Registry extends EventEmitter {
 }
 
 function stripView(n: NodeView): NodeRecord {
-  const { online: _o, apps: _a, boot: _b, eventLoop: _e, controlRejected: _c, bundleRejected: _r, ...record } = n;
+  const { online: _o, apps: _a, boot: _b, eventLoop: _e, controlRejected: _c, bundleRejected: _r, agent: _g, ...record } = n;
   return record;
 }
 

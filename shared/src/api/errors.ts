@@ -40,6 +40,12 @@ export const ErrorCodes = {
   CONNECTOR_MISSING: 'TRIB_ERR_CONNECTOR_MISSING',
   /** An application bundle was built against an API version this node cannot host. */
   API_VERSION: 'TRIB_ERR_API_VERSION',
+  /** An agent update was refused before anything switched: wrong SHA-256 or the master's signature does not verify. */
+  AGENT_UPDATE_REFUSED: 'TRIB_ERR_AGENT_UPDATE_REFUSED',
+  /** A replay log on disk has a newer format than this agent version reads (it was written by a later version). */
+  REPLAY_LOG_FORMAT: 'TRIB_ERR_REPLAY_LOG_FORMAT',
+  /** A fleet rollout request is malformed (selector, waves, thresholds) or names no artefact the master has. */
+  ROLLOUT_INVALID: 'TRIB_ERR_ROLLOUT_INVALID',
   /** An enrolment or certificate renewal was refused: unknown, expired or reused token, revoked device, bad proof. */
   ENROLMENT_REFUSED: 'TRIB_ERR_ENROLMENT_REFUSED',
   /** A certificate or certificate request is malformed, badly signed, or names the wrong identity. */

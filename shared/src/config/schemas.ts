@@ -159,6 +159,12 @@ export const agentConfigSchema = z.object({
   slots: z.coerce.number().int().min(1).default(4),
   data: z.string().min(1).default('.data/agent'),
   isolation: isolation.default('inline'),
+  /** Self-update: a new agent version must prove healthy within this many seconds, or the agent goes back. */
+  updateDeadlineS: z.coerce.number().int().min(5).default(120),
+  /** Self-update: free disk (MB) a download must leave on the data directory's file system. */
+  updateReserveMb: z.coerce.number().min(0).default(64),
+  /** Self-update: healthy this long without a break (ms) before a new version is committed. */
+  updateHealthyMs: z.coerce.number().int().min(0).default(3000),
   ...nodeCommon,
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -1,4 +1,4 @@
-export { NodeAgent, TRIBUTARY_VERSION, type NodeAgentOptions, type NodeCredentials } from './node-agent.js';
+export { NodeAgent, TRIBUTARY_VERSION, type NodeAgentOptions, type NodeCredentials, type NodeHealth } from './node-agent.js';
 export { BundleCache, sha256 } from './bundle-cache.js';
 export { exitOnSignal } from './shutdown.js';
 export { evaluateBundle, loadBundle, bundleHeader, bundleApiVersion, BUNDLE_HEADER } from './app-bundle.js';

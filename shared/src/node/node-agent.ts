@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { cborEncoder } from '../wire/cbor.js';
 import { decodeControl } from '../wire/control.js';
-import type { AppAssignment, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
+import type { AgentUpdateReport, AppAssignment, DesiredAgent, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
 import type { Logger } from '../log/log.js';
 import { connectMqttTransport, type MqttTransport } from '../mqtt/mqtt-transport.js';
 import { systemClock, type Clock, type Timer } from '../runtime/wall-clock.js';
@@ -55,6 +55,19 @@ export interface NodeAgentOptions {
   masterKeyFile?: string;
   /** Thread isolation: heap cap of each application's thread, MB (worker resourceLimits); 0 = V8's default. */
   appHeapMb?: number;
+  /** The version it reports in its hello (default TRIBUTARY_VERSION); agents: their slot's label. */
+  version?: string;
+  /**
+   * Agents: self-update (edge-agent/src/update/updater.ts). `report` goes into every hello and
+   * heartbeat; `apply` gets the desired state's `agent` field each time one arrives.
+   */
+  update?: { report(): AgentUpdateReport; apply(target: DesiredAgent): void };
+}
+
+/** Whether a node is doing its job, for an agent version on trial (self-update). */
+export interface NodeHealth {
+  ok: boolean;
+  reason: string;
 }
 
 export type NodeCredentials = Pick<TransportOptions, 'tls' | 'username' | 'password'>;
@@ -81,6 +94,9 @@ export class NodeAgent {
   private readonly boot = randomUUID();
   /** Desired states that failed their schema, since start. */
   controlRejected = 0;
+  /** A desired state of this run arrived and was applied (health: it knows what it should run). */
+  private desiredSeen = false;
+  private connected = false;
   /** Bundles refused before evaluation (bundle-cache.ts), by reason, since start. */
   readonly bundleRejected: Record<string, number> = {};
   private readonly masterKey: MasterSigningKey;
@@ -120,7 +136,9 @@ export class NodeAgent {
       birth: { topic: status, payload: 'online', qos: 1, retain: true },
     });
     this.transport.onMessage((topic, payload) => this.onMessage(topic, payload));
+    this.connected = true;
     this.transport.onStatus((s) => {
+      this.connected = s === 'connected';
       if (s === 'connected') void this.sayHello();
     });
     await this.transport.subscribe(topics.nodeSubscriptions(id), 1);
@@ -167,9 +185,27 @@ export class NodeAgent {
     return this.apps.get(app)?.status;
   }
 
+  /**
+   * Healthy = connected, a desired state of this run applied, and every application assigned here
+   * running without error with its tasks reporting (an application reaches `running` only once its
+   * tasks, and the replay logs of its sources, are open).
+   * Called by the agent's updater while a new version is on trial.
+   */
+  health(): NodeHealth {
+    if (!this.connected) return { ok: false, reason: 'not connected to the broker' };
+    if (!this.desiredSeen) return { ok: false, reason: 'no desired state from the master yet' };
+    for (const [id, a] of this.apps) {
+      const s = a.status;
+      if (s.state !== 'running') return { ok: false, reason: `application ${id} is ${s.state}${s.error ? `: ${s.error}` : ''}` };
+      if (s.tasks.length === 0) return { ok: false, reason: `application ${id} reports no tasks yet` };
+    }
+    return { ok: true, reason: 'healthy' };
+  }
+
   private async sayHello(): Promise<void> {
     const { kind, labels, slots } = this.options;
-    const hello: NodeHello = { kind, labels, slots, version: TRIBUTARY_VERSION, now: this.clock.now(), boot: this.boot };
+    const agent = this.options.update?.report();
+    const hello: NodeHello = { kind, labels, slots, version: this.options.version ?? TRIBUTARY_VERSION, now: this.clock.now(), boot: this.boot, ...(agent ? { agent } : {}) };
     await this.transport?.publish(topics.hello(this.id), cborEncoder.encode(hello), { qos: 1, retain: true }).catch(() => {});
   }
 
@@ -184,8 +220,10 @@ export class NodeAgent {
     }
     const replayLog = this.replayReport();
     const eventLoop: NodeEventLoopReport | undefined = this.inline?.report();
+    const agent = this.options.update?.report();
     const hb: NodeHeartbeat = {
       now: this.clock.now(), apps, ...(replayLog ? { replayLog } : {}), ...(eventLoop ? { eventLoop } : {}), controlRejected: this.controlRejected,
+      ...(agent ? { agent } : {}),
       bundleRejected: { ...this.bundleRejected },
     };
     this.transport?.publish(topics.heartbeat(this.id), cborEncoder.encode(hb), { qos: 0 }).catch(() => {});
@@ -235,6 +273,7 @@ export class NodeAgent {
 
   private async reconcile(desired: NodeDesiredState): Promise<void> {
     if (this.stopping) return;
+    if (desired.agent) this.options.update?.apply(desired.agent);
     const wanted = new Map(desired.apps.map((a) => [a.app, a]));
     for (const [id, proc] of this.apps) {
       if (!wanted.has(id)) {
@@ -256,6 +295,12 @@ export class NodeAgent {
         }
       }
     }
+    this.desiredSeen = true;
+    this.sendHeartbeat();
+  }
+
+  /** Sends a heartbeat now (the updater's state changed). */
+  reportNow(): void {
     this.sendHeartbeat();
   }
 

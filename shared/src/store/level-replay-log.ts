@@ -3,6 +3,7 @@ import { cborDecoder, cborEncoder } from '../wire/cbor.js';
 import { decodeFrameWithValues, encodeFrame, frameMessageCount } from '../wire/frame.js';
 import type { EncodedValues } from '../wire/frame-v2.js';
 import type { Message } from '../api/message.js';
+import { ErrorCodes, TributaryError } from '../api/errors.js';
 import type { LoggedBatch, ReplayLog, SourceLogStats } from './replay-log.js';
 
 import { parseSortableNumber as unnum, sortableNumber as num } from './sortable-number.js';
@@ -31,12 +32,22 @@ interface SourceState {
 }
 
 /**
+ * The on-disk format of the replay log, stored under `v!format` (docs/replay-log.md). An agent
+ * version reads every format up to its own and refuses a newer one (TRIB_ERR_REPLAY_LOG_FORMAT)
+ * instead of misreading it: after a rollback to an older agent nothing is replayed twice or
+ * skipped silently. A log without the key predates it and is format 1 (the same layout).
+ * Raise it with any change of the keys or values below, and keep reading the older formats.
+ */
+export const REPLAY_LOG_FORMAT = 1;
+
+/**
  * ReplayLog on LevelDB. Per source:
  *   b!<source>!<firstSeq>        -> the batch as one encoded frame (the wire format: its values
  *                                   section is what a remote channel sends on, not re-encoded)
  *   t!<source>!<maxTsAfter>!<seq> -> index: newest timestamp seen once this batch was appended
  *   p!<source>                   -> the source's read position after the last batch (CBOR)
  *   m!<source>                   -> newest timestamp among trimmed batches (replay needs it)
+ *   v!format                     -> REPLAY_LOG_FORMAT (CBOR number)
  * The newest-timestamp-so-far only grows, so "from which batch on can a record with ts >= T
  * appear" is the first index entry >= T: one range scan of length 1.
  */
@@ -51,6 +62,14 @@ export class LevelReplayLog implements ReplayLog {
 
   async open(): Promise<void> {
     await this.db.open();
+    const stored = await this.db.get('v!format');
+    const format = stored === undefined ? undefined : (cborDecoder.decode(stored) as unknown);
+    if (format === undefined) {
+      await this.db.put('v!format', cborEncoder.encode(REPLAY_LOG_FORMAT));
+    } else if (typeof format !== 'number' || !Number.isInteger(format) || format > REPLAY_LOG_FORMAT) {
+      await this.db.close();
+      throw new TributaryError(ErrorCodes.REPLAY_LOG_FORMAT, `replay log ${this.db.location}: format ${String(format)} is newer than this agent reads (${REPLAY_LOG_FORMAT}); it was written by a later agent version`);
+    }
   }
 
   async close(): Promise<void> {

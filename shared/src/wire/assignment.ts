@@ -88,9 +88,43 @@ export interface AppClockMessage {
   readonly checkpoint?: { readonly epoch: number; readonly t: number };
 }
 
+/**
+ * The agent binary a device should run (issue 16, self-update): set by the master's fleet rollouts
+ * (cloud-core/src/master/rollouts/) and applied by the agent's updater (edge-agent/src/update/),
+ * which downloads `url`, checks `sha256` and the master's Ed25519 `signature` (base64, over
+ * agentSigningPayload(sha256), wire/agent-signature.ts) before it switches slots.
+ */
+export interface DesiredAgent {
+  readonly version: string;
+  readonly url: string;
+  readonly sha256: string;
+  readonly signature: string;
+}
+
+/** What an agent says about its own binary and its last update, in its hello and heartbeats. */
+export interface AgentUpdateReport {
+  /** The version label of the running binary (its slot's), as the rollout named it. */
+  readonly version: string;
+  /** process.arch: which binary the master offers it. */
+  readonly arch: string;
+  /** Whether it has slots at all (installed with install.sh); without, it cannot update itself. */
+  readonly slots: boolean;
+  /**
+   * idle: nothing going on; downloading; trial: running a new version that must prove healthy;
+   * committed / rolled-back / failed / interrupted: how the last update of `target` ended.
+   */
+  readonly state: 'idle' | 'downloading' | 'trial' | 'committed' | 'rolled-back' | 'failed' | 'interrupted';
+  readonly target?: string;
+  readonly reason?: string;
+  /** Counts the agent's update state changes: the master tells a new report from a repeated one. */
+  readonly seq?: number;
+}
+
 export interface NodeDesiredState {
   readonly node: string;
   readonly apps: readonly AppAssignment[];
+  /** Agents only: the binary to run (absent: keep whatever runs). */
+  readonly agent?: DesiredAgent;
   /**
    * The node's boot id (from its hello) this was meant for, when the master knew it. A node that
    * restarted ignores a retained desired state of its previous run: what that ran is lost, the
@@ -112,6 +146,8 @@ export interface NodeHello {
    * (the master then recovers its applications), even if the master never saw it go offline.
    */
   readonly boot?: string;
+  /** Agents: their binary and update state (self-update). */
+  readonly agent?: AgentUpdateReport;
 }
 
 /** One task's counters and clock, as its node reports them. */
@@ -228,6 +264,8 @@ export interface NodeHeartbeat {
   readonly eventLoop?: NodeEventLoopReport;
   /** Desired states this node refused (they failed their schema) since it started. */
   readonly controlRejected?: number;
+  /** Agents: their binary and update state (self-update). */
+  readonly agent?: AgentUpdateReport;
   /** Bundles this node refused to evaluate since it started, by reason (unsigned, signature, sha256, no-key). */
   readonly bundleRejected?: Readonly<Record<string, number>>;
 }

@@ -37,6 +37,16 @@ const appReport = z.object({
   stalls: z.object({ count, maxMs: z.number().nonnegative(), lastAt: z.number() }).optional(),
 });
 
+const agentReport = z.object({
+  version: z.string().min(1).max(64),
+  arch: z.string().max(32),
+  slots: z.boolean(),
+  state: z.enum(['idle', 'downloading', 'trial', 'committed', 'rolled-back', 'failed', 'interrupted']),
+  target: z.string().max(64).optional(),
+  reason: z.string().max(1024).optional(),
+  seq: count.optional(),
+});
+
 export const helloSchema = z.object({
   kind: z.enum(['worker', 'agent']),
   labels,
@@ -44,6 +54,7 @@ export const helloSchema = z.object({
   version: z.string().max(64),
   now: z.number(),
   boot: z.string().max(128).optional(),
+  agent: agentReport.optional(),
 });
 
 export const heartbeatSchema = z.object({
@@ -54,6 +65,7 @@ export const heartbeatSchema = z.object({
   }).optional(),
   eventLoop: z.object({ unattributedStalls: count, unattributedErrors: count }).optional(),
   controlRejected: count.optional(),
+  agent: agentReport.optional(),
   bundleRejected: z.record(z.string().max(32), count).optional(),
 });
 
@@ -86,7 +98,14 @@ const assignment = z.object({
   }).optional(),
 });
 
-export const desiredStateSchema = z.object({ node: name, apps: z.array(assignment), boot: z.string().optional() });
+const desiredAgent = z.object({
+  version: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/),
+  url: z.string().min(1).max(2048),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  signature: z.string().min(1).max(256),
+});
+
+export const desiredStateSchema = z.object({ node: name, apps: z.array(assignment), boot: z.string().optional(), agent: desiredAgent.optional() });
 
 /** Credit grants on a credit topic: [sender task address, frames] pairs. */
 export const creditGrantsSchema = z.array(z.tuple([count, count]));

@@ -1,0 +1,95 @@
+/**
+ * Fleet rollouts (issue 16): what the master stores about one (MasterStore.putRollout) and the
+ * pure parts of planning it. The engine is rollout-manager.ts; the REST API rollout-routes.ts;
+ * the CLI `tributary fleet rollout|status` (cli/src/commands/rollout.ts).
+ */
+
+/** A device step's state. Terminal: every step ends in one of these, with a reason. */
+export type StepState =
+  | 'pending' | 'updating' | 'rolling-back'
+  | 'succeeded' | 'failed' | 'timed-out' | 'rolled-back' | 'cancelled' | 'superseded';
+
+export const TERMINAL_STEP_STATES: readonly StepState[] = ['succeeded', 'failed', 'timed-out', 'rolled-back', 'cancelled', 'superseded'];
+
+export function isTerminal(s: StepState): boolean {
+  return TERMINAL_STEP_STATES.includes(s);
+}
+
+export interface DeviceStep {
+  node: string;
+  /** Index into RolloutRecord.waves (0 = the canary). */
+  wave: number;
+  /** The version it ran when its wave started (where a rollback goes). */
+  from?: string;
+  state: StepState;
+  reason?: string;
+  /** The version this rollout currently asks the device to run (the target, or `from` when rolling back). */
+  desired?: string;
+  startedAt?: number;
+  endedAt?: number;
+}
+
+export type RolloutState = 'running' | 'aborting' | 'succeeded' | 'aborted' | 'superseded';
+
+export interface RolloutSpec {
+  kind: 'agent';
+  /** The agent version (a directory of the master's agent dir, as GET /agent/<version>/… serves). */
+  version: string;
+  selector: Record<string, string>;
+  canary: number;
+  waves: { base: number; factor: number };
+  /** Abort when failed or timed-out steps exceed this share (percent) of the steps started. */
+  maxFailuresPercent: number;
+  stepTimeoutMs: number;
+}
+
+export interface RolloutRecord extends RolloutSpec {
+  id: string;
+  createdAt: number;
+  state: RolloutState;
+  reason?: string;
+  /** Node ids per wave, canary first. */
+  plan: string[][];
+  /** The wave in progress (or the last one). */
+  wave: number;
+  steps: Record<string, DeviceStep>;
+  endedAt?: number;
+}
+
+/** The canary, then waves of base, base·factor, base·factor², … devices (sorted ids: reproducible). */
+export function planWaves(nodes: readonly string[], canary: number, base: number, factor: number): string[][] {
+  const sorted = [...nodes].sort();
+  const plan: string[][] = [];
+  let i = Math.min(canary, sorted.length);
+  if (i > 0) plan.push(sorted.slice(0, i));
+  let size = base;
+  while (i < sorted.length) {
+    const n = Math.max(1, Math.round(size));
+    plan.push(sorted.slice(i, i + n));
+    i += n;
+    size *= factor;
+  }
+  return plan;
+}
+
+/** Counts of the steps by state, and the share that failed among those started. */
+export function tally(r: RolloutRecord): { byState: Partial<Record<StepState, number>>; started: number; failed: number } {
+  const byState: Partial<Record<StepState, number>> = {};
+  let started = 0;
+  let failed = 0;
+  for (const s of Object.values(r.steps)) {
+    byState[s.state] = (byState[s.state] ?? 0) + 1;
+    if (s.startedAt !== undefined) started++;
+    if (s.state === 'failed' || s.state === 'timed-out') failed++;
+  }
+  return { byState, started, failed };
+}
+
+/** Parses a duration: 30s, 5m, 1h, or a number of milliseconds. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(n * unit);
+}
