@@ -68,6 +68,10 @@ export async function resolveNodeConnection(o: NodeConnectionOptions): Promise<N
   } else if (identity && o.token) {
     o.log.info({ id: o.id, dir: identity.dir }, 'identity present: the enrolment token is not used');
   }
+  if (viaApi && identity && identity.enrolment.masterUrl !== o.master.replace(/\/+$/, '')) {
+    // Same master under another name, or another master: its broker must trust our CA; say which.
+    o.log.warn({ id: o.id, enrolledWith: identity.enrolment.masterUrl, master: o.master }, 'the identity was issued by the master at another URL: connecting to the broker it named');
+  }
   let brokerUrl = o.master;
   if (viaApi) {
     const { tls, plain } = identity!.enrolment.brokers;
