@@ -24,8 +24,7 @@ async function setup(t: ExecutionContext, n: number) {
     await mkdir(join(dir.path, 'agents', v), { recursive: true });
     await writeFile(join(dir.path, 'agents', v, 'tributary-agent-linux-x64'), `binary ${v}`);
   }
-  await mkdir(join(dir.path, 'pki'));
-  await writeFile(join(dir.path, 'pki/signing.key'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const signingKey = generateKeyPairSync('ed25519').privateKey;
   const store = new LevelMasterStore(join(dir.path, 'm.db'));
   await store.open();
   const registry = new Registry(store, 3_600_000, log);
@@ -35,7 +34,7 @@ async function setup(t: ExecutionContext, n: number) {
   const published: string[] = [];
   const manager = async () => {
     const m = new RolloutManager({
-      store, registry, artefacts: new AgentArtefacts({ agentDir: join(dir.path, 'agents'), dataDir: dir.path }), publicUrl: () => 'http://master',
+      store, registry, artefacts: new AgentArtefacts({ agentDir: join(dir.path, 'agents'), signingKey }), publicUrl: () => 'http://master',
       publish: async (node) => { published.push(node); }, log, tickMs: 3_600_000, now: () => clock.t,
     });
     await m.load();

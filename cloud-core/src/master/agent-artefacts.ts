@@ -1,5 +1,5 @@
-import { createPrivateKey, sign } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { sign, type KeyObject } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { agentSigningPayload } from '@tributary/shared';
 import { deployDir, sha256File } from './install-routes.js';
@@ -12,27 +12,42 @@ export interface AgentArtefact {
 }
 
 /**
- * Finds, hashes and signs the agent binary `<agentDir>/<version>/tributary-agent-linux-<arch>`
- * (the file GET /agent/<version>/linux-<arch> serves, install-routes.ts) for agent rollouts
- * (rollout-manager.ts). Null when the master has no such binary or no signing key: an update the
- * device cannot verify is never offered. Digests are cached by path, size and mtime.
+ * The agent binaries the master serves: `<agentDir>/<version>/tributary-agent-linux-<arch>`
+ * (`latest`: directly under agentDir), their SHA-256 and the master's signature. The one owner of
+ * both: GET /agent/… (install-routes.ts) and agent rollouts (rollout-manager.ts) ask here, so the
+ * digest of a binary is computed once (cached by path, size and mtime) and signed with the key the
+ * master's PKI loaded at start (pki-store.ts), never read again from disk.
  */
 export class AgentArtefacts {
-  private readonly cache = new Map<string, { mtimeMs: number; size: number; artefact: AgentArtefact }>();
+  private readonly cache = new Map<string, { mtimeMs: number; size: number; sha256: string; signature: string | null }>();
+  readonly dir: string;
 
-  constructor(private readonly o: { agentDir?: string; dataDir?: string }) {}
+  constructor(private readonly o: { agentDir?: string; signingKey?: KeyObject }) {
+    this.dir = o.agentDir ?? join(deployDir, '..', 'dist');
+  }
 
-  async get(version: string, arch: string): Promise<AgentArtefact | null> {
-    const path = join(this.o.agentDir ?? join(deployDir, '..', 'dist'), ...(version === 'latest' ? [] : [version]), `tributary-agent-linux-${arch}`);
+  path(version: string, arch: string): string {
+    return join(this.dir, ...(version === 'latest' ? [] : [version]), `tributary-agent-linux-${arch}`);
+  }
+
+  /** The binary's digest and signature (null without a signing key); null when there is no such binary. */
+  async describe(version: string, arch: string): Promise<{ path: string; size: number; sha256: string; signature: string | null } | null> {
+    const path = this.path(version, arch);
     const info = await stat(path).catch(() => undefined);
     if (!info?.isFile()) return null;
-    const hit = this.cache.get(path);
-    if (hit && hit.mtimeMs === info.mtimeMs && hit.size === info.size) return hit.artefact;
-    const pem = this.o.dataDir ? await readFile(join(this.o.dataDir, 'pki', 'signing.key'), 'utf8').catch(() => undefined) : undefined;
-    if (!pem) return null;
-    const sha256 = (await sha256File(path)).toString('hex');
-    const artefact = { sha256, signature: sign(null, agentSigningPayload(sha256), createPrivateKey(pem)).toString('base64') };
-    this.cache.set(path, { mtimeMs: info.mtimeMs, size: info.size, artefact });
-    return artefact;
+    let hit = this.cache.get(path);
+    if (!hit || hit.mtimeMs !== info.mtimeMs || hit.size !== info.size) {
+      const sha256 = (await sha256File(path)).toString('hex');
+      const signature = this.o.signingKey ? sign(null, agentSigningPayload(sha256), this.o.signingKey).toString('base64') : null;
+      hit = { mtimeMs: info.mtimeMs, size: info.size, sha256, signature };
+      this.cache.set(path, hit);
+    }
+    return { path, size: info.size, sha256: hit.sha256, signature: hit.signature };
+  }
+
+  /** What a rollout offers: null when the binary is missing or unsigned (a device could not verify it). */
+  async get(version: string, arch: string): Promise<AgentArtefact | null> {
+    const d = await this.describe(version, arch);
+    return d?.signature ? { sha256: d.sha256, signature: d.signature } : null;
   }
 }

@@ -8,6 +8,7 @@ import { clockJson } from './clock-json.js';
 import type { DeviceRegistry } from './device-registry.js';
 import { registerDeviceRoutes } from './device-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
+import { AgentArtefacts } from './agent-artefacts.js';
 import { registerInstallRoutes, type InstallRoutesOptions } from './install-routes.js';
 import { EventLog } from './events.js';
 import { createMetrics, type BrokerStatsSource } from './metrics.js';
@@ -73,7 +74,7 @@ export async function buildHttpApi(deps: {
   // Devices: add/list/revoke (admin) and enrolment/renewal (the device's own credential).
   if (deps.devices) registerDeviceRoutes(app, deps.devices);
 
-  registerInstallRoutes(app, { ...deps.install, log: deps.log.child({ component: 'install' }) });
+  registerInstallRoutes(app, { artefacts: deps.install?.artefacts ?? new AgentArtefacts({}), ...(deps.install?.publicUrl ? { publicUrl: deps.install.publicUrl } : {}), log: deps.log.child({ component: 'install' }) });
   if (deps.rollouts) registerRolloutRoutes(app, deps.rollouts, deps.registry);
 
   app.get('/apps', async () => deps.apps.list().map((a) => summary(a, deps.apps)));

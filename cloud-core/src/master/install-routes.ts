@@ -1,19 +1,18 @@
-import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { agentSigningPayload, type Logger } from '@tributary/shared';
+import type { Logger } from '@tributary/shared';
+import type { AgentArtefacts } from './agent-artefacts.js';
 
 /** The repository's deploy/ directory: install.sh and the unit template. */
 export const deployDir = join(dirname(createRequire(import.meta.url).resolve('@tributary/cloud-core/package.json')), '..', 'deploy');
 
 export interface InstallRoutesOptions {
-  /** Where the agent binaries are: `tributary-agent-linux-<arch>` (latest) and `<version>/tributary-agent-linux-<arch>`. Default dist/ of this checkout (where `npm run build:agent` writes them). */
-  agentDir?: string;
-  /** The master's data directory: the binaries' signatures use `<data>/pki/signing.key` (Ed25519, PEM) when it exists. */
-  dataDir?: string;
+  /** The agent binaries, their digests and the master's signatures (agent-artefacts.ts). */
+  artefacts: AgentArtefacts;
   /** The URL written into the served install.sh; default: the scheme and Host the device used. */
   publicUrl?: string;
   log: Logger;
@@ -31,9 +30,6 @@ const VERSION = /^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/;
  * buildHttpApi (http-api.ts); used by devices (`curl … /install.sh | sh`) and `tributary fleet bundle`.
  */
 export function registerInstallRoutes(app: FastifyInstance, opts: InstallRoutesOptions): void {
-  const agentDir = opts.agentDir ?? join(deployDir, '..', 'dist');
-  const digests = new Map<string, { mtimeMs: number; size: number; sha256: Buffer }>();
-
   app.get('/install.sh', async (req, reply) => {
     const [script, unit, guard] = await Promise.all(['install.sh', 'tributary-agent.service', 'agent-guard.sh'].map((f) => readFile(join(deployDir, f), 'utf8')));
     const master = (opts.publicUrl ?? `${req.protocol}://${req.headers.host ?? req.hostname}`).replace(/\/+$/, '');
@@ -48,29 +44,13 @@ export function registerInstallRoutes(app: FastifyInstance, opts: InstallRoutesO
     const { version, file } = req.params;
     const m = ARCH_FILE.exec(file);
     if (!m || !VERSION.test(version)) return reply.code(404).send({ error: `no agent file ${version}/${file} (expected <version>/linux-x64|linux-arm64[.sha256|.sig])` });
-    const path = join(agentDir, ...(version === 'latest' ? [] : [version]), `tributary-agent-linux-${m[1]}`);
-    const info = await stat(path).catch(() => undefined);
-    if (!info?.isFile()) return reply.code(404).send({ error: `no agent binary ${version} for linux-${m[1]} on this master` });
-    if (!m[2]) {
-      return reply.type('application/octet-stream').header('content-length', info.size).send(createReadStream(path));
-    }
-    let d = digests.get(path);
-    if (!d || d.mtimeMs !== info.mtimeMs || d.size !== info.size) {
-      d = { mtimeMs: info.mtimeMs, size: info.size, sha256: await sha256File(path) };
-      digests.set(path, d);
-    }
-    if (m[2] === '.sha256') return reply.type('text/plain').send(`${d.sha256.toString('hex')}  tributary-agent-linux-${m[1]}\n`);
-    const key = await signingKey(opts.dataDir);
-    if (!key) return reply.code(404).send({ error: 'this master has no signing key (<data>/pki/signing.key): binaries are served unsigned' });
-    return reply.type('application/octet-stream').send(sign(null, agentSigningPayload(d.sha256.toString('hex')), key));
+    const d = await opts.artefacts.describe(version, m[1]!);
+    if (!d) return reply.code(404).send({ error: `no agent binary ${version} for linux-${m[1]} on this master` });
+    if (!m[2]) return reply.type('application/octet-stream').header('content-length', d.size).send(createReadStream(d.path));
+    if (m[2] === '.sha256') return reply.type('text/plain').send(`${d.sha256}  tributary-agent-linux-${m[1]}\n`);
+    if (!d.signature) return reply.code(404).send({ error: 'this master has no signing key: binaries are served unsigned' });
+    return reply.type('application/octet-stream').send(Buffer.from(d.signature, 'base64'));
   });
-}
-
-/** The master's Ed25519 signing key, read per request: `tributary certs init` may create it after the master started. */
-async function signingKey(dataDir: string | undefined): Promise<KeyObject | undefined> {
-  if (!dataDir) return undefined;
-  const pem = await readFile(join(dataDir, 'pki', 'signing.key'), 'utf8').catch(() => undefined);
-  return pem ? createPrivateKey(pem) : undefined;
 }
 
 export async function sha256File(path: string): Promise<Buffer> {

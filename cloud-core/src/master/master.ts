@@ -14,7 +14,6 @@ import { LevelCheckpointStore } from './checkpoint-store.js';
 import { Registry } from './registry.js';
 import { AgentArtefacts } from './agent-artefacts.js';
 import { RolloutManager } from './rollout-manager.js';
-import { loadOrCreateSigningKey } from '../pki/signing-key.js';
 
 /**
  * The control plane: embedded broker (unless an external one is configured), registry,
@@ -60,8 +59,8 @@ export class Master {
       appTopics: (topic, access, p) => this.appTopicPolicy(topic, access, p),
     });
     await this.devices.load();
-    // The bundle-signing key: the Ed25519 pair the PKI keeps under <data>/pki (signing.key/.pub).
-    const signing = await loadOrCreateSigningKey(join(config.data, 'pki'));
+    // One owner of the agent binaries, their digests and signatures: installs and rollouts.
+    const artefacts = new AgentArtefacts({ agentDir: config.agentDir, signingKey: pki.signingKey });
     if (config.broker) {
       this.brokerUrl = config.broker;
     } else {
@@ -91,12 +90,12 @@ export class Master {
     const publicUrl = () => config.publicUrl ?? this.httpUrl;
     const apps = new AppManager(this.store, registry, this.transport, (sha) => `${publicUrl()}/bundles/${sha}`, log.child({ component: 'apps' }), {
       checkpointIntervalMs: config.checkpointIntervalMs, checkpoints: this.checkpoints,
-    }, { signingKey: signing.privateKey, planLimits: { heapMb: config.planHeapMb, timeoutMs: config.planTimeoutMs } });
+    }, { signingKey: pki.signingKey, planLimits: { heapMb: config.planHeapMb, timeoutMs: config.planTimeoutMs } });
     // Application topics on the broker: those the plans of the applications a node hosts declare.
     this.appTopicPolicy = (topic, access, p) => apps.mayUseAppTopic(p.id, access, topic);
     // Fleet rollouts: loaded before the applications, so every desired state published names the agent version.
     const rollouts = new RolloutManager({
-      store: this.store, registry, artefacts: new AgentArtefacts({ agentDir: config.agentDir, dataDir: config.data }),
+      store: this.store, registry, artefacts,
       publicUrl, publish: (node) => apps.publishNode(node), log: log.child({ component: 'rollouts' }),
     });
     this.rollouts = rollouts;
@@ -119,8 +118,8 @@ export class Master {
     }
     const broker = this.broker;
     this.http = await buildHttpApi({
-      apps, registry, store: this.store, log, auth: { tokens, metricsAuth: config.metricsAuth }, devices: this.devices, signingKeyPem: signing.publicKeyPem,
-      install: { agentDir: config.agentDir, dataDir: config.data, publicUrl: config.publicUrl }, rollouts, ...(broker ? { broker: { stats: () => broker.stats() } } : {}),
+      apps, registry, store: this.store, log, auth: { tokens, metricsAuth: config.metricsAuth }, devices: this.devices, signingKeyPem: pki.signingPublicPem,
+      install: { artefacts, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) }, rollouts, ...(broker ? { broker: { stats: () => broker.stats() } } : {}),
     });
     await this.http.listen({ host: config.httpHost, port: config.httpPort });
     const addr = this.http.server.address();
