@@ -3,11 +3,8 @@
  * the fabric's own CA: /work/security-spec.md). Not the product's PKI (helper "pki" owns that):
  * only what a test needs to present real certificates over real TLS.
  */
-import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+import { x509 } from '@tributary/shared/identity';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;

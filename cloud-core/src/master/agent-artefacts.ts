@@ -1,8 +1,12 @@
-import { sign, type KeyObject } from 'node:crypto';
+import { createHash, sign, type KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { agentSigningPayload } from '@tributary/shared';
-import { deployDir, sha256File } from './install-routes.js';
+
+/** The repository's deploy/ directory: install.sh, the unit template, the start guard. */
+export const deployDir = join(dirname(createRequire(import.meta.url).resolve('@tributary/cloud-core/package.json')), '..', 'deploy');
 
 /** One agent binary the master serves, as a desired state names it (DesiredAgent, without the URL). */
 export interface AgentArtefact {
@@ -50,4 +54,10 @@ export class AgentArtefacts {
     const d = await this.describe(version, arch);
     return d?.signature ? { sha256: d.sha256, signature: d.signature } : null;
   }
+}
+
+export async function sha256File(path: string): Promise<Buffer> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest();
 }

@@ -1,14 +1,9 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '@tributary/shared';
-import type { AgentArtefacts } from './agent-artefacts.js';
-
-/** The repository's deploy/ directory: install.sh and the unit template. */
-export const deployDir = join(dirname(createRequire(import.meta.url).resolve('@tributary/cloud-core/package.json')), '..', 'deploy');
+import { deployDir, type AgentArtefacts } from './agent-artefacts.js';
 
 export interface InstallRoutesOptions {
   /** The agent binaries, their digests and the master's signatures (agent-artefacts.ts). */
@@ -51,12 +46,6 @@ export function registerInstallRoutes(app: FastifyInstance, opts: InstallRoutesO
     if (!d.signature) return reply.code(404).send({ error: 'this master has no signing key: binaries are served unsigned' });
     return reply.type('application/octet-stream').send(Buffer.from(d.signature, 'base64'));
   });
-}
-
-export async function sha256File(path: string): Promise<Buffer> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest();
 }
 
 /** A single-quoted POSIX shell word. */
