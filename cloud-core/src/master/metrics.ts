@@ -74,7 +74,6 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
       },
     });
   }
-  // The embedded broker's limits (broker-limits.ts): refusals by reason, absent with an external broker.
   new Counter({
     name: 'tributary_bundle_rejected_total', help: 'Application bundles a node refused before evaluating them (reason: unsigned, signature, sha256, no-key), as nodes report.',
     labelNames: ['node', 'reason'] as const, registers: [reg],
