@@ -13,3 +13,14 @@ export const AGENT_SIGNATURE_DOMAIN = 'tributary-agent-v1\0';
 export function agentSigningPayload(sha256: string): Buffer {
   return Buffer.from(`${AGENT_SIGNATURE_DOMAIN}${sha256}`, 'utf8');
 }
+
+/**
+ * Remote agent configurations (issue 16, `tributary fleet rollout config`): the master signs the
+ * SHA-256 of the configuration's bytes (DesiredConfig.body) behind a prefix of their own.
+ */
+export const CONFIG_SIGNATURE_DOMAIN = 'tributary-config-v1\0';
+
+/** The bytes the master signs for an agent configuration whose SHA-256 (hex, lower case) is `sha256`. */
+export function configSigningPayload(sha256: string): Buffer {
+  return Buffer.from(`${CONFIG_SIGNATURE_DOMAIN}${sha256}`, 'utf8');
+}

@@ -101,6 +101,32 @@ export interface DesiredAgent {
   readonly signature: string;
 }
 
+/**
+ * A configuration an agent should run with (issue 16, `tributary fleet rollout config`): settings of
+ * its config file (agentConfigSchema) laid over that file, except those that say who and where it
+ * is (id, data, master, enrolment token), which a remote configuration may not change. Applied by
+ * the agent's updater like a binary: verified, kept beside the previous one, tried, committed once
+ * healthy, else the previous one comes back by itself.
+ */
+export interface DesiredConfig {
+  /** Hex SHA-256 of `body`: the configuration's identity (its "version" in rollouts). */
+  readonly sha256: string;
+  /** A JSON object, UTF-8. */
+  readonly body: Uint8Array;
+  /** The master's Ed25519 signature over configSigningPayload(sha256), base64. */
+  readonly signature: string;
+}
+
+/** What an agent says about its remote configuration (in AgentUpdateReport.config). */
+export interface AgentConfigReport {
+  /** SHA-256 of the remote configuration it runs with; 'none' when it runs with its file only. */
+  readonly version: string;
+  /** idle, trial (running a new one that must prove healthy), or how the last change to `target` ended. */
+  readonly state: 'idle' | 'trial' | 'committed' | 'rolled-back' | 'failed';
+  readonly target?: string;
+  readonly reason?: string;
+}
+
 /** What an agent says about its own binary and its last update, in its hello and heartbeats. */
 export interface AgentUpdateReport {
   /** The version label of the running binary (its slot's), as the rollout named it. */
@@ -118,6 +144,8 @@ export interface AgentUpdateReport {
   readonly reason?: string;
   /** Counts the agent's update state changes: the master tells a new report from a repeated one. */
   readonly seq?: number;
+  /** Its remote configuration (absent: an agent that does not take one). */
+  readonly config?: AgentConfigReport;
 }
 
 export interface NodeDesiredState {
@@ -125,6 +153,8 @@ export interface NodeDesiredState {
   readonly apps: readonly AppAssignment[];
   /** Agents only: the binary to run (absent: keep whatever runs). */
   readonly agent?: DesiredAgent;
+  /** Agents only: the remote configuration to run with (absent: keep whatever it runs with). */
+  readonly config?: DesiredConfig;
   /**
    * The node's boot id (from its hello) this was meant for, when the master knew it. A node that
    * restarted ignores a retained desired state of its previous run: what that ran is lost, the

@@ -45,6 +45,12 @@ const agentReport = z.object({
   target: z.string().max(64).optional(),
   reason: z.string().max(1024).optional(),
   seq: count.optional(),
+  config: z.object({
+    version: z.string().min(1).max(64),
+    state: z.enum(['idle', 'trial', 'committed', 'rolled-back', 'failed']),
+    target: z.string().max(64).optional(),
+    reason: z.string().max(1024).optional(),
+  }).optional(),
 });
 
 export const helloSchema = z.object({
@@ -105,7 +111,15 @@ const desiredAgent = z.object({
   signature: z.string().min(1).max(256),
 });
 
-export const desiredStateSchema = z.object({ node: name, apps: z.array(assignment), boot: z.string().optional(), agent: desiredAgent.optional() });
+const desiredConfig = z.object({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  body: bytes.refine((b) => b.byteLength <= 65_536, 'a remote configuration is at most 64 KiB'),
+  signature: z.string().min(1).max(256),
+});
+
+export const desiredStateSchema = z.object({
+  node: name, apps: z.array(assignment), boot: z.string().optional(), agent: desiredAgent.optional(), config: desiredConfig.optional(),
+});
 
 /** Credit grants on a credit topic: [sender task address, frames] pairs. */
 export const creditGrantsSchema = z.array(z.tuple([count, count]));
