@@ -24,6 +24,18 @@ test('valid control messages decode, clocks may be ±Infinity', (t) => {
   t.true(decodeControl('desired', enc(desired)).ok);
 });
 
+test('a desired state naming standbys (issue 14) decodes with them; one without still decodes; a bad standby is refused', (t) => {
+  const bundle = { sha256: 'b'.repeat(64), url: 'http://m/bundles/b', signature: 'c2ln' };
+  const standby = [{ app: 'plant-monitor', epoch: 3, bundle, params: { windowMs: '1000' }, submission: 1_700_000_000_000 }];
+  const r = decodeControl('desired', enc({ node: 'w-2', apps: [], standby }));
+  t.deepEqual(r.ok && r.value.standby, standby);
+  const old = decodeControl('desired', enc({ node: 'w-2', apps: [] }));
+  t.true(old.ok && old.value.standby === undefined, 'a master that sends no standbys is understood');
+  const bad = decodeControl('desired', enc({ node: 'w-2', apps: [], standby: [{ ...standby[0], bundle: { ...bundle, sha256: 'nope' } }] }));
+  t.false(bad.ok);
+  if (!bad.ok) t.regex(bad.reason, /^desired: standby\.0\.bundle\.sha256/);
+});
+
 test('malformed control messages are refused with a reason, never thrown', (t) => {
   const bad: [Parameters<typeof decodeControl>[0], Uint8Array][] = [
     ['hello', new Uint8Array([0xff, 0x00, 0x13])],

@@ -50,7 +50,7 @@ interface KillFigures {
 }
 
 /** Log lines that mark the steps of a recovery, for the timeline printed after each kill. */
-const STEPS = /^(recovering application|application (running|failed)|assignment changed|master started|(worker|agent) started|node (online|offline))/;
+const STEPS = /^(recovering application|standby taking over|application (running|failed)|assignment changed|master started|(worker|agent) started|node (online|offline))/;
 
 class RecoveryCluster {
   readonly arrivals: Arrival[] = [];

@@ -11,6 +11,7 @@ import { ClockService, type AppClock } from './clock-service.js';
 import { schedule } from './scheduler.js';
 import { checkBundle } from './bundle-check.js';
 import { PlacementIndex } from './node-tasks.js';
+import { onlineWorkers, standbyFor, standbySignature } from './standby.js';
 
 /** Desired states published between two yields of the event loop (the HTTP API keeps answering). */
 const PUBLISH_CHUNK = 256;
@@ -239,7 +240,8 @@ export class AppManager {
     if (!app) return undefined;
     if (app.state === 'running') {
       app.state = 'killed';
-      const nodes = new Set(app.tasks.map((t) => t.node));
+      // Workers holding a standby of it are told too (they end it).
+      const nodes = new Set([...app.tasks.map((t) => t.node), ...onlineWorkers(this.registry.list())]);
       await this.store.putApp(app);
       await this.publishAll(nodes);
       this.log.info({ app: id }, 'application killed');
@@ -249,6 +251,8 @@ export class AppManager {
 
   async rescheduleAll(): Promise<void> {
     for (const app of this.apps.values()) if (app.state === 'running') await this.place(app);
+    // A worker that joined hosts nothing yet: it still gets its standbys (unchanged states are not re-sent).
+    await this.publishAll(onlineWorkers(this.registry.list()));
   }
 
   /** (Re)places an application's tasks; publishes to the nodes whose assignment changed. */
@@ -270,7 +274,8 @@ export class AppManager {
       await this.store.putApp(app);
       // Only tasks whose processors are all placed can run correctly; until then nodes wait.
       // Nodes that lost their tasks are told too (their retained desired state must not keep them).
-      const nodesOfApp = new Set([...before, ...app.tasks.map((t) => t.node)]);
+      // Every online worker too: its standbys follow the application (standby.ts).
+      const nodesOfApp = new Set([...before, ...app.tasks.map((t) => t.node), ...onlineWorkers(nodes)]);
       await this.publishAll(nodesOfApp);
     }
     for (const p of result.pending) this.log.warn({ app: app.id, processor: p.processor }, `waiting to place: ${p.reason}`);
@@ -339,12 +344,13 @@ export class AppManager {
       });
     }
     const agent = await this.agentSource?.(node);
-    if (apps.length === 0 && !agent && !this.told.has(node)) return;
+    const standby = standbyFor(this.registry.get(node), this.apps.values(), (app) => this.indexOf(app).hosts(node), this.bundleUrl);
+    if (apps.length === 0 && !agent && standby.length === 0 && !this.told.has(node)) return;
     this.told.add(node);
     const boot = this.registry.get(node)?.boot;
-    const signature = `${boot ?? ''}|${agent ? JSON.stringify(agent) : ''}|${apps.map((a) => `${a.app}:${a.epoch}:${a.submission}:${a.checkpoint?.restoreFrom}:${JSON.stringify(a.taskCounts ?? {})}:${a.tasks.map((t) => `${t.processor}.${t.index}@${t.node}`).join(',')}`).join(';')}`;
+    const signature = `${boot ?? ''}|${agent ? JSON.stringify(agent) : ''}|${apps.map((a) => `${a.app}:${a.epoch}:${a.submission}:${a.checkpoint?.restoreFrom}:${JSON.stringify(a.taskCounts ?? {})}:${a.tasks.map((t) => `${t.processor}.${t.index}@${t.node}`).join(',')}`).join(';')}|${standbySignature(standby)}`;
     if (this.sent.get(node) === signature) return;
-    const desired: NodeDesiredState = { node, apps, ...(boot ? { boot } : {}), ...(agent ? { agent } : {}) };
+    const desired: NodeDesiredState = { node, apps, ...(boot ? { boot } : {}), ...(agent ? { agent } : {}), ...(standby.length > 0 ? { standby } : {}) };
     await this.transport.publish(topics.control(node), cborEncoder.encode(desired), { qos: 1, retain: true });
     this.sent.set(node, signature);
   }
@@ -393,6 +399,8 @@ export class AppManager {
         app.state = 'finished';
         void this.store.putApp(app);
         this.log.info({ app: id }, 'application finished: every source ended and every task flushed');
+        // Workers holding it warm end their standby (its hosts keep their finished run, as before).
+        void this.serially(() => this.publishAll(onlineWorkers(this.registry.list()).filter((w) => !this.indexOf(app).hosts(w))));
       }
     }
   }

@@ -30,6 +30,11 @@ export interface AppHostOptions {
   broker?: MqttConnectSettings;
   /** Thread isolation: the thread's heap cap, MB (absent: V8's default). */
   heapMb?: number;
+  /**
+   * Thread isolation: start as a hot standby (issue 14): the thread evaluates the bundle and
+   * builds the graph, and runs nothing until update() brings an assignment with tasks.
+   */
+  standby?: boolean;
   /** Publishes on the node's one MQTT connection. */
   publish: (topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean) => void;
   log: Logger;

@@ -28,6 +28,11 @@ export interface AppSessionOptions {
   log: Logger;
   /** Lets the host wrap the graph before it runs (the inline host times task calls). */
   wrapGraph?: (graph: Graph) => Graph;
+  /**
+   * The graph already built from the bundle with these params, by a standby thread
+   * (prepareGraph): the run starts without evaluating the bundle again. Used by one run only.
+   */
+  graph?: Graph;
 }
 
 /** What a session tells its host: state changes and, every second, its counters. */
@@ -58,7 +63,7 @@ export class AppSession {
   async run(): Promise<void> {
     const o = this.options;
     try {
-      const graph = await resolveApp(await loadBundle(o.bundlePath), new Params({ ...o.assignment.params }), o.assignment.app);
+      const graph = o.graph ?? await prepareGraph(o.bundlePath, o.assignment);
       if (this.stopped) return;
       const replay = o.replay
         ? { log: new ClosingReplayLog(new AppReplayLog(o.replay.dir, o.assignment.submission ?? 0, o.log)), quotaBytes: o.replay.quotaBytes, policy: o.replay.policy }
@@ -150,6 +155,14 @@ export class AppSession {
     const replay = this.options.replay && !this.closing ? await rt.replayStats().catch(() => undefined) : undefined;
     this.events.stats(tasks, { ...rt.stats }, replay);
   }
+}
+
+/**
+ * Evaluates the bundle (the host's API as `tributary`) and builds the application's graph with
+ * the assignment's params: what a run does first, and what a standby thread does ahead of one.
+ */
+export async function prepareGraph(bundlePath: string, assignment: Pick<AppAssignment, 'app' | 'params'>): Promise<Graph> {
+  return resolveApp(await loadBundle(bundlePath), new Params({ ...assignment.params }), assignment.app);
 }
 
 /**

@@ -3,15 +3,24 @@
  * cloud workers). User code (the bundle) runs here, away from the node's own state: an
  * application that throws, loops or leaks takes down its thread, not the node, which reports it
  * and goes on. The application itself is an AppSession, as in the inline host.
+ *
+ * A standby thread (hot standby, issue 14; `standby` in its data) evaluates the bundle and builds
+ * the graph, then runs nothing, holds no task and opens no replay log until an assignment with
+ * tasks arrives (ThreadApp.update): the run then starts here at once with that graph.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import type { Graph } from '../api/dag/graph.js';
+import { ErrorCodes } from '../api/errors.js';
 import type { AppAssignment } from '../wire/assignment.js';
 import { createLogger } from '../log/log.js';
-import { AppSession, type AppSessionOptions } from './app-session.js';
+import { AppSession, prepareGraph, type AppSessionOptions } from './app-session.js';
 import { PortTransport, type FromAppThread, type ToAppThread } from './port-transport.js';
 
-export interface AppThreadData extends Omit<AppSessionOptions, 'transport' | 'log' | 'wrapGraph'> {
+export interface AppThreadData extends Omit<AppSessionOptions, 'transport' | 'log' | 'wrapGraph' | 'graph'> {
   logLevel: string;
+  /** Hot standby: prepare the application, run nothing until an assignment comes. */
+  standby?: boolean;
 }
 
 const port = parentPort!;
@@ -24,8 +33,8 @@ const transport = new PortTransport(port, data.nodeId);
  * stopped) would otherwise reach the node after the new epoch's update, and its wire counters
  * (a gap, say) would be reported as the new epoch's and trigger another recovery.
  */
-const newSession = (assignment: AppAssignment): AppSession => {
-  const s: AppSession = new AppSession({ ...data, assignment, transport, log }, {
+const newSession = (assignment: AppAssignment, graph?: Graph): AppSession => {
+  const s: AppSession = new AppSession({ ...data, assignment, transport, log, ...(graph ? { graph } : {}) }, {
     state: (state, error) => {
       if (s === session) post({ type: 'state', state, ...(error ? { error } : {}) });
     },
@@ -36,26 +45,52 @@ const newSession = (assignment: AppAssignment): AppSession => {
   return s;
 };
 let assignment = data.assignment;
-let session = newSession(assignment);
-/** Updates and stops, one at a time and in order. */
-let changing: Promise<void> = Promise.resolve();
+/** Null while the thread is a standby (no run yet). */
+let session: AppSession | null = null;
+/** A standby's prepared graph, for its first run only (a later run evaluates the bundle afresh). */
+let warm: Graph | null = null;
+
+/**
+ * A standby's preparation: the bundle evaluated and the graph built with the submission's params.
+ * A bundle that fails here would fail its run too: the thread reports it failed, and the node
+ * starts the application cold if tasks of it ever come (and fail there, visibly).
+ */
+async function prepare(): Promise<void> {
+  try {
+    warm = await prepareGraph(data.bundlePath, assignment);
+    post({ type: 'standby', ms: Math.round(performance.now()) });
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    log.error({ err }, 'standby: the application failed to load');
+    post({ type: 'state', state: 'failed', error: { code: e.code ?? ErrorCodes.APP_INVALID, message: e.message ?? String(err) } });
+  }
+}
+
+/** Updates and stops, one at a time and in order (after a standby's preparation). */
+let changing: Promise<void> = data.standby ? prepare() : Promise.resolve();
 
 /**
  * A new assignment (ThreadApp.update): in place when only remote senders were added; a new epoch
  * of the same submission (a recovery) restarts the run here, in this thread, with the code it has
  * loaded: no thread to end and no new one to start (that took seconds on a loaded machine, most of
- * a worker's fail-over). Anything else (another bundle or submission): the node restarts the thread.
+ * a worker's fail-over). A standby takes its first assignment of the same submission the same way.
+ * Anything else (another bundle or submission): the node restarts the thread.
  */
 async function update(next: AppAssignment): Promise<void> {
-  if (session.update(next)) {
+  if (session?.update(next)) {
     assignment = next;
     return post({ type: 'updated', ok: true });
   }
-  if (!sameSubmission(assignment, next)) return post({ type: 'updated', ok: false });
-  await session.stop();
-  log.info({ app: next.app, epoch: next.epoch, from: assignment.epoch }, 'new epoch: restarting the application in its thread');
+  if (!sameSubmission(assignment, next) || (!session && !warm)) return post({ type: 'updated', ok: false });
+  if (session) {
+    await session.stop();
+    log.info({ app: next.app, epoch: next.epoch, from: assignment.epoch }, 'new epoch: restarting the application in its thread');
+  } else {
+    log.info({ app: next.app, epoch: next.epoch }, 'standby: starting the application in its warm thread');
+  }
   assignment = next;
-  session = newSession(next);
+  session = newSession(next, warm ?? undefined);
+  warm = null;
   void session.run();
   post({ type: 'updated', ok: true });
 }
@@ -71,9 +106,12 @@ port.on('message', (m: ToAppThread) => {
     post({ type: 'updated', ok: false });
   });
   else if (m.type === 'stop') {
-    if (m.drain) session.stopSources();
-    else changing = changing.then(() => session.stop()).then(() => post({ type: 'closed' }));
+    if (m.drain) session?.stopSources();
+    else changing = changing.then(() => session?.stop()).then(() => post({ type: 'closed' }));
   }
 });
 
-await session.run();
+if (!data.standby) {
+  session = newSession(assignment);
+  await session.run();
+}

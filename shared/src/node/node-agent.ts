@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { cborEncoder } from '../wire/cbor.js';
 import { decodeControl } from '../wire/control.js';
-import type { AgentUpdateReport, AppAssignment, DesiredAgent, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
+import type { AgentUpdateReport, AppAssignment, DesiredAgent, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport, StandbyApp } from '../wire/assignment.js';
 import type { Logger } from '../log/log.js';
 import { connectMqttTransport, type MqttTransport } from '../mqtt/mqtt-transport.js';
 import { systemClock, type Clock, type Timer } from '../runtime/wall-clock.js';
@@ -14,6 +14,7 @@ import { InlineHosting } from './inline-hosting.js';
 import { BundleRejected, MasterSigningKey } from './master-key.js';
 import { RefusedApp } from './refused-app.js';
 import { ThreadApp } from './thread-app.js';
+import { StandbyPool } from './standby-pool.js';
 import type { MqttConnectSettings } from '../connectors/host-broker.js';
 import { ConfigError, ErrorCodes } from '../api/errors.js';
 
@@ -62,6 +63,11 @@ export interface NodeAgentOptions {
    * heartbeat; `apply` gets the desired state's `agent` field each time one arrives.
    */
   update?: { report(): AgentUpdateReport; apply(target: DesiredAgent): void };
+  /**
+   * Workers with thread isolation: hold the hot standbys the master names (default true); false
+   * saves their memory (one isolate per application not hosted here) at the cost of cold takeovers.
+   */
+  standby?: boolean;
 }
 
 /** Whether a node is doing its job, for an agent version on trial (self-update). */
@@ -82,6 +88,8 @@ export type NodeCredentials = Pick<TransportOptions, 'tls' | 'username' | 'passw
 export class NodeAgent {
   private transport: MqttTransport | null = null;
   private readonly apps = new Map<string, AppHost>();
+  /** Hot standbys (workers with thread isolation only): warm threads of applications not hosted here. */
+  private readonly standbys: StandbyPool | null;
   /** Isolation `inline`: the uncaught-error guard and the event-loop watchdog; null for threads. */
   private readonly inline: InlineHosting | null;
   private readonly bundles: BundleCache;
@@ -109,6 +117,10 @@ export class NodeAgent {
     this.bundles = new BundleCache(join(options.dataDir, 'bundles'));
     this.masterKey = new MasterSigningKey({ dataDir: options.dataDir, log: options.log, ...(options.masterKeyFile ? { keyFile: options.masterKeyFile } : {}) });
     this.inline = options.isolation === 'inline' ? new InlineHosting(options.watchdogMs ?? 1000, options.log) : null;
+    // Agents (edge devices) hold no standbys: memory. Nor inline workers: no thread to keep warm.
+    this.standbys = options.kind === 'worker' && !this.inline && options.standby !== false
+      ? new StandbyPool(options.log, (s) => this.startStandby(s))
+      : null;
   }
 
   get id(): string {
@@ -155,6 +167,7 @@ export class NodeAgent {
     await this.reconciling.catch(() => {});
     await Promise.all([...this.apps.values()].map((a) => a.stop()));
     this.apps.clear();
+    await this.standbys?.clear();
     this.inline?.stop();
     const t = this.transport;
     if (t) {
@@ -285,7 +298,7 @@ export class NodeAgent {
     for (const a of wanted.values()) {
       const running = this.apps.get(a.app);
       if (!running) {
-        await this.startApp(a);
+        if (!(await this.takeOver(a))) await this.startApp(a);
       } else if (running.assignment.version !== a.version || running.assignment.epoch !== a.epoch) {
         if (!(await running.update(a))) {
           this.options.log.info({ app: a.app, version: a.version }, 'assignment changed: restarting the application here');
@@ -295,8 +308,39 @@ export class NodeAgent {
         }
       }
     }
+    await this.standbys?.reconcile(desired.standby ?? [], (app) => this.apps.has(app));
     this.desiredSeen = true;
     this.sendHeartbeat();
+  }
+
+  /**
+   * Tasks of an application not hosted here arrived (a recovery moved them): a standby of the same
+   * submission takes them in its warm thread (the run starts at once, from the assignment's
+   * checkpoint). False: no usable standby, the caller starts the application cold.
+   */
+  private async takeOver(a: AppAssignment): Promise<boolean> {
+    const warm = this.standbys?.take(a);
+    if (!warm) return false;
+    // Registered first: frames for the application go to its thread from now on.
+    this.apps.set(a.app, warm);
+    if (await warm.update(a)) {
+      this.options.log.info({ event: 'standby-takeover', app: a.app, epoch: a.epoch, tasks: a.tasks.filter((t) => t.node === this.id).length },
+        'standby taking over: the application starts in its warm thread');
+      return true;
+    }
+    this.apps.delete(a.app);
+    await warm.stop();
+    return false;
+  }
+
+  /** Starts a standby thread for `s` (StandbyPool): its bundle fetched and verified first, as for a run. */
+  private async startStandby(s: StandbyApp): Promise<ThreadApp | null> {
+    const a: AppAssignment = { app: s.app, epoch: s.epoch, version: 0, bundle: s.bundle, params: s.params, tasks: [], ...(s.submission !== undefined ? { submission: s.submission } : {}) };
+    const bundlePath = await this.bundlePathFor(a, false);
+    if (!bundlePath) return null;
+    const proc = new ThreadApp({ ...this.hostOptions(a, bundlePath), standby: true, onChange: () => {} });
+    proc.start();
+    return proc;
   }
 
   /** Sends a heartbeat now (the updater's state changed). */
@@ -305,16 +349,33 @@ export class NodeAgent {
   }
 
   private async startApp(a: AppAssignment): Promise<void> {
-    const { log } = this.options;
-    let bundlePath: string;
+    const bundlePath = await this.bundlePathFor(a);
+    if (!bundlePath) return;
+    const options = this.hostOptions(a, bundlePath);
+    const proc = this.inline ? this.inline.host(options) : new ThreadApp(options);
+    this.apps.set(a.app, proc);
+    proc.start();
+  }
+
+  /**
+   * The verified bundle's path on disk (bundle-cache.ts); null: refused or not fetched (logged).
+   * A refusal of a hosted application is counted and reported; a standby's is only logged (it
+   * is counted once tasks of the application come here).
+   */
+  private async bundlePathFor(a: AppAssignment, hosted = true): Promise<string | null> {
     try {
-      bundlePath = await this.bundles.get(a.bundle, await this.masterKey.get(a.bundle.url));
+      return await this.bundles.get(a.bundle, await this.masterKey.get(a.bundle.url));
     } catch (err) {
-      if (err instanceof BundleRejected) return this.refuse(a, err);
-      log.error({ app: a.app, err: (err as Error).message }, 'cannot fetch application bundle');
-      return;
+      if (err instanceof BundleRejected && hosted) this.refuse(a, err);
+      else if (err instanceof BundleRejected) this.options.log.warn({ event: 'standby-bundle-rejected', app: a.app, reason: err.reason }, `standby not started: ${err.message}`);
+      else this.options.log.error({ app: a.app, err: (err as Error).message }, 'cannot fetch application bundle');
+      return null;
     }
-    const options: AppHostOptions = {
+  }
+
+  private hostOptions(a: AppAssignment, bundlePath: string): AppHostOptions {
+    const { log } = this.options;
+    return {
       assignment: a, bundlePath, nodeId: this.id, labels: this.options.labels, logLevel: this.options.logLevel,
       broker: { url: this.options.brokerUrl, ...this.credentials },
       ...(this.options.appHeapMb ? { heapMb: this.options.appHeapMb } : {}),
@@ -327,9 +388,6 @@ export class NodeAgent {
       log,
       onChange: () => this.sendHeartbeat(),
     };
-    const proc = this.inline ? this.inline.host(options) : new ThreadApp(options);
-    this.apps.set(a.app, proc);
-    proc.start();
   }
 
   /** A bundle failed verification: nothing of it runs; counted, logged, reported failed here. */

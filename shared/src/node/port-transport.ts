@@ -14,7 +14,9 @@ export type FromAppThread =
   | { type: 'state'; state: 'running' | 'finished' | 'failed'; error?: { code: string; message: string } }
   | { type: 'stats'; tasks: TaskReport[]; wire: Record<string, number>; replay?: AppReplayStats }
   | { type: 'updated'; ok: boolean }
-  | { type: 'closed' };
+  | { type: 'closed' }
+  /** A standby thread has evaluated its bundle and built the graph, in `ms` since the thread began. */
+  | { type: 'standby'; ms: number };
 
 /** One application's replay logs on a node (summed over its sources). */
 export interface AppReplayStats {

@@ -43,6 +43,7 @@ export class ThreadApp implements AppHost {
       bundlePath: o.bundlePath, assignment: o.assignment, nodeId: o.nodeId, labels: o.labels, logLevel: o.logLevel,
       ...(o.replay ? { replay: o.replay } : {}),
       ...(o.broker ? { broker: o.broker } : {}),
+      ...(o.standby ? { standby: true } : {}),
     };
     // A heap cap: an application that leaks dies alone (ERR_WORKER_OUT_OF_MEMORY: failed here), not the node.
     const worker = new Worker(threadEntry, { workerData, ...(o.heapMb ? { resourceLimits: { maxOldGenerationSizeMb: o.heapMb } } : {}) });
@@ -114,6 +115,9 @@ export class ThreadApp implements AppHost {
       case 'updated':
         this.updateWaiter?.(m.ok);
         this.updateWaiter = null;
+        return;
+      case 'standby':
+        this.options.log.info({ event: 'standby-ready', app: this.app, ms: m.ms }, 'standby ready: application loaded in its thread, waiting for tasks');
         return;
     }
   }

@@ -148,9 +148,26 @@ export interface AgentUpdateReport {
   readonly config?: AgentConfigReport;
 }
 
+/**
+ * A running application a worker does not host, to keep warm (hot standby, issue 14): the worker
+ * fetches and verifies its bundle, starts its thread and evaluates it, and runs nothing. When tasks
+ * of it are assigned here (a recovery moved them), the run starts in that thread at once.
+ */
+export interface StandbyApp {
+  readonly app: string;
+  /** The application's epoch when this was published (informational: a takeover brings its own). */
+  readonly epoch: number;
+  readonly bundle: BundleRef;
+  readonly params: Readonly<Record<string, string>>;
+  /** The submission it belongs to: a takeover of another submission starts cold. */
+  readonly submission?: number;
+}
+
 export interface NodeDesiredState {
   readonly node: string;
   readonly apps: readonly AppAssignment[];
+  /** Workers only: running applications it hosts no task of, to hold warm (absent: none). */
+  readonly standby?: readonly StandbyApp[];
   /** Agents only: the binary to run (absent: keep whatever runs). */
   readonly agent?: DesiredAgent;
   /** Agents only: the remote configuration to run with (absent: keep whatever it runs with). */

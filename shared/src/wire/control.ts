@@ -86,12 +86,13 @@ export const appClockSchema = z.object({
   checkpoint: z.object({ epoch: count, t: z.number() }).optional(),
 });
 
+const bundleRef = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), url: z.string().min(1), signature: z.string().max(256).optional() });
 const placement = z.object({ processor: count, index: count, node: name, position: count.optional() });
 const assignment = z.object({
   app: name,
   epoch: count,
   version: count,
-  bundle: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), url: z.string().min(1), signature: z.string().max(256).optional() }),
+  bundle: bundleRef,
   params: z.record(z.string(), z.string()),
   tasks: z.array(placement),
   taskCounts: z.record(z.string(), count).optional(),
@@ -117,8 +118,10 @@ const desiredConfig = z.object({
   signature: z.string().min(1).max(256),
 });
 
+const standbyApp = z.object({ app: name, epoch: count, bundle: bundleRef, params: z.record(z.string(), z.string()), submission: count.optional() });
+
 export const desiredStateSchema = z.object({
-  node: name, apps: z.array(assignment), boot: z.string().optional(), agent: desiredAgent.optional(), config: desiredConfig.optional(),
+  node: name, apps: z.array(assignment), standby: z.array(standbyApp).optional(), boot: z.string().optional(), agent: desiredAgent.optional(), config: desiredConfig.optional(),
 });
 
 /** Credit grants on a credit topic: [sender task address, frames] pairs. */
