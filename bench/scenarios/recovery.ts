@@ -15,8 +15,11 @@
  *  - master: killed and restarted at once on the same ports and data; measured from the kill and
  *    from the master being back ("master started").
  * Also reported: how late that first result was against the usual delay from a window's end to
- * its arrival (median before the kill).
+ * its arrival (median before the kill); for worker kills, when the other worker's part was running
+ * again (its "application running" line: the takeover itself, without the wait for the window to
+ * end); and both workers' RSS before the first kill (the idle one holds a hot standby).
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { adminTokenOf, launchMaster, launchNode, mqttLogin, nodeMasterArgs, waitForNodesOnline, type ChildNode } from '../../cli/src/launcher.js';
@@ -45,6 +48,8 @@ interface KillFigures {
   fromBack: number | null;
   /** First new result's arrival minus (its window end + the usual delay). */
   lateBy: number;
+  /** Worker kills: from the kill to the other worker's "application running" (its part runs again). */
+  partRunning: number | null;
   /** What the processes logged between the kill and that result. */
   timeline: string;
 }
@@ -168,6 +173,24 @@ class RecoveryCluster {
   }
 }
 
+/** A process's resident set now, MB (Linux /proc; null elsewhere). */
+async function rssMb(pid: number | undefined): Promise<number | null> {
+  const status = pid === undefined ? '' : await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return kb ? Number(kb[1]) / 1024 : null;
+}
+
+/**
+ * The workers' RSS with the application running, settled: the one running the windows and the
+ * other, which hosts nothing of it (with hot standby, issue 14, it holds the application warm).
+ */
+async function workerRss(c: RecoveryCluster): Promise<{ hosting: number | null; idle: number | null }> {
+  await sleep(3000);
+  const hosting = await c.windowsNode();
+  const idle = hosting === 'w-1' ? 'w-2' : 'w-1';
+  return { hosting: await rssMb(c.nodes.get(hosting)?.child.pid), idle: await rssMb(c.nodes.get(idle)?.child.pid) };
+}
+
 async function killOnce(c: RecoveryCluster, kind: Kind, rnd: () => number, timeoutMs: number): Promise<KillFigures> {
   await c.untilFlowing(Date.now() - 1000, timeoutMs);
   await sleep(Math.floor(rnd() * 1000));
@@ -192,13 +215,15 @@ async function killOnce(c: RecoveryCluster, kind: Kind, rnd: () => number, timeo
   const first = await c.firstNew(killedAt, Math.max(newestEnd, killedAt), timeoutMs).catch((err: Error) => {
     throw new Error(`${kind} kill: ${err.message}; ${c.timeline(killedAt, Date.now())}; logs:\n${c.tails()}`);
   });
+  const other = kind === 'worker' ? (victim === 'w-1' ? 'w-2' : 'w-1') : null;
+  const running = c.steps.find((s) => s.who === other && s.at >= killedAt && s.msg === 'application running');
   if (kind === 'worker' && victim) {
     // Back for the next kill (not measured): the other worker then has a second one up again.
     await c.startNode(victim);
     await waitForNodesOnline(c.master.httpUrl, [victim]);
   }
   return {
-    fromKill: first.at - killedAt, fromBack: backAt === null ? null : first.at - backAt, lateBy: first.at - (first.windowEnd + usual),
+    fromKill: first.at - killedAt, partRunning: running ? running.at - killedAt : null, fromBack: backAt === null ? null : first.at - backAt, lateBy: first.at - (first.windowEnd + usual),
     timeline: `killed ${victim ?? 'master'}; ${c.timeline(killedAt, first.at)}${backAt === null ? '' : `; back at +${backAt - killedAt}`}; first new result +${first.at - killedAt}`,
   };
 }
@@ -216,6 +241,8 @@ export const recovery: Scenario = {
       await c.start();
       await c.untilFlowing(0, o.runTimeoutMs);
       ctx.say(`  plant-monitor live (1 s windows), results flowing at the sink`);
+      const rss = await workerRss(c);
+      ctx.say(`  worker RSS: running the windows ${rss.hosting?.toFixed(1) ?? '?'} MB, the other (hosting none of it) ${rss.idle?.toFixed(1) ?? '?'} MB`);
       const raw: Record<string, KillFigures[]> = {};
       for (const kind of o.recoveryKinds) {
         const figs: KillFigures[] = [];
@@ -229,6 +256,8 @@ export const recovery: Scenario = {
         const fromKill = spread(figs.map((f) => f.fromKill));
         const back = figs.every((f) => f.fromBack !== null) ? spread(figs.map((f) => f.fromBack!)) : null;
         const late = spread(figs.map((f) => f.lateBy));
+        const parts = figs.map((f) => f.partRunning).filter((x): x is number => x !== null);
+        const part = parts.length > 0 ? spread(parts) : null;
         const measured = back ?? fromKill;
         const target = kind === 'master' ? 2000 : 1000;
         ctx.add({
@@ -236,11 +265,14 @@ export const recovery: Scenario = {
           rate: null, latency: null, recordsPerCpuSec: null, processes: {},
           headline: `${back ? 'from back' : 'from kill'} median ${int(measured.median)} ms, worst ${int(measured.max)} ms` +
             `${back ? `; from kill ${int(fromKill.median)} / ${int(fromKill.max)} ms` : ''}; later than usual ${int(late.median)} / ${int(late.max)} ms` +
+            `${part ? `; other worker's part running ${int(part.median)} / ${int(part.max)} ms` : ''}` +
             `; target < ${target / 1000} s median: ${measured.median < target ? 'met' : 'missed'}`,
           extra: {
             kills: figs.length, fromKillMedianMs: fromKill.median, fromKillWorstMs: fromKill.max,
             fromBackMedianMs: back?.median ?? null, fromBackWorstMs: back?.max ?? null,
             lateByMedianMs: late.median, lateByWorstMs: late.max, targetMs: target, met: measured.median < target ? 'yes' : 'no',
+            partRunningMedianMs: part?.median ?? null, partRunningWorstMs: part?.max ?? null,
+            workerRssHostingMb: rss.hosting, workerRssIdleMb: rss.idle,
           },
         });
       }
