@@ -1,4 +1,4 @@
-/** The `isolation` and `watchdogMs` node settings: defaults per kind, environment, flags, bad values. */
+/** The `isolation`, `watchdogMs` and (workers) `standby` node settings: defaults per kind, environment, flags, bad values. */
 import test from 'ava';
 import { agentConfigSchema, loadConfig, workerConfigSchema } from '../shared/src/config/index.js';
 
@@ -22,4 +22,12 @@ test('a bad isolation is a configuration error naming the setting and where it c
   const err = t.throws(() => loadConfig(workerConfigSchema, { env: { TRIBUTARY_ISOLATION: 'process' } }));
   t.regex(err.message, /isolation \(env TRIBUTARY_ISOLATION\)/);
   t.regex((err as { code?: string }).code ?? '', /TRIB_ERR_CONFIG_INVALID/);
+});
+
+test('workers hold hot standbys by default; TRIBUTARY_STANDBY=off turns them off, a flag wins; a bad value is refused', (t) => {
+  t.true(loadConfig(workerConfigSchema, { env: {} }).standby);
+  t.false(loadConfig(workerConfigSchema, { env: { TRIBUTARY_STANDBY: 'off' } }).standby);
+  t.true(loadConfig(workerConfigSchema, { env: { TRIBUTARY_STANDBY: 'off' }, flags: { standby: 'on' } }).standby);
+  const err = t.throws(() => loadConfig(workerConfigSchema, { env: { TRIBUTARY_STANDBY: 'sometimes' } }));
+  t.regex(err.message, /standby \(env TRIBUTARY_STANDBY\)/);
 });

@@ -55,10 +55,11 @@ export function registerCluster(program: Command): void {
     .option('--slots <n>', 'how many tasks this worker accepts; default 8')
     .addOption(new Option('--label <key=value>', 'a label for placement (repeatable)').argParser(collect))
     .option('--data <dir>', 'bundle cache and replay logs; default .data/worker')
+    .option('--standby <on|off>', 'hold running applications not hosted here warm, for fast takeovers (~20 MB each); default on')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await (await cloud()).runWorker(sources(o, { master: o.master, enrolToken: o.token, id: o.id, slots: o.slots, labels: o.label, data: o.data, ...replayFlags(o), logLevel: o.logLevel }));
+      await (await cloud()).runWorker(sources(o, { master: o.master, enrolToken: o.token, id: o.id, slots: o.slots, labels: o.label, data: o.data, standby: o.standby, ...replayFlags(o), logLevel: o.logLevel }));
     });
 
   agentCommand(program.command('agent'));

@@ -15,7 +15,7 @@ export async function runWorker(sources: ConfigSources): Promise<NodeAgent> {
     id, kind: 'worker', labels: config.labels, slots: config.slots, brokerUrl: conn.brokerUrl, credentials: conn.credentials,
     heartbeatMs: config.heartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,
     replayLog: { enabled: config.replayLog, quotaBytes: config.replayQuotaMb * 1024 * 1024, policy: config.replayQuotaPolicy },
-    isolation: config.isolation, watchdogMs: config.watchdogMs, appHeapMb: config.appHeapMb,
+    isolation: config.isolation, watchdogMs: config.watchdogMs, appHeapMb: config.appHeapMb, standby: config.standby,
     ...(config.masterKey ? { masterKeyFile: config.masterKey } : {}),
     onRefused: () => void node.stop().finally(() => process.exit(1)),
   });

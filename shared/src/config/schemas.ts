@@ -149,6 +149,13 @@ export const workerConfigSchema = z.object({
   slots: z.coerce.number().int().min(1).default(8),
   data: z.string().min(1).default('.data/worker'),
   isolation: isolation.default('thread'),
+  /**
+   * Hot standby (thread isolation): hold every running application this worker hosts no task of
+   * warm (its bundle verified and evaluated in a thread, nothing running), so a worker's fail-over
+   * to this one starts in that thread. Costs ~20 MB of RSS per application held; off saves it and
+   * makes takeovers cold (a new thread, the bundle loaded then).
+   */
+  standby: onoff.default(true),
   ...nodeCommon,
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
