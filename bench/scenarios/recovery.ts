@@ -71,7 +71,7 @@ class RecoveryCluster {
 
   private watch(who: string, node: ChildNode): void {
     node.onLog((l) => {
-      if (typeof l.msg === 'string' && typeof l.time === 'number' && STEPS.test(l.msg)) this.steps.push({ at: l.time, who, msg: l.msg });
+      if (typeof l.msg === 'string' && typeof l.time === 'number' && STEPS.test(l.msg)) this.steps.push({ at: l.time, who, msg: typeof l.reason === "string" ? `${l.msg} (${l.reason})` : l.msg });
     });
   }
 
