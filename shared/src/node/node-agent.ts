@@ -338,7 +338,10 @@ export class NodeAgent {
     const a: AppAssignment = { app: s.app, epoch: s.epoch, version: 0, bundle: s.bundle, params: s.params, tasks: [], ...(s.submission !== undefined ? { submission: s.submission } : {}) };
     const bundlePath = await this.bundlePathFor(a, false);
     if (!bundlePath) return null;
-    const proc = new ThreadApp({ ...this.hostOptions(a, bundlePath), standby: true, onChange: () => {} });
+    // Its state changes are news for the master only once it runs here (taken over), not as a standby.
+    const proc: ThreadApp = new ThreadApp({ ...this.hostOptions(a, bundlePath), standby: true, onChange: () => {
+      if (this.apps.get(s.app) === proc) this.sendHeartbeat();
+    } });
     proc.start();
     return proc;
   }
