@@ -34,6 +34,22 @@ export interface AppRecord {
   recovery?: { at: number; reason: string };
   /** Recoveries of this submission so far. */
   recoveries?: number;
+  /**
+   * An application rollout in progress (`tributary fleet rollout app`, issue 16): the new bundle,
+   * of the same shape, and the nodes that run it already; every other node runs `bundleSha256`.
+   */
+  candidate?: CandidateBundle;
+}
+
+/** A new bundle of a running application, rolled out node by node (AppManager.runCandidate). */
+export interface CandidateBundle {
+  bundleSha256: string;
+  bundleSignature?: string;
+  plan: PlanJson;
+  appTopics?: DeclaredAppTopics;
+  /** The rollout that brought it. */
+  rollout: string;
+  nodes: string[];
 }
 
 export interface NodeRecord {
