@@ -80,15 +80,14 @@ export class RemoteConfig {
   /** A desired state's `config`: put it in force unless it is what runs, or was refused before. */
   apply(target: DesiredConfig): void {
     if (target.sha256 === this.version || this.busy() || this.o.busy()) return;
-    // Already reported as refused: desired states repeat, the report does not change.
-    if (this.target === target.sha256 && (this.state === 'failed' || this.state === 'rolled-back')) return;
     if (!this.o.canRestart) {
       this.set('failed', target.sha256, 'no slots: this agent was not installed with install.sh, no supervisor would start it again with the new configuration');
       return;
     }
     const before = this.refused.get(target.sha256);
     if (before !== undefined) {
-      this.set('failed', target.sha256, `not tried again, this configuration failed here before (${before})`);
+      // Already reported (refused, or rolled back at the last start): the report keeps its reason.
+      if (this.target !== target.sha256) this.set('failed', target.sha256, `not tried again, this configuration failed here before (${before})`);
       return;
     }
     try {
@@ -176,7 +175,9 @@ export class RemoteConfig {
     throw new Error(`no master signing key (${this.o.keyFiles.join(', ')}): a configuration cannot be verified, so none is applied`);
   }
 
+  /** Desired states repeat: a report that does not change is not a change (no seq, no heartbeat). */
   private set(state: AgentConfigReport['state'], target: string, reason: string): void {
+    if (state === this.state && target === this.target && reason === this.reason) return;
     this.state = state;
     this.target = target;
     this.reason = reason;
