@@ -165,3 +165,20 @@ test.serial('a configuration that makes the application fail (thread isolation w
   t.like(seen.reports.at(-1)?.config, { version: previous.sha256, state: 'rolled-back', target: bad.sha256 });
   t.is(agent.exits.length, restarts);
 });
+
+test.serial('a configuration that sets the id, or whose body was changed after signing, is refused with the reason; the agent goes on as it was', async (t) => {
+  const running = signed(good);
+  const restarts = agent.exits.length;
+  const forbidden = signed({ id: 'dev-2' });
+  await rollOut(forbidden);
+  const refused = await when('a failed report', () => seen.reports.find((r) => r.config?.state === 'failed' && r.config.target === forbidden.sha256));
+  t.like(refused.config, { version: running.sha256 });
+  t.regex(refused.config?.reason ?? '', /it sets id, which say who and where the agent is .*: refused/);
+  const tampered: DesiredConfig = { ...signed({ heartbeatMs: 600 }), body: Buffer.from(JSON.stringify({ heartbeatMs: 100 })) };
+  await rollOut(tampered);
+  const log = await agent.waitFor((l) => l.event === 'config-refused' && l.target === tampered.sha256, 'config-refused');
+  t.regex(log.reason, /its SHA-256 is [0-9a-f]{64}, not the one the master named/);
+  await when('the tampered one reported', () => seen.reports.find((r) => r.config?.target === tampered.sha256));
+  t.is(agent.exits.length, restarts, 'no restart');
+  t.deepEqual(await readFile(join(data(), 'agent', 'config.json')), Buffer.from(running.body));
+});
