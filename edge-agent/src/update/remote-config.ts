@@ -100,7 +100,15 @@ export class RemoteConfig {
       return;
     }
     this.staging = true;
-    this.store.stage(target.body, target.sha256, this.o.deadlineSeconds);
+    try {
+      this.store.stage(target.body, target.sha256, this.o.deadlineSeconds);
+    } catch (err) {
+      // E.g. a full disk: what is in force stays (the next start removes a half-written temporary).
+      this.staging = false;
+      this.o.log.error({ event: 'config-failed', target: target.sha256, err: (err as Error).message }, 'remote configuration could not be kept on disk; nothing changed');
+      this.set('failed', target.sha256, `cannot keep it on disk: ${(err as Error).message}`);
+      return;
+    }
     this.o.log.info({ event: 'config-switch', from: this.version, to: target.sha256 }, 'remote configuration verified and kept: restarting with it on trial');
     this.o.restart(`configuration ${target.sha256}`);
   }
