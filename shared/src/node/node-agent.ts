@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { cborEncoder } from '../wire/cbor.js';
 import { decodeControl } from '../wire/control.js';
-import type { AgentUpdateReport, AppAssignment, DesiredAgent, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
+import type { AgentUpdateReport, AppAssignment, DesiredAgent, DesiredConfig, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport } from '../wire/assignment.js';
 import type { Logger } from '../log/log.js';
 import { connectMqttTransport, type MqttTransport } from '../mqtt/mqtt-transport.js';
 import { systemClock, type Clock, type Timer } from '../runtime/wall-clock.js';
@@ -59,9 +59,10 @@ export interface NodeAgentOptions {
   version?: string;
   /**
    * Agents: self-update (edge-agent/src/update/updater.ts). `report` goes into every hello and
-   * heartbeat; `apply` gets the desired state's `agent` field each time one arrives.
+   * heartbeat; `apply` gets the desired state's `agent` field each time one arrives, `applyConfig`
+   * its `config` field (remote configuration, edge-agent/src/update/remote-config.ts).
    */
-  update?: { report(): AgentUpdateReport; apply(target: DesiredAgent): void };
+  update?: { report(): AgentUpdateReport; apply(target: DesiredAgent): void; applyConfig?(target: DesiredConfig): void };
 }
 
 /** Whether a node is doing its job, for an agent version on trial (self-update). */
@@ -274,6 +275,7 @@ export class NodeAgent {
   private async reconcile(desired: NodeDesiredState): Promise<void> {
     if (this.stopping) return;
     if (desired.agent) this.options.update?.apply(desired.agent);
+    if (desired.config) this.options.update?.applyConfig?.(desired.config);
     const wanted = new Map(desired.apps.map((a) => [a.app, a]));
     for (const [id, proc] of this.apps) {
       if (!wanted.has(id)) {
