@@ -29,8 +29,8 @@ export interface RolloutManagerDeps {
   traffic?: DeviceTraffic;
 }
 
-/** The configuration settings a remote configuration may not set: who and where the agent is. */
-const FIXED_CONFIG_KEYS = ['id', 'data', 'master', 'enrolToken', 'token', 'config'];
+/** The settings a remote configuration may not set: who and where the agent is, and whose key it trusts (the agent refuses them too, edge-agent/src/update/remote-config.ts). */
+const FIXED_CONFIG_KEYS = ['id', 'data', 'master', 'enrolToken', 'token', 'masterKey', 'config'];
 
 const VERSION = /^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/;
 
