@@ -12,7 +12,7 @@
  * Measured per kind: time until the rollout has succeeded, the master's CPU seconds and RSS
  * meanwhile, and the bytes it sent the devices.
  *
- *   node --import=tsx bench/rollout.ts                          # 1,000 agents, canary 10, waves 50,2, both kinds
+ *   npm run bench:rollout                                       # 1,000 agents, canary 10, waves 50,2, both kinds
  *   node --import=tsx bench/rollout.ts --agents 200 --canary 5 --waves 20,2 --kind app
  *
  * The agent "binaries" are small files (the download cost of a real 100 MB binary is the
