@@ -1,6 +1,7 @@
 /**
  * Light agents: MQTT clients that register with a master like real agents (retained hello and
- * status, a last will, a heartbeat every second staggered over the second) without running
+ * status, a last will, a heartbeat every second staggered over the second — every idle period
+ * while they host nothing, as real agents do) without running
  * anything. Optionally they listen on their control topic and report every desired state the
  * master publishes to them, play self-update and play hosting applications. Used by the
  * dashboard, control-plane and rollout benchmarks.
@@ -28,6 +29,8 @@ export interface FakeAgentsOptions {
    * (bench/rollout.ts --kind app). Nothing of the application runs.
    */
   hostApps?: boolean;
+  /** Heartbeat period while hosting nothing, as real agents (`idleHeartbeatMs`, default 10 s); 0: every second. */
+  idleHeartbeatMs?: number;
 }
 
 export class FakeAgents {
@@ -60,7 +63,16 @@ export class FakeAgents {
     let agent: AgentUpdateReport | undefined = o.agentVersion ? { version: o.agentVersion, arch: 'x64', slots: true, state: 'idle', seq: 0 } : undefined;
     const apps: Record<string, AppReport> = {};
     const bundles = new Set<string>();
-    const hb = () => void c.publishAsync(topics.heartbeat(id), Buffer.from(cborEncoder.encode({ now: Date.now(), apps, ...(agent ? { agent } : {}) } satisfies NodeHeartbeat)), { qos: 0 }).catch(() => {});
+    const idle = o.idleHeartbeatMs ?? 10_000;
+    let lastBeat = 0;
+    const beat = () => {
+      if (idle > 1000 && Object.keys(apps).length === 0 && Date.now() - lastBeat < idle) return;
+      hb();
+    };
+    const hb = () => {
+      lastBeat = Date.now();
+      void c.publishAsync(topics.heartbeat(id), Buffer.from(cborEncoder.encode({ now: Date.now(), apps, ...(agent ? { agent } : {}) } satisfies NodeHeartbeat)), { qos: 0 }).catch(() => {});
+    };
     let hosting: Promise<void> = Promise.resolve();
     const host = async (state: NodeDesiredState) => {
       for (const key of Object.keys(apps)) if (!state.apps.some((a) => a.app === key)) delete apps[key];
@@ -107,11 +119,11 @@ export class FakeAgents {
       });
       await c.subscribeAsync(control, { qos: 1 });
     }
-    const hello: NodeHello = { kind: 'agent', labels: o.labels?.(i) ?? {}, slots: 4, version: agent?.version ?? '0.1.0', now: Date.now(), ...(agent ? { agent } : {}) };
+    const hello: NodeHello = { kind: 'agent', labels: o.labels?.(i) ?? {}, slots: 4, version: agent?.version ?? '0.1.0', now: Date.now(), ...(agent ? { agent } : {}), ...(idle > 1000 ? { idleHeartbeatMs: idle } : {}) };
     await c.publishAsync(topics.hello(id), Buffer.from(cborEncoder.encode(hello)), { qos: 1, retain: true });
     await c.publishAsync(topics.status(id), 'online', { qos: 1, retain: true });
     // Staggered over the second, as a real fleet's heartbeats are.
-    this.timers.push(setTimeout(() => this.timers.push(setInterval(hb, 1000)), (i * 1000) / this.ids.length));
+    this.timers.push(setTimeout(() => this.timers.push(setInterval(beat, 1000)), (i * 1000) / this.ids.length));
   }
 
   async close(): Promise<void> {

@@ -59,7 +59,7 @@ export async function runAgent(sources: ConfigSources, host: { threads: boolean 
   const conn = await resolveNodeConnection({ id: config.id, role: 'agent', master: config.master, token: config.enrolToken, dataDir: config.data, log });
   const started: NodeAgent = new NodeAgent({
     id: config.id, kind: 'agent', labels: config.labels, slots: config.slots, brokerUrl: conn.brokerUrl, credentials: conn.credentials,
-    heartbeatMs: config.heartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,
+    heartbeatMs: config.heartbeatMs, idleHeartbeatMs: config.idleHeartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,
     replayLog: { enabled: config.replayLog, quotaBytes: config.replayQuotaMb * 1024 * 1024, policy: config.replayQuotaPolicy },
     isolation: config.isolation, watchdogMs: config.watchdogMs, appHeapMb: config.appHeapMb,
     ...(config.masterKey ? { masterKeyFile: config.masterKey } : {}),

@@ -26,6 +26,8 @@ export interface NodeAgentOptions {
   slots: number;
   brokerUrl: string;
   heartbeatMs: number;
+  /** Heartbeat period while it hosts no application (0 or absent: always heartbeatMs). */
+  idleHeartbeatMs?: number;
   dataDir: string;
   logLevel: string;
   log: Logger;
@@ -100,6 +102,8 @@ export class NodeAgent {
   private connected = false;
   /** Bundles refused before evaluation (bundle-cache.ts), by reason, since start. */
   readonly bundleRejected: Record<string, number> = {};
+  /** When the last heartbeat went out (the injected clock). */
+  private lastBeatAt = -Infinity;
   private readonly masterKey: MasterSigningKey;
 
   private readonly clock: Clock;
@@ -144,7 +148,7 @@ export class NodeAgent {
     });
     await this.transport.subscribe(topics.nodeSubscriptions(id), 1);
     await this.sayHello();
-    this.heartbeat = this.clock.setInterval(() => this.sendHeartbeat(), this.options.heartbeatMs);
+    this.heartbeat = this.clock.setInterval(() => this.beat(), this.options.heartbeatMs);
     log.info({ id, kind: this.options.kind, labels: this.options.labels, broker: brokerUrl, isolation: this.options.isolation ?? 'thread' }, `${this.options.kind} started`);
   }
 
@@ -206,11 +210,33 @@ export class NodeAgent {
   private async sayHello(): Promise<void> {
     const { kind, labels, slots } = this.options;
     const agent = this.options.update?.report();
-    const hello: NodeHello = { kind, labels, slots, version: this.options.version ?? TRIBUTARY_VERSION, now: this.clock.now(), boot: this.boot, ...(agent ? { agent } : {}) };
+    const idle = this.idleHeartbeatMs();
+    const hello: NodeHello = {
+      kind, labels, slots, version: this.options.version ?? TRIBUTARY_VERSION, now: this.clock.now(), boot: this.boot, ...(agent ? { agent } : {}),
+      ...(idle > 0 ? { idleHeartbeatMs: idle } : {}),
+    };
     await this.transport?.publish(topics.hello(this.id), cborEncoder.encode(hello), { qos: 1, retain: true }).catch(() => {});
   }
 
+  /** The idle period in force (never shorter than the usual one); 0: none. */
+  private idleHeartbeatMs(): number {
+    const idle = this.options.idleHeartbeatMs ?? 0;
+    return idle > this.options.heartbeatMs ? idle : 0;
+  }
+
+  /**
+   * The heartbeat timer: every period while the node hosts applications (their reports drive the
+   * clocks and the dashboard), every idle period while it hosts none. Changes (a desired state
+   * applied, an update's progress) are reported at once whatever the period (reportNow).
+   */
+  private beat(): void {
+    const idle = this.idleHeartbeatMs();
+    if (idle > 0 && this.apps.size === 0 && this.clock.now() - this.lastBeatAt < idle) return;
+    this.sendHeartbeat();
+  }
+
   private sendHeartbeat(): void {
+    this.lastBeatAt = this.clock.now();
     const apps: Record<string, NodeHeartbeat['apps'][string]> = {};
     for (const [id, a] of this.apps) {
       const s = a.status;
