@@ -1,12 +1,8 @@
 import type { DeclaredAppTopics, TaskPlacement } from '@tributary/shared';
+import type { PlanJson } from './plan-json.js';
 import type { RolloutRecord } from './rollout-types.js';
 
-/** What `tributary plan --json` produces, and what the master schedules from. */
-export interface PlanJson {
-  app: string;
-  processors: { id: number; name: string; parallelism: number; placement: { where: 'edge' | 'cloud' | 'any'; selector?: Record<string, string> }; source: string | null; chain: string[]; lateSink: boolean }[];
-  edges: { from: number; to: number; partitioner: string; kind: 'data' | 'late' }[];
-}
+export type { PlanJson } from './plan-json.js';
 
 export type AppLifecycle = 'running' | 'finished' | 'failed' | 'killed';
 

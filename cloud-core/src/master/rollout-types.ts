@@ -1,5 +1,5 @@
 import type { DeclaredAppTopics } from '@tributary/shared';
-import type { PlanJson } from './master-store.js';
+import type { PlanJson } from './plan-json.js';
 
 /**
  * Fleet rollouts (issue 16): what the master stores about one (MasterStore.putRollout) and the
