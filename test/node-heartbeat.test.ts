@@ -57,3 +57,39 @@ test('a node sends its heartbeats on its clock, one per period, stamped with the
   await node.stop();
   t.is(clock.pending, 0, 'stopping cancels the heartbeat timer');
 });
+
+test('a node that hosts nothing beats at its idle period, declared in its hello', async (t) => {
+  const broker = await startEmbeddedBroker({ port: 0, log: silent });
+  t.teardown(() => broker.close());
+  const dir = await tempDir();
+  t.teardown(dir.cleanup);
+  const master = await plainClient(t, broker.url);
+  const heartbeats: NodeHeartbeat[] = [];
+  const waiting: Array<() => void> = [];
+  let hello: NodeHello | undefined;
+  master.on('message', (topic, payload) => {
+    if (topic === topics.hello('n-idle')) hello = cborDecoder.decode(payload) as NodeHello;
+    if (topic !== topics.heartbeat('n-idle')) return;
+    heartbeats.push(cborDecoder.decode(payload) as NodeHeartbeat);
+    waiting.splice(0).forEach((w) => w());
+  });
+  await master.subscribeAsync([topics.heartbeat('n-idle'), topics.hello('n-idle')], { qos: 1 });
+  const received = async (n: number) => {
+    while (heartbeats.length < n) await new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  const clock = new FakeClock();
+  const start = clock.now();
+  const node = new NodeAgent({
+    id: 'n-idle', kind: 'agent', labels: {}, slots: 1, brokerUrl: broker.url, heartbeatMs: 1000, idleHeartbeatMs: 10_000, dataDir: dir.path, logLevel: 'silent', log: silent, clock,
+  });
+  await node.start();
+  t.teardown(() => node.stop());
+  // The first period sends one (nothing went out yet), then none until the idle period has passed.
+  clock.advance(1000);
+  await received(1);
+  clock.advance(9000);
+  clock.advance(1000);
+  await received(2);
+  t.deepEqual(heartbeats.map((h) => h.now - start), [1000, 11_000], 'one heartbeat per idle period, not one per second');
+  t.is(hello?.idleHeartbeatMs, 10_000, 'the hello tells the master how long it may stay quiet');
+});

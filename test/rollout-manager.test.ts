@@ -68,7 +68,8 @@ test('a failure past the threshold aborts: the updated canary is rolled back, la
   const r = await m.create({ ...spec, version: 'v2' });
   t.deepEqual(r.plan, [['d1'], ['d2'], ['d3', 'd4']]);
   t.like(r.steps.d1, { state: 'updating', from: 'v1', desired: 'v2' });
-  t.like(await m.agentFor('d1'), { version: 'v2', url: 'http://master/agent/v2/linux-x64' });
+  // The URL names the device: the master counts the bytes it sends each (DeviceTraffic).
+  t.like(await m.agentFor('d1'), { version: 'v2', url: 'http://master/agent/v2/linux-x64?node=d1' });
   t.deepEqual(published, ['d1'], 'only the canary is told');
   report('d1', { version: 'v2', state: 'committed', target: 'v2' });
   await m.tick();

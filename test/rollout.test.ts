@@ -94,7 +94,9 @@ test.serial('the CLI: `fleet rollout agent` starts one, `fleet status` shows its
   t.is(watched.code, 0, watched.stderr);
   t.regex(watched.stdout, new RegExp(`rollout ${id}  agent v4  succeeded`));
   t.regex(watched.stdout, /wave 0 \(canary\)/);
-  t.regex(watched.stdout, /dev-6 +succeeded +from v[12] +running v4, healthy/);
+  // With the bytes the master sent the device: its download of v4.
+  t.regex(watched.stdout, /dev-6 +succeeded +from v[12] +\d+(\.\d)? (B|KiB|MiB) +running v4, healthy/);
+  t.regex(watched.stdout, /sent: \d+(\.\d)? (B|KiB|MiB) to 1 devices/);
   t.regex(watched.stdout, /versions: v4 1/);
   const bad = await tributary(['fleet', 'rollout', 'agent', 'v9', '--master', ctx.master.httpUrl], env);
   t.not(bad.code, 0);

@@ -2,14 +2,14 @@ import { appTopicAllowed } from './app-topic-policy.js';
 import type { KeyObject } from 'node:crypto';
 import {
   AppError, ErrorCodes, cborEncoder, decodeControl, signBundleDigest, topics, type PlanLimits,
-  type AppAssignment, type DesiredAgent, type AppStalls, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
+  type AppAssignment, type DesiredAgent, type DesiredConfig, type AppStalls, type CheckpointReport, type Logger, type NodeDesiredState, type AppReport, type TaskPlacement, type TaskReport, type Transport,
 } from '@tributary/shared';
 import type { CheckpointStore } from './checkpoint-store.js';
-import type { AppRecord, MasterStore, PlanJson } from './master-store.js';
+import type { AppRecord, CandidateBundle, MasterStore, PlanJson } from './master-store.js';
 import type { NodeView, Registry } from './registry.js';
 import { ClockService, type AppClock } from './clock-service.js';
 import { schedule } from './scheduler.js';
-import { checkBundle } from './bundle-check.js';
+import { canonicalJson, checkBundle } from './bundle-check.js';
 import { PlacementIndex } from './node-tasks.js';
 import { onlineWorkers, standbyFor, standbySignature } from './standby.js';
 
@@ -52,6 +52,8 @@ export class AppManager {
   private readonly inProgress = new Map<string, Map<number, Set<string>>>();
   /** The `agent` field of a node's desired state (fleet rollouts, RolloutManager.agentFor); set by Master. */
   agentSource: ((node: string) => Promise<DesiredAgent | undefined>) | null = null;
+  /** The `config` field of an agent's desired state (fleet rollouts, RolloutManager.configFor); set by Master. */
+  configSource: ((node: string) => DesiredConfig | undefined) | null = null;
   /** Serialises recoveries and placements: one change of an application at a time. */
   private changing: Promise<void> = Promise.resolve();
   /** A rescheduleAll is queued and has not started: registry changes coalesce into it. */
@@ -67,7 +69,8 @@ export class AppManager {
     private readonly store: MasterStore,
     private readonly registry: Registry,
     private readonly transport: Transport,
-    private readonly bundleUrl: (sha: string) => string,
+    /** Where `node` downloads bundle `sha` (the node is named so the master can count the bytes it sends each device). */
+    private readonly bundleUrl: (sha: string, node: string) => string,
     private readonly log: Logger,
     private readonly exactlyOnce: { checkpointIntervalMs: number; checkpoints: CheckpointStore | null } = { checkpointIntervalMs: 0, checkpoints: null },
     /** The master's bundle-signing key (none: bundles go out unsigned, and nodes refuse them), and the limits of planning a bundle. */
@@ -308,6 +311,83 @@ export class AppManager {
     return this.serially(() => this.publishDesired(node));
   }
 
+  /**
+   * Checks a new bundle of running application `id` for an application rollout and stores it:
+   * planned by the master with the application's params like a submission, and refused unless its
+   * plan has the same shape (processors, their parallelism and placement, edges), so that nodes on
+   * the old and the new bundle can run one application together while the rollout goes on.
+   */
+  async prepareCandidate(id: string, bundle: Uint8Array): Promise<Omit<CandidateBundle, 'rollout' | 'nodes'> & { bytes: number }> {
+    const app = this.apps.get(id);
+    if (!app || app.state !== 'running') throw new AppError(ErrorCodes.ROLLOUT_INVALID, `no running application ${id}: submit it first (tributary submit)`);
+    const checked = await checkBundle(bundle, app.params, undefined, this.security, this.log);
+    if (checked.plan.app !== id) throw new AppError(ErrorCodes.ROLLOUT_INVALID, `the bundle is application ${checked.plan.app}, not ${id}`);
+    if (canonicalJson(shapeOf(checked.plan)) !== canonicalJson(shapeOf(app.plan))) {
+      throw new AppError(ErrorCodes.ROLLOUT_INVALID, `the new bundle of ${id} changes the application's shape (processors, parallelism, placement or edges): a rollout needs the same shape; kill and submit it instead`);
+    }
+    await this.store.putBundle(checked.sha256, bundle);
+    return { bundleSha256: checked.sha256, ...(checked.signature ? { bundleSignature: checked.signature } : {}), plan: checked.plan, appTopics: checked.appTopics, bytes: bundle.byteLength };
+  }
+
+  /**
+   * The nodes of application `id` that run `candidate` (null: none, every node back on the
+   * application's bundle). When that changes, the application recovers in a new epoch from its
+   * latest complete checkpoint, each node on its bundle: exactly-once holds across the switch, as
+   * across any recovery. Resolves to the epoch in force afterwards. Called by RolloutManager.
+   */
+  runCandidate(id: string, candidate: Omit<CandidateBundle, 'nodes'> | null, nodes: readonly string[], reason: string): Promise<number> {
+    let epoch = 0;
+    return this.serially(async () => {
+      const app = this.apps.get(id);
+      if (!app) return;
+      const next: CandidateBundle | undefined = candidate && nodes.length > 0 ? { ...candidate, nodes: [...nodes].sort() } : undefined;
+      const key = (c: CandidateBundle | undefined) => (c ? `${c.bundleSha256}:${c.nodes.join(',')}` : '');
+      if (key(next) !== key(app.candidate)) {
+        if (next) app.candidate = next;
+        else delete app.candidate;
+        // An application that is over restarts nothing: only the record says which bundle is whose.
+        if (app.state === 'running') await this.recover(app, reason);
+        else await this.store.putApp(app);
+      }
+      epoch = app.epoch;
+    }).then(() => epoch);
+  }
+
+  /** An application rollout reached every node: its bundle is the application's from now on (nothing restarts). */
+  promoteCandidate(id: string, sha256: string): Promise<void> {
+    return this.serially(async () => {
+      const app = this.apps.get(id);
+      const c = app?.candidate;
+      if (!app || !c || c.bundleSha256 !== sha256) return;
+      app.bundleSha256 = c.bundleSha256;
+      app.plan = c.plan;
+      app.appTopics = c.appTopics;
+      if (c.bundleSignature) app.bundleSignature = c.bundleSignature;
+      else delete app.bundleSignature;
+      delete app.candidate;
+      await this.store.putApp(app);
+      this.log.info({ app: id, bundle: sha256.slice(0, 12) }, 'application rollout complete: the new bundle is the application\'s');
+    });
+  }
+
+  /** The bundle (sha256) `node` runs (or ran, once the application is over) of application `id`; undefined when it hosts none of it. */
+  bundleFor(id: string, node: string): string | undefined {
+    const app = this.apps.get(id);
+    if (!app || !this.indexOf(app).hosts(node)) return undefined;
+    return bundleOf(app, node).sha256;
+  }
+
+  /** The bundle (sha256) of application `id` on every node the current rollout has not reached. */
+  baseBundleOf(id: string): string | undefined {
+    return this.apps.get(id)?.bundleSha256;
+  }
+
+  /** Nodes hosting tasks of running application `id`. */
+  hostsOf(id: string): string[] {
+    const app = this.apps.get(id);
+    return app && app.state === 'running' ? [...new Set(app.tasks.map((t) => t.node))] : [];
+  }
+
   /** The index of `app`'s current placement (cached per `tasks` array, which place() replaces). */
   private indexOf(app: AppRecord): PlacementIndex {
     let ix = this.indexes.get(app.tasks);
@@ -336,21 +416,26 @@ export class AppManager {
       const ix = this.indexOf(app);
       if (!ix.hosts(node)) continue;
       const part = ix.forNode(node);
+      const b = bundleOf(app, node);
       apps.push({
         app: app.id, epoch: app.epoch, version: app.version, params: app.params, ...part,
-        bundle: { sha256: app.bundleSha256, url: this.bundleUrl(app.bundleSha256), ...(app.bundleSignature ? { signature: app.bundleSignature } : {}) },
+        bundle: { sha256: b.sha256, url: this.bundleUrl(b.sha256, node), ...(b.signature ? { signature: b.signature } : {}) },
         submission: app.submittedAt,
         ...(await this.checkpointFor(app, node, part.tasks)),
       });
     }
     const agent = await this.agentSource?.(node);
-    const standby = standbyFor(this.registry.get(node), this.apps.values(), (app) => this.indexOf(app).hosts(node), this.bundleUrl);
-    if (apps.length === 0 && !agent && standby.length === 0 && !this.told.has(node)) return;
+    const config = this.configSource?.(node);
+    const standby = standbyFor(this.registry.get(node), this.apps.values(), (app) => this.indexOf(app).hosts(node), (app) => {
+      const b = bundleOf(app, node);
+      return { sha256: b.sha256, url: this.bundleUrl(b.sha256, node), ...(b.signature ? { signature: b.signature } : {}) };
+    });
+    if (apps.length === 0 && !agent && !config && standby.length === 0 && !this.told.has(node)) return;
     this.told.add(node);
     const boot = this.registry.get(node)?.boot;
-    const signature = `${boot ?? ''}|${agent ? JSON.stringify(agent) : ''}|${apps.map((a) => `${a.app}:${a.epoch}:${a.submission}:${a.checkpoint?.restoreFrom}:${JSON.stringify(a.taskCounts ?? {})}:${a.tasks.map((t) => `${t.processor}.${t.index}@${t.node}`).join(',')}`).join(';')}|${standbySignature(standby)}`;
+    const signature = `${boot ?? ''}|${agent ? JSON.stringify(agent) : ''}|${config?.sha256 ?? ''}|${apps.map((a) => `${a.app}:${a.bundle.sha256}:${a.epoch}:${a.submission}:${a.checkpoint?.restoreFrom}:${JSON.stringify(a.taskCounts ?? {})}:${a.tasks.map((t) => `${t.processor}.${t.index}@${t.node}`).join(',')}`).join(';')}|${standbySignature(standby)}`;
     if (this.sent.get(node) === signature) return;
-    const desired: NodeDesiredState = { node, apps, ...(boot ? { boot } : {}), ...(agent ? { agent } : {}), ...(standby.length > 0 ? { standby } : {}) };
+    const desired: NodeDesiredState = { node, apps, ...(boot ? { boot } : {}), ...(agent ? { agent } : {}), ...(config ? { config } : {}), ...(standby.length > 0 ? { standby } : {}) };
     await this.transport.publish(topics.control(node), cborEncoder.encode(desired), { qos: 1, retain: true });
     this.sent.set(node, signature);
   }
@@ -424,6 +509,18 @@ export class AppManager {
   mayUseAppTopic(nodeId: string, access: 'read' | 'write', topicOrFilter: string): boolean {
     return appTopicAllowed(this.apps.values(), nodeId, access, topicOrFilter);
   }
+}
+
+/** The bundle `node` runs: the rollout's candidate on the nodes it reached, else the application's. */
+function bundleOf(app: AppRecord, node: string): { sha256: string; signature?: string } {
+  const c = app.candidate;
+  if (c?.nodes.includes(node)) return { sha256: c.bundleSha256, ...(c.bundleSignature ? { signature: c.bundleSignature } : {}) };
+  return { sha256: app.bundleSha256, ...(app.bundleSignature ? { signature: app.bundleSignature } : {}) };
+}
+
+/** What must not change between two bundles of one application for their nodes to run it together. */
+function shapeOf(plan: PlanJson): unknown {
+  return { processors: plan.processors.map(({ chain: _chain, ...p }) => p), edges: plan.edges };
 }
 
 function sum(tasks: readonly TaskReport[], key: 'in' | 'out'): number {

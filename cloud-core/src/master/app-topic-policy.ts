@@ -12,9 +12,12 @@ import type { AppRecord } from './master-store.js';
  */
 export function appTopicAllowed(apps: Iterable<AppRecord>, nodeId: string, access: 'read' | 'write', topicOrFilter: string): boolean {
   for (const app of apps) {
-    if (app.state !== 'running' || !app.appTopics) continue;
+    if (app.state !== 'running') continue;
     if (!app.tasks.some((t) => t.node === nodeId)) continue;
-    const declared = access === 'write' ? app.appTopics.write : app.appTopics.read;
+    // A node an application rollout reached runs the new bundle: its declarations hold there.
+    const topics = app.candidate?.nodes.includes(nodeId) ? app.candidate.appTopics : app.appTopics;
+    if (!topics) continue;
+    const declared = access === 'write' ? topics.write : topics.read;
     for (const pattern of declared) {
       if (access === 'write' ? matchesFilter(pattern, topicOrFilter) : filterCoveredBy(topicOrFilter, pattern)) return true;
     }

@@ -10,6 +10,7 @@ import { registerDeviceRoutes } from './device-routes.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { AgentArtefacts } from './agent-artefacts.js';
 import { registerInstallRoutes, type InstallRoutesOptions } from './install-routes.js';
+import type { DeviceTraffic } from './device-traffic.js';
 import { EventLog } from './events.js';
 import { createMetrics, type BrokerStatsSource } from './metrics.js';
 import { registerAdminAuth } from './admin-auth.js';
@@ -46,6 +47,8 @@ export const servedRoutes = new WeakMap<FastifyInstance, string[]>();
 export async function buildHttpApi(deps: {
   apps: AppManager; registry: Registry; store: MasterStore; log: Logger; broker?: BrokerStatsSource; install?: Omit<InstallRoutesOptions, 'log'>;
   auth: { tokens: AdminTokens; metricsAuth?: boolean }; devices?: DeviceRegistry; signingKeyPem?: string; rollouts?: RolloutManager;
+  /** Bytes sent per device (downloads that name their device, `?node=`). */
+  traffic?: DeviceTraffic;
 }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 64 << 20 });
 
@@ -59,7 +62,7 @@ export async function buildHttpApi(deps: {
   // Observability: rates and snapshots for the dashboard, events, Prometheus metrics.
   const events = new EventLog(deps.log.child({ component: 'events' }));
   const stats = new Stats(deps.apps, deps.registry, events);
-  const metrics = createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker, devices: deps.devices, rollouts: deps.rollouts });
+  const metrics = createMetrics({ apps: deps.apps, registry: deps.registry, events, stats, broker: deps.broker, devices: deps.devices, rollouts: deps.rollouts, traffic: deps.traffic });
   // Before any route: its hook guards all of them.
   registerAdminAuth(app, { tokens: deps.auth.tokens, metricsAuth: deps.auth.metricsAuth, metrics, log: deps.log.child({ component: 'auth' }) });
   registerTokenRoutes(app, deps.auth.tokens);
@@ -74,8 +77,8 @@ export async function buildHttpApi(deps: {
   // Devices: add/list/revoke (admin) and enrolment/renewal (the device's own credential).
   if (deps.devices) registerDeviceRoutes(app, deps.devices);
 
-  registerInstallRoutes(app, { artefacts: deps.install?.artefacts ?? new AgentArtefacts({}), ...(deps.install?.publicUrl ? { publicUrl: deps.install.publicUrl } : {}), log: deps.log.child({ component: 'install' }) });
-  if (deps.rollouts) registerRolloutRoutes(app, deps.rollouts, deps.registry);
+  registerInstallRoutes(app, { artefacts: deps.install?.artefacts ?? new AgentArtefacts({}), ...(deps.install?.publicUrl ? { publicUrl: deps.install.publicUrl } : {}), ...(deps.traffic ? { traffic: deps.traffic } : {}), log: deps.log.child({ component: 'install' }) });
+  if (deps.rollouts) registerRolloutRoutes(app, deps.rollouts, deps.registry, deps.apps);
 
   app.get('/apps', async () => deps.apps.list().map((a) => summary(a, deps.apps)));
 
@@ -185,9 +188,10 @@ export async function buildHttpApi(deps: {
     return reply.type('application/x-pem-file').send(deps.signingKeyPem);
   });
 
-  app.get<{ Params: { sha: string } }>('/bundles/:sha', async (req, reply) => {
+  app.get<{ Params: { sha: string }; Querystring: { node?: string } }>('/bundles/:sha', async (req, reply) => {
     const bytes = /^[0-9a-f]{64}$/.test(req.params.sha) ? await deps.store.getBundle(req.params.sha) : undefined;
     if (!bytes) return reply.code(404).send({ error: `no bundle ${req.params.sha}` });
+    deps.traffic?.add(req.query.node, bytes.byteLength);
     return reply.type('text/javascript').send(Buffer.from(bytes));
   });
 

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '@tributary/shared';
+import type { DeviceTraffic } from './device-traffic.js';
 import { deployDir, type AgentArtefacts } from './agent-artefacts.js';
 
 export interface InstallRoutesOptions {
@@ -10,6 +11,8 @@ export interface InstallRoutesOptions {
   artefacts: AgentArtefacts;
   /** The URL written into the served install.sh; default: the scheme and Host the device used. */
   publicUrl?: string;
+  /** Counts the bytes of a binary sent to the device its URL names (`?node=`, fleet rollouts). */
+  traffic?: DeviceTraffic;
   log: Logger;
 }
 
@@ -35,13 +38,16 @@ export function registerInstallRoutes(app: FastifyInstance, opts: InstallRoutesO
     return reply.type('text/x-shellscript; charset=utf-8').header('cache-control', 'no-store').send(body);
   });
 
-  app.get<{ Params: { version: string; file: string } }>('/agent/:version/:file', async (req, reply) => {
+  app.get<{ Params: { version: string; file: string }; Querystring: { node?: string } }>('/agent/:version/:file', async (req, reply) => {
     const { version, file } = req.params;
     const m = ARCH_FILE.exec(file);
     if (!m || !VERSION.test(version)) return reply.code(404).send({ error: `no agent file ${version}/${file} (expected <version>/linux-x64|linux-arm64[.sha256|.sig])` });
     const d = await opts.artefacts.describe(version, m[1]!);
     if (!d) return reply.code(404).send({ error: `no agent binary ${version} for linux-${m[1]} on this master` });
-    if (!m[2]) return reply.type('application/octet-stream').header('content-length', d.size).send(createReadStream(d.path));
+    if (!m[2]) {
+      opts.traffic?.add(req.query.node, d.size);
+      return reply.type('application/octet-stream').header('content-length', d.size).send(createReadStream(d.path));
+    }
     if (m[2] === '.sha256') return reply.type('text/plain').send(`${d.sha256}  tributary-agent-linux-${m[1]}\n`);
     if (!d.signature) return reply.code(404).send({ error: 'this master has no signing key: binaries are served unsigned' });
     return reply.type('application/octet-stream').send(Buffer.from(d.signature, 'base64'));

@@ -1,12 +1,8 @@
 import type { DeclaredAppTopics, TaskPlacement } from '@tributary/shared';
+import type { PlanJson } from './plan-json.js';
 import type { RolloutRecord } from './rollout-types.js';
 
-/** What `tributary plan --json` produces, and what the master schedules from. */
-export interface PlanJson {
-  app: string;
-  processors: { id: number; name: string; parallelism: number; placement: { where: 'edge' | 'cloud' | 'any'; selector?: Record<string, string> }; source: string | null; chain: string[]; lateSink: boolean }[];
-  edges: { from: number; to: number; partitioner: string; kind: 'data' | 'late' }[];
-}
+export type { PlanJson } from './plan-json.js';
 
 export type AppLifecycle = 'running' | 'finished' | 'failed' | 'killed';
 
@@ -34,6 +30,22 @@ export interface AppRecord {
   recovery?: { at: number; reason: string };
   /** Recoveries of this submission so far. */
   recoveries?: number;
+  /**
+   * An application rollout in progress (`tributary fleet rollout app`, issue 16): the new bundle,
+   * of the same shape, and the nodes that run it already; every other node runs `bundleSha256`.
+   */
+  candidate?: CandidateBundle;
+}
+
+/** A new bundle of a running application, rolled out node by node (AppManager.runCandidate). */
+export interface CandidateBundle {
+  bundleSha256: string;
+  bundleSignature?: string;
+  plan: PlanJson;
+  appTopics?: DeclaredAppTopics;
+  /** The rollout that brought it. */
+  rollout: string;
+  nodes: string[];
 }
 
 export interface NodeRecord {

@@ -14,6 +14,7 @@ import { LevelCheckpointStore } from './checkpoint-store.js';
 import { Registry } from './registry.js';
 import { AgentArtefacts } from './agent-artefacts.js';
 import { RolloutManager } from './rollout-manager.js';
+import { DeviceTraffic, forNode } from './device-traffic.js';
 
 /**
  * The control plane: embedded broker (unless an external one is configured), registry,
@@ -88,7 +89,9 @@ export class Master {
     await this.registry.load();
     const registry = this.registry;
     const publicUrl = () => config.publicUrl ?? this.httpUrl;
-    const apps = new AppManager(this.store, registry, this.transport, (sha) => `${publicUrl()}/bundles/${sha}`, log.child({ component: 'apps' }), {
+    // Bytes sent to each device (binaries, bundles, configurations): its downloads name it.
+    const traffic = new DeviceTraffic((node) => registry.get(node) !== undefined);
+    const apps = new AppManager(this.store, registry, this.transport, (sha, node) => forNode(`${publicUrl()}/bundles/${sha}`, node), log.child({ component: 'apps' }), {
       checkpointIntervalMs: config.checkpointIntervalMs, checkpoints: this.checkpoints,
     }, { signingKey: pki.signingKey, planLimits: { heapMb: config.planHeapMb, timeoutMs: config.planTimeoutMs } });
     // Application topics on the broker: those the plans of the applications a node hosts declare.
@@ -97,9 +100,15 @@ export class Master {
     const rollouts = new RolloutManager({
       store: this.store, registry, artefacts,
       publicUrl, publish: (node) => apps.publishNode(node), log: log.child({ component: 'rollouts' }),
+      apps, traffic, ...(pki.signingKey ? { signingKey: pki.signingKey } : {}),
     });
     this.rollouts = rollouts;
     apps.agentSource = (node) => rollouts.agentFor(node);
+    apps.configSource = (node) => {
+      const c = rollouts.configFor(node);
+      if (c) traffic.add(node, c.body.byteLength);
+      return c;
+    };
     await rollouts.load();
     this.transport.onMessage((topic, payload) => {
       const t = parseTopic(topic);
@@ -119,7 +128,7 @@ export class Master {
     const broker = this.broker;
     this.http = await buildHttpApi({
       apps, registry, store: this.store, log, auth: { tokens, metricsAuth: config.metricsAuth }, devices: this.devices, signingKeyPem: pki.signingPublicPem,
-      install: { artefacts, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) }, rollouts, ...(broker ? { broker: { stats: () => broker.stats() } } : {}),
+      install: { artefacts, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) }, rollouts, traffic, ...(broker ? { broker: { stats: () => broker.stats() } } : {}),
     });
     await this.http.listen({ host: config.httpHost, port: config.httpPort });
     const addr = this.http.server.address();

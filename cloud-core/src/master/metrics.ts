@@ -19,7 +19,7 @@ export interface BrokerStatsSource {
   stats(): BrokerStats;
 }
 
-export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats; broker?: BrokerStatsSource; devices?: Pick<DeviceRegistry, 'refusedCounts' | 'stateCounts'>; rollouts?: { outcomes: Record<string, number> } }): PromRegistry {
+export function createMetrics(deps: { apps: AppManager; registry: Registry; events: EventLog; stats: Stats; broker?: BrokerStatsSource; devices?: Pick<DeviceRegistry, 'refusedCounts' | 'stateCounts'>; rollouts?: { outcomes: Record<string, number> }; traffic?: { total: number } }): PromRegistry {
   const reg = new PromRegistry();
   const devices = deps.devices;
   if (devices) {
@@ -71,6 +71,17 @@ export function createMetrics(deps: { apps: AppManager; registry: Registry; even
       collect() {
         this.reset();
         for (const [outcome, n] of Object.entries(rollouts.outcomes)) this.inc({ outcome }, n);
+      },
+    });
+  }
+  const traffic = deps.traffic;
+  if (traffic) {
+    new Counter({
+      name: 'tributary_device_sent_bytes_total', help: 'Bytes the master sent devices: agent binaries and application bundles they downloaded, remote configurations in their desired states.',
+      registers: [reg],
+      collect() {
+        this.reset();
+        this.inc(traffic.total);
       },
     });
   }

@@ -90,8 +90,8 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/rollouts': {
-        get: { summary: 'Fleet rollouts, newest first: waves (node ids, canary first), per-device steps (state, reason, from, times), counts by state, the versions their devices run now', responses: { 200: json({ type: 'array', items: obj }) } },
-        post: { summary: 'Start an agent rollout `{kind: "agent", version, selector?, canary?, waves?: {base, factor}, maxFailuresPercent?, stepTimeoutMs?}`; it supersedes a running one', responses: { 201: json(obj), 400: json(error, 'malformed, no binary for the version, or no device matches') } },
+        get: { summary: 'Fleet rollouts, newest first: target, waves (node ids, canary first), per-device steps (state, reason, from, times, bytes sent), counts by state, the versions their devices run now, bytes sent', responses: { 200: json({ type: 'array', items: obj }) } },
+        post: { summary: 'Start a rollout: `{kind: "agent", version}`, `{kind: "app", app, bundle (base64)}` or `{kind: "config", config: {…agent settings}}`, each with `selector?, canary?, waves?: {base, factor}, maxFailuresPercent?, stepTimeoutMs?`; it supersedes a running one of the same target', responses: { 201: json(obj), 400: json(error, 'malformed, no binary for the version, a bundle of another shape, a forbidden setting, or no device matches') } },
       },
       '/rollouts/{id}': { parameters: [idParam], get: { summary: 'One rollout with its waves and per-device steps', responses: { 200: json(obj), ...notFound } } },
       '/events': {

@@ -18,6 +18,8 @@ export interface NodeView extends NodeRecord {
   agent?: AgentUpdateReport;
   /** Bundles the node refused unevaluated (bad, missing or foreign signature, wrong sha256) since it started, by reason. */
   bundleRejected?: Record<string, number>;
+  /** Its heartbeat period while it hosts nothing, from its hello (absent: always the usual one). */
+  idleHeartbeatMs?: number;
 }
 
 /**
@@ -69,6 +71,7 @@ export class Registry extends EventEmitter {
       id, kind: hello.kind, labels: { ...hello.labels }, slots: hello.slots, version: hello.version,
       firstSeen: prev?.firstSeen ?? now, lastSeen: now, clockOffsetMs: Number.isFinite(hello.now) ? hello.now - now : 0,
       online: prev?.online ?? false, apps: prev?.apps ?? {}, boot: hello.boot, ...(hello.agent ? { agent: hello.agent } : {}),
+      ...(hello.idleHeartbeatMs ? { idleHeartbeatMs: hello.idleHeartbeatMs } : {}),
     };
     this.nodes.set(id, node);
     void this.store.putNode(stripView(node)).catch((err: Error) => this.log.error({ err }, 'cannot persist node'));
@@ -123,15 +126,20 @@ export class Registry extends EventEmitter {
   }
 
   private sweep(): void {
-    const deadline = Date.now() - this.timeoutMs;
+    const now = Date.now();
     for (const node of this.nodes.values()) {
-      if (node.online && node.lastSeen < deadline) this.setOnline(node, false, `no heartbeat for ${this.timeoutMs} ms`);
+      if (!node.online) continue;
+      // A node hosting nothing beats at its idle period (its hello says which): allowed as much
+      // longer. Its connection's liveness is the broker's keep-alive and last will meanwhile.
+      const idle = node.idleHeartbeatMs && Object.keys(node.apps).length === 0 ? node.idleHeartbeatMs * 2 + this.timeoutMs : 0;
+      const timeout = Math.max(this.timeoutMs, idle);
+      if (node.lastSeen < now - timeout) this.setOnline(node, false, `no heartbeat for ${timeout} ms`);
     }
   }
 }
 
 function stripView(n: NodeView): NodeRecord {
-  const { online: _o, apps: _a, boot: _b, eventLoop: _e, controlRejected: _c, bundleRejected: _r, agent: _g, ...record } = n;
+  const { online: _o, apps: _a, boot: _b, eventLoop: _e, controlRejected: _c, bundleRejected: _r, agent: _g, idleHeartbeatMs: _i, ...record } = n;
   return record;
 }
 

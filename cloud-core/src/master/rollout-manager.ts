@@ -1,9 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { ErrorCodes, TributaryError, type DesiredAgent, type Logger } from '@tributary/shared';
-import type { MasterStore } from './master-store.js';
+import { createHash, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { ErrorCodes, TributaryError, configSigningPayload, type DesiredAgent, type DesiredConfig, type Logger } from '@tributary/shared';
+import type { CandidateBundle, MasterStore } from './master-store.js';
 import type { NodeView, Registry } from './registry.js';
 import type { AgentArtefacts } from './agent-artefacts.js';
-import { isTerminal, planWaves, tally, type DeviceStep, type RolloutRecord, type RolloutSpec, type StepState } from './rollout-types.js';
+import type { AppManager } from './app-manager.js';
+import { forNode, type DeviceTraffic } from './device-traffic.js';
+import { observe, type RolloutApps } from './rollout-observe.js';
+import { describeTarget, isTerminal, planWaves, tally, type DeviceStep, type RolloutRecord, type RolloutRequest, type RolloutSpec, type StepState } from './rollout-types.js';
 
 export interface RolloutManagerDeps {
   store: MasterStore;
@@ -18,28 +21,45 @@ export interface RolloutManagerDeps {
   tickMs?: number;
   /** Wall clock (ms); tests pass their own to reach step timeouts without waiting. */
   now?: () => number;
+  /** The applications (application rollouts); absent: only agent and config rollouts. */
+  apps?: Pick<AppManager, 'prepareCandidate' | 'runCandidate' | 'promoteCandidate'> & RolloutApps;
+  /** Signs remote configurations (Ed25519, the PKI's key); absent: no config rollouts. */
+  signingKey?: KeyObject;
+  /** Bytes sent per device (each step's share). */
+  traffic?: DeviceTraffic;
 }
+
+/** The settings a remote configuration may not set: who and where the agent is, and whose key it trusts (the agent refuses them too, edge-agent/src/update/remote-config.ts). */
+const FIXED_CONFIG_KEYS = ['id', 'data', 'master', 'enrolToken', 'token', 'masterKey', 'config'];
 
 const VERSION = /^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/;
 
 /**
- * Fleet rollouts of agent versions (issue 16): the canary first, then growing waves, each started
+ * Fleet rollouts (issue 16) of agent versions, application bundles and agent configurations: the canary first, then growing waves, each started
  * only while every device updated so far is online on the new version; past the failure threshold
  * the rollout aborts and every updated device is asked back to the version it ran before. A device
  * step ends succeeded (it reports the version committed), failed (its agent says why: refused
  * download, crash loop, health check), timed out, rolled back, cancelled or superseded. A newer
- * agent rollout supersedes a running one, so nothing wedges. Rollouts are stored (MasterStore) and
- * resumed by a restarted master. What a device should run reaches it as the `agent` field of its
- * desired state (AppManager asks agentFor()). Created by Master; driven by a timer and heartbeats.
+ * rollout of the same target (the agent, the configuration, one application) supersedes a running
+ * one, so nothing wedges. Rollouts are stored (MasterStore) and resumed by a restarted master.
+ * What a device should run reaches it in its desired state: the `agent` and `config` fields
+ * (AppManager asks agentFor() and configFor()), and for applications the bundle of each node
+ * (AppManager.runCandidate: a recovery in a new epoch, so exactly-once holds across the switch).
+ * What each kind reports and counts as healthy: rollout-observe.ts. Created by Master; driven by a
+ * timer and heartbeats.
  */
 export class RolloutManager {
   private readonly rollouts = new Map<string, RolloutRecord>();
-  /** Node -> the version its desired state names (the newest rollout that set one wins). */
+  /** `<target>\0<node>` -> the version its desired state names (the newest rollout that set one wins). */
   private desired = new Map<string, string>();
+  /** Signed remote configurations by SHA-256 (the bodies of config rollouts). */
+  private readonly configs = new Map<string, DesiredConfig>();
   /** Terminal device steps by outcome since this master started (Prometheus). */
   readonly outcomes: Record<string, number> = {};
   /** Registry time of the last change of each agent's update report (a failure must be newer than its step). */
   private readonly reportChangedAt = new Map<string, { key: string; at: number }>();
+  /** Application rollouts: since when the engine has seen a node run its part, by `<node>\0<app>\0<epoch>`. */
+  private readonly runningSince = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> = Promise.resolve();
 
@@ -51,7 +71,10 @@ export class RolloutManager {
   }
 
   async load(): Promise<void> {
-    for (const r of await this.d.store.listRollouts()) this.rollouts.set(r.id, r);
+    for (const r of await this.d.store.listRollouts()) {
+      this.rollouts.set(r.id, r);
+      if (r.kind === 'config' && r.config !== undefined) this.keepConfig(r.config);
+    }
     this.desired = this.computeDesired();
     const active = [...this.rollouts.values()].filter((r) => r.state === 'running' || r.state === 'aborting');
     if (active.length) this.d.log.info({ rollouts: active.map((r) => r.id) }, 'resuming rollouts');
@@ -72,34 +95,39 @@ export class RolloutManager {
 
   /** The `agent` field of `node`'s desired state; undefined when no rollout names a version for it. */
   async agentFor(node: string): Promise<DesiredAgent | undefined> {
-    const version = this.desired.get(node);
+    const version = this.desired.get(`agent\0${node}`);
     if (!version) return undefined;
     const arch = this.d.registry.get(node)?.agent?.arch ?? 'x64';
     const a = await this.d.artefacts.get(version, arch);
     if (!a) return undefined;
-    return { version, url: `${this.d.publicUrl()}/agent/${version}/linux-${arch}`, sha256: a.sha256, signature: a.signature };
+    return { version, url: forNode(`${this.d.publicUrl()}/agent/${version}/linux-${arch}`, node), sha256: a.sha256, signature: a.signature };
   }
 
-  /** Starts a rollout (POST /rollouts): checks it, plans its waves, supersedes the running one. */
-  async create(spec: RolloutSpec): Promise<RolloutRecord> {
+  /** The `config` field of `node`'s desired state; undefined when no config rollout names one for it. */
+  configFor(node: string): DesiredConfig | undefined {
+    const version = this.desired.get(`config\0${node}`);
+    return version ? this.configs.get(version) : undefined;
+  }
+
+  /** Starts a rollout (POST /rollouts): checks it, plans its waves, supersedes the running one of the same target. */
+  async create(req: RolloutRequest | (RolloutSpec & { kind: 'agent' })): Promise<RolloutRecord> {
     const bad = (msg: string) => new TributaryError(ErrorCodes.ROLLOUT_INVALID, msg);
-    if (!VERSION.test(spec.version)) throw bad(`version ${spec.version}: 1-64 letters, digits, . _ -`);
-    if (spec.canary < 0 || spec.waves.base < 1 || spec.waves.factor < 1) throw bad('--canary >= 0, --waves <base >= 1>,<factor >= 1>');
-    if (!(spec.maxFailuresPercent >= 0 && spec.maxFailuresPercent <= 100)) throw bad('--max-failures: a percentage, 0-100');
-    if (!(spec.stepTimeoutMs >= 1000)) throw bad('--step-timeout: at least 1s');
-    if (!(await this.d.artefacts.get(spec.version, 'x64')) && !(await this.d.artefacts.get(spec.version, 'arm64'))) {
-      throw bad(`the master has no signed agent binary ${spec.version} (<agent dir>/${spec.version}/tributary-agent-linux-<arch>, and <data>/pki/signing.key)`);
-    }
-    const nodes = this.d.registry.list().filter((n) => n.kind === 'agent' && Object.entries(spec.selector).every(([k, v]) => n.labels[k] === v)).map((n) => n.id);
-    if (nodes.length === 0) throw bad(`no agent matches the selector ${JSON.stringify(spec.selector)}`);
-    const plan = planWaves(nodes, spec.canary, spec.waves.base, spec.waves.factor);
+    if (req.canary < 0 || req.waves.base < 1 || req.waves.factor < 1) throw bad('--canary >= 0, --waves <base >= 1>,<factor >= 1>');
+    if (!(req.maxFailuresPercent >= 0 && req.maxFailuresPercent <= 100)) throw bad('--max-failures: a percentage, 0-100');
+    if (!(req.stepTimeoutMs >= 1000)) throw bad('--step-timeout: at least 1s');
+    const { spec, nodes } = await this.target(req);
+    const labelled = nodes.filter((n) => Object.entries(req.selector).every(([k, v]) => n.labels[k] === v));
+    if (labelled.length === 0) throw bad(`no ${spec.kind === 'app' ? `node hosting ${spec.app}` : 'agent'} matches the selector ${JSON.stringify(req.selector)}`);
+    // Edge devices first (the canary is a device), cloud workers last.
+    const ordered = labelled.sort((a, b) => (a.kind === b.kind ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.kind === 'agent' ? -1 : 1)).map((n) => n.id);
+    const plan = planWaves(ordered, spec.canary, spec.waves.base, spec.waves.factor, true);
     const r: RolloutRecord = {
       ...spec, id: `r-${this.now().toString(36)}-${randomUUID().slice(0, 6)}`, createdAt: this.now(), state: 'running', plan, wave: -1,
       steps: Object.fromEntries(plan.flatMap((ids, wave) => ids.map((node) => [node, { node, wave, state: 'pending' as StepState }]))),
     };
     await this.serially(async () => {
       for (const old of this.rollouts.values()) {
-        if (old.kind !== r.kind || (old.state !== 'running' && old.state !== 'aborting')) continue;
+        if (old.kind !== r.kind || old.app !== r.app || (old.state !== 'running' && old.state !== 'aborting')) continue;
         old.state = 'superseded';
         old.reason = `superseded by ${r.id}`;
         old.endedAt = this.now();
@@ -107,12 +135,53 @@ export class RolloutManager {
         await this.d.store.putRollout(old);
       }
       this.rollouts.set(r.id, r);
-      this.d.log.info({ rollout: r.id, version: r.version, waves: plan.map((w) => w.length) }, 'rollout started');
+      this.d.log.info({ rollout: r.id, kind: r.kind, app: r.app, version: r.version, waves: plan.map((w) => w.length) }, `rollout started: ${describeTarget(r)}`);
       await this.advance(r);
       await this.d.store.putRollout(r);
     });
     await this.republishChanged();
     return r;
+  }
+
+  /** What a request rolls out, checked, and the nodes it may reach (before the selector). */
+  private async target(req: RolloutRequest | (RolloutSpec & { kind: 'agent' })): Promise<{ spec: RolloutSpec; nodes: NodeView[] }> {
+    const bad = (msg: string) => new TributaryError(ErrorCodes.ROLLOUT_INVALID, msg);
+    const policy = { selector: req.selector, canary: req.canary, waves: req.waves, maxFailuresPercent: req.maxFailuresPercent, stepTimeoutMs: req.stepTimeoutMs };
+    const agents = () => this.d.registry.list().filter((n) => n.kind === 'agent');
+    if (req.kind === 'agent') {
+      if (!VERSION.test(req.version)) throw bad(`version ${req.version}: 1-64 letters, digits, . _ -`);
+      if (!(await this.d.artefacts.get(req.version, 'x64')) && !(await this.d.artefacts.get(req.version, 'arm64'))) {
+        throw bad(`the master has no signed agent binary ${req.version} (<agent dir>/${req.version}/tributary-agent-linux-<arch>, and <data>/pki/signing.key)`);
+      }
+      return { spec: { ...policy, kind: 'agent', version: req.version }, nodes: agents() };
+    }
+    if (req.kind === 'config') {
+      if (!this.d.signingKey) throw bad('this master has no signing key: agents could not verify a configuration');
+      const fixed = Object.keys(req.config).filter((k) => FIXED_CONFIG_KEYS.includes(k));
+      if (fixed.length) throw bad(`a remote configuration may not set ${fixed.join(', ')} (who and where the agent is)`);
+      const text = JSON.stringify(req.config);
+      if (Buffer.byteLength(text) > 65_536) throw bad('a remote configuration is at most 64 KiB');
+      const version = this.keepConfig(text).sha256;
+      return { spec: { ...policy, kind: 'config', version, config: text }, nodes: agents() };
+    }
+    const apps = this.d.apps;
+    if (!apps) throw bad('application rollouts are not available on this master');
+    const c = await apps.prepareCandidate(req.app, req.bundle);
+    if (c.bundleSha256 === apps.baseBundleOf(req.app)) throw bad(`${req.app} runs this bundle already`);
+    const hosts = new Set(apps.hostsOf(req.app));
+    return {
+      spec: { ...policy, kind: 'app', app: req.app, version: c.bundleSha256, bundle: { sha256: c.bundleSha256, ...(c.bundleSignature ? { signature: c.bundleSignature } : {}), plan: c.plan, ...(c.appTopics ? { appTopics: c.appTopics } : {}), bytes: c.bytes } },
+      nodes: this.d.registry.list().filter((n) => hosts.has(n.id)),
+    };
+  }
+
+  /** Signs a configuration's text and keeps it for configFor(). */
+  private keepConfig(text: string): DesiredConfig {
+    const body = Buffer.from(text, 'utf8');
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    let c = this.configs.get(sha256);
+    if (!c && this.d.signingKey) this.configs.set(sha256, (c = { sha256, body, signature: sign(null, configSigningPayload(sha256), this.d.signingKey).toString('base64') }));
+    return c ?? { sha256, body, signature: '' };
   }
 
   /** Evaluates every active rollout (timer, heartbeats); serialised. */
@@ -142,25 +211,24 @@ export class RolloutManager {
   /** Updates the steps in progress from what their devices report. */
   private evaluate(r: RolloutRecord): void {
     const now = this.now();
+    const short = (v: string | undefined) => (v && r.kind !== 'agent' ? v.slice(0, 12) : v);
     for (const s of Object.values(r.steps)) {
       if (s.state !== 'updating' && s.state !== 'rolling-back') continue;
-      const n = this.d.registry.get(s.node);
-      const rep = n?.agent;
-      const settled = rep && rep.state !== 'trial' && rep.state !== 'downloading';
       const fresh = (this.reportChangedAt.get(s.node)?.at ?? 0) >= (s.startedAt ?? 0);
+      const o = observe(r, s, this.d.registry.get(s.node), this.d.apps, fresh, (epoch) => this.runningFor(r, s.node, epoch, now));
       if (s.state === 'updating') {
-        if (n?.online && settled && rep.version === r.version) this.end(s, 'succeeded', `running ${r.version}, healthy`);
-        else if (rep && fresh && rep.target === r.version && rep.version !== r.version && ['failed', 'rolled-back', 'interrupted'].includes(rep.state)) {
-          this.end(s, 'failed', `${rep.state}: ${rep.reason ?? 'no reason given'}; the device runs ${rep.version}`);
+        if (o.online && o.settled && o.version === r.version) this.end(s, 'succeeded', `running ${short(r.version)}, healthy`);
+        else if (o.failure) {
+          this.end(s, 'failed', o.failure);
           s.desired = s.from;
         } else if (now - (s.startedAt ?? now) > r.stepTimeoutMs) {
-          this.end(s, 'timed-out', `no healthy report of ${r.version} within ${r.stepTimeoutMs} ms (last: ${rep ? `${rep.version} ${rep.state}${rep.reason ? `: ${rep.reason}` : ''}` : 'nothing'}${n?.online ? '' : ', offline'})`);
+          this.end(s, 'timed-out', `no healthy report of ${short(r.version)} within ${r.stepTimeoutMs} ms (last: ${o.last}${o.online ? '' : ', offline'})`);
           s.desired = s.from;
         }
-      } else if (n?.online && settled && rep.version === s.from) {
-        this.end(s, 'rolled-back', `back on ${s.from} (${r.reason ?? 'rollout aborted'})`);
+      } else if (o.online && o.settled && o.version === s.from) {
+        this.end(s, 'rolled-back', `back on ${short(s.from)} (${r.reason ?? 'rollout aborted'})`);
       } else if (now - (s.startedAt ?? now) > r.stepTimeoutMs) {
-        this.end(s, 'failed', `rollback to ${s.from} not confirmed within ${r.stepTimeoutMs} ms (device on ${rep?.version ?? '?'})`);
+        this.end(s, 'failed', `rollback to ${short(s.from)} not confirmed within ${r.stepTimeoutMs} ms (last: ${o.last})`);
       }
     }
     const t = tally(r);
@@ -175,9 +243,11 @@ export class RolloutManager {
     if (!current.every((id) => isTerminal(r.steps[id]!.state))) return;
     for (const s of Object.values(r.steps)) {
       if (s.state !== 'succeeded') continue;
-      const n = this.d.registry.get(s.node);
-      if (!n?.online || n.agent?.version !== r.version) {
-        this.end(s, 'failed', `unhealthy after its update: ${n?.online ? `now runs ${n.agent?.version ?? '?'}` : 'offline'}`);
+      // Still healthy? (An application's devices restart with each wave's recovery: a report not
+      // yet about the new epoch is not a failure, only a failure or another version is.)
+      const o = observe(r, s, this.d.registry.get(s.node), this.d.apps, true);
+      if (!o.online || o.failure || (o.settled && o.version !== r.version)) {
+        this.end(s, 'failed', `unhealthy after its update: ${o.online ? (o.failure ?? `now runs ${o.version ?? '?'}`) : 'offline'}`);
         s.desired = s.from;
       }
     }
@@ -186,7 +256,10 @@ export class RolloutManager {
     if (r.wave + 1 >= r.plan.length) {
       r.state = 'succeeded';
       r.endedAt = this.now();
-      this.d.log.info({ rollout: r.id, version: r.version }, 'rollout succeeded');
+      this.d.log.info({ rollout: r.id, version: r.version }, `rollout succeeded: ${describeTarget(r)}`);
+      // Every node of the application runs the new bundle: it becomes the application's.
+      const hosts = r.app ? this.d.apps?.hostsOf(r.app) ?? [] : [];
+      if (r.kind === 'app' && hosts.length > 0 && hosts.every((h) => r.steps[h]?.state === 'succeeded')) await this.d.apps?.promoteCandidate(r.app!, r.version);
       return;
     }
     r.wave++;
@@ -194,12 +267,14 @@ export class RolloutManager {
     for (const id of r.plan[r.wave]!) {
       const s = r.steps[id]!;
       const n = this.d.registry.get(id);
-      s.from = n?.agent?.version ?? n?.version;
+      const now = observe(r, s, n, this.d.apps, true);
+      s.from = now.current;
       s.startedAt = this.now();
-      if (n?.agent && n.agent.version === r.version && n.agent.state !== 'trial') {
-        this.end(s, 'succeeded', `already on ${r.version}`);
-      } else if (n?.agent && !n.agent.slots) {
-        this.end(s, 'failed', 'the agent has no slots (not installed with install.sh): it cannot update itself');
+      s.bytesAt = this.d.traffic?.get(id) ?? 0;
+      if (now.current === r.version && now.settled) {
+        this.end(s, 'succeeded', `already on ${r.kind === 'agent' ? r.version : r.version.slice(0, 12)}`);
+      } else if (now.cannot) {
+        this.end(s, 'failed', now.cannot);
       } else {
         s.state = 'updating';
         s.desired = r.version;
@@ -225,16 +300,30 @@ export class RolloutManager {
     }
   }
 
+  /** How long `node` has been seen running its part of `r`'s application in `epoch` (0 when it is not running now). */
+  private runningFor(r: RolloutRecord, node: string, epoch: number, now: number): number {
+    const key = `${node}\0${r.app}\0${epoch}`;
+    if (this.d.registry.get(node)?.apps[r.app!]?.state !== 'running') {
+      this.runningSince.delete(key);
+      return 0;
+    }
+    const since = this.runningSince.get(key) ?? now;
+    this.runningSince.set(key, since);
+    return now - since;
+  }
+
   private end(s: DeviceStep, state: StepState, reason: string): void {
     s.state = state;
     s.reason = reason;
     s.endedAt = this.now();
+    if (this.d.traffic && s.bytesAt !== undefined) s.bytes = this.d.traffic.get(s.node) - s.bytesAt;
     this.outcomes[state] = (this.outcomes[state] ?? 0) + 1;
   }
 
   private noteReport(n: NodeView): void {
     if (!n.agent) return;
-    const key = `${n.agent.version}|${n.agent.state}|${n.agent.target ?? ''}|${n.agent.reason ?? ''}|${n.agent.seq ?? 0}`;
+    const c = n.agent.config;
+    const key = `${n.agent.version}|${n.agent.state}|${n.agent.target ?? ''}|${n.agent.reason ?? ''}|${n.agent.seq ?? 0}|${c ? `${c.version}|${c.state}|${c.target ?? ''}` : ''}`;
     // Only noted here: the timer evaluates (a thousand heartbeats a second must stay cheap).
     if (this.reportChangedAt.get(n.id)?.key !== key) this.reportChangedAt.set(n.id, { key, at: this.now() });
   }
@@ -242,15 +331,49 @@ export class RolloutManager {
   private computeDesired(): Map<string, string> {
     const out = new Map<string, string>();
     for (const r of [...this.rollouts.values()].sort((a, b) => a.createdAt - b.createdAt)) {
-      for (const s of Object.values(r.steps)) if (s.desired) out.set(s.node, s.desired);
+      const target = r.kind === 'app' ? `app:${r.app}` : r.kind;
+      for (const s of Object.values(r.steps)) if (s.desired) out.set(`${target}\0${s.node}`, s.desired);
     }
     return out;
   }
 
+  /**
+   * Sends what changed: agents and configurations in the nodes' desired states; an application's
+   * bundles as one recovery of that application with the nodes on the new bundle (the epoch it
+   * starts is noted on the steps it concerns: their reports from then on are about the new run).
+   */
   private async republishChanged(): Promise<void> {
     const next = this.computeDesired();
-    const changed = [...next].filter(([node, v]) => this.desired.get(node) !== v).map(([node]) => node);
+    const changed = [...next].filter(([key, v]) => this.desired.get(key) !== v).map(([key]) => key.split('\0') as [string, string]);
     this.desired = next;
-    await Promise.all(changed.map((node) => this.d.publish(node).catch((err: Error) => this.d.log.error({ err, node }, 'cannot publish desired state'))));
+    const nodes = new Set(changed.filter(([target]) => !target.startsWith('app:')).map(([, node]) => node));
+    const apps = new Map<string, Set<string>>();
+    for (const [target, node] of changed) if (target.startsWith('app:')) apps.set(target.slice(4), (apps.get(target.slice(4)) ?? new Set()).add(node));
+    await Promise.all([...nodes].map((node) => this.d.publish(node).catch((err: Error) => this.d.log.error({ err, node }, 'cannot publish desired state'))));
+    for (const [app, touched] of apps) await this.switchBundles(app, touched).catch((err: Error) => this.d.log.error({ err, app }, 'cannot switch application bundles'));
+  }
+
+  private async switchBundles(app: string, touched: Set<string>): Promise<void> {
+    const apps = this.d.apps;
+    if (!apps) return;
+    // The candidate: the newest rollout of this application that is going on or kept its devices.
+    const r = [...this.rollouts.values()].filter((x) => x.kind === 'app' && x.app === app).sort((a, b) => b.createdAt - a.createdAt)[0];
+    const b = r?.bundle;
+    const on = b && r.state !== 'superseded' ? [...this.desired].filter(([k, v]) => k.startsWith(`app:${app}\0`) && v === b.sha256).map(([k]) => k.slice(app.length + 5)) : [];
+    const candidate: Omit<CandidateBundle, 'nodes'> | null = b && on.length ? { bundleSha256: b.sha256, ...(b.signature ? { bundleSignature: b.signature } : {}), plan: b.plan, ...(b.appTopics ? { appTopics: b.appTopics } : {}), rollout: r.id } : null;
+    const epoch = await apps.runCandidate(app, candidate, on, `rollout ${r?.id ?? '?'}: ${on.length} node(s) on bundle ${b?.sha256.slice(0, 12) ?? '?'}`);
+    await this.serially(async () => {
+      for (const x of this.rollouts.values()) {
+        if (x.kind !== 'app' || x.app !== app) continue;
+        let noted = false;
+        for (const s of Object.values(x.steps)) {
+          if ((s.state === 'updating' || s.state === 'rolling-back') && touched.has(s.node)) {
+            s.epoch = epoch;
+            noted = true;
+          }
+        }
+        if (noted) await this.d.store.putRollout(x);
+      }
+    });
   }
 }

@@ -1,4 +1,4 @@
-import type { StandbyApp } from '@tributary/shared';
+import type { BundleRef, StandbyApp } from '@tributary/shared';
 import type { AppRecord } from './master-store.js';
 import type { NodeView } from './registry.js';
 
@@ -10,16 +10,14 @@ import type { NodeView } from './registry.js';
  * (edge devices: memory), nor does an unknown node. Called by AppManager.publishDesired.
  */
 export function standbyFor(
-  node: NodeView | undefined, apps: Iterable<AppRecord>, hosts: (app: AppRecord) => boolean, bundleUrl: (sha: string) => string,
+  node: NodeView | undefined, apps: Iterable<AppRecord>, hosts: (app: AppRecord) => boolean, bundle: (app: AppRecord) => BundleRef,
 ): StandbyApp[] {
   if (node?.kind !== 'worker') return [];
   const out: StandbyApp[] = [];
   for (const app of apps) {
     if (app.state !== 'running' || !app.plan.processors.some((p) => p.placement.where !== 'edge') || hosts(app)) continue;
-    out.push({
-      app: app.id, epoch: app.epoch, params: app.params, submission: app.submittedAt,
-      bundle: { sha256: app.bundleSha256, url: bundleUrl(app.bundleSha256), ...(app.bundleSignature ? { signature: app.bundleSignature } : {}) },
-    });
+    // The bundle the node would run (during an application rollout: the one its takeover would get).
+    out.push({ app: app.id, epoch: app.epoch, params: app.params, submission: app.submittedAt, bundle: bundle(app) });
   }
   return out;
 }

@@ -13,7 +13,7 @@ export async function runWorker(sources: ConfigSources): Promise<NodeAgent> {
   const conn = await resolveNodeConnection({ id, role: 'worker', master: config.master, token: config.enrolToken, dataDir: config.data, log });
   const node: NodeAgent = new NodeAgent({
     id, kind: 'worker', labels: config.labels, slots: config.slots, brokerUrl: conn.brokerUrl, credentials: conn.credentials,
-    heartbeatMs: config.heartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,
+    heartbeatMs: config.heartbeatMs, idleHeartbeatMs: config.idleHeartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,
     replayLog: { enabled: config.replayLog, quotaBytes: config.replayQuotaMb * 1024 * 1024, policy: config.replayQuotaPolicy },
     isolation: config.isolation, watchdogMs: config.watchdogMs, appHeapMb: config.appHeapMb, standby: config.standby,
     ...(config.masterKey ? { masterKeyFile: config.masterKey } : {}),

@@ -25,6 +25,8 @@ export interface AgentUpdaterOptions {
   restart(reason: string): void;
   /** The update state changed: send a heartbeat. */
   changed(): void;
+  /** Another change is under way (a remote configuration on trial, remote-config.ts): one at a time. */
+  blocked?(): boolean;
 }
 
 /**
@@ -128,7 +130,7 @@ export class AgentUpdater {
 
   /** A desired state's `agent` field (NodeAgent.reconcile): update unless it is what runs. */
   apply(target: DesiredAgent): void {
-    if (target.version === this.version || this.busy || this.state === 'trial') return;
+    if (target.version === this.version || this.busy || this.state === 'trial' || this.o.blocked?.()) return;
     if (!this.hasSlots) {
       this.set('failed', target.version, 'this agent has no slots (not installed with install.sh): it cannot update itself');
       return;

@@ -42,6 +42,8 @@ export const ErrorCodes = {
   API_VERSION: 'TRIB_ERR_API_VERSION',
   /** An agent update was refused before anything switched: wrong SHA-256 or the master's signature does not verify. */
   AGENT_UPDATE_REFUSED: 'TRIB_ERR_AGENT_UPDATE_REFUSED',
+  /** A remote agent configuration was refused before anything changed: hash, signature, not a JSON object, a forbidden or unknown setting, or invalid once merged. */
+  AGENT_CONFIG_REFUSED: 'TRIB_ERR_AGENT_CONFIG_REFUSED',
   /** A replay log on disk has a newer format than this agent version reads (it was written by a later version). */
   REPLAY_LOG_FORMAT: 'TRIB_ERR_REPLAY_LOG_FORMAT',
   /** A fleet rollout request is malformed (selector, waves, thresholds) or names no artefact the master has. */

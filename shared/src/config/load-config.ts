@@ -5,6 +5,11 @@ import { ConfigError } from '../api/errors.js';
 export interface ConfigSources {
   /** Path of a JSON config file (optional). */
   file?: string;
+  /**
+   * Agents: the remote configuration the master rolled out (`<data>/agent/config.json`,
+   * edge-agent/src/update/remote-config.ts), laid over the file and under env and flags.
+   */
+  remote?: Record<string, unknown>;
   /** Environment, read as TRIBUTARY_<SETTING_IN_SNAKE_CASE>; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
   /** Values from command-line flags; undefined entries are ignored. */
@@ -13,18 +18,19 @@ export interface ConfigSources {
 
 /**
  * One validated configuration, merged in order of precedence:
- *   schema defaults < config file < environment (TRIBUTARY_*) < command-line flags.
+ *   schema defaults < config file < remote configuration (agents) < environment (TRIBUTARY_*) < command-line flags.
  * Validation happens once, at start-up; a bad value is a ConfigError naming the setting, where it
  * came from, and what was expected.
  */
 export function loadConfig<S extends z.ZodObject>(schema: S, sources: ConfigSources = {}): z.infer<S> {
   const fromFile = sources.file ? readConfigFile(sources.file) : {};
+  const fromRemote = sources.remote ?? {};
   const fromEnv = readEnv(schema, sources.env ?? process.env);
   const fromFlags = Object.fromEntries(Object.entries(sources.flags ?? {}).filter(([, v]) => v !== undefined));
-  const merged = { ...fromFile, ...fromEnv, ...fromFlags };
+  const merged = { ...fromFile, ...fromRemote, ...fromEnv, ...fromFlags };
   const result = schema.safeParse(merged);
   if (!result.success) {
-    const origin = (key: string) => (key in fromFlags ? 'flag' : key in fromEnv ? `env ${envName(key)}` : key in fromFile ? `file ${sources.file}` : 'default');
+    const origin = (key: string) => (key in fromFlags ? 'flag' : key in fromEnv ? `env ${envName(key)}` : key in fromRemote ? 'remote configuration' : key in fromFile ? `file ${sources.file}` : 'default');
     const problems = result.error.issues.map((i) => {
       const key = String(i.path[0] ?? '');
       return `${i.path.join('.') || '(root)'} (${origin(key)}): ${i.message}`;

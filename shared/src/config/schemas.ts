@@ -99,6 +99,13 @@ const nodeCommon = {
   labels: labelsSchema.default({}),
   /** Heartbeat period. One a second keeps failure detection in the low seconds at tiny cost. */
   heartbeatMs: z.coerce.number().int().min(100).default(1000),
+  /**
+   * Heartbeat period while the node hosts no application: a heartbeat then carries nothing but
+   * that it is alive, which the broker's keep-alive and last will already say (a fleet of 10,000
+   * idle agents would otherwise send the master 10,000 messages a second). Declared in the hello:
+   * the master allows such a node that much longer between heartbeats. 0 = always `heartbeatMs`.
+   */
+  idleHeartbeatMs: z.coerce.number().int().min(0).default(10_000),
   logLevel,
   /**
    * Log first, then send: sources hosted here append their records to a LevelDB replay log under

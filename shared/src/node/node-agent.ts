@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { cborEncoder } from '../wire/cbor.js';
 import { decodeControl } from '../wire/control.js';
-import type { AgentUpdateReport, AppAssignment, DesiredAgent, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport, StandbyApp } from '../wire/assignment.js';
+import type { AgentUpdateReport, AppAssignment, DesiredAgent, DesiredConfig, NodeDesiredState, NodeEventLoopReport, NodeHeartbeat, NodeHello, ReplayLogReport, StandbyApp } from '../wire/assignment.js';
 import type { Logger } from '../log/log.js';
 import { connectMqttTransport, type MqttTransport } from '../mqtt/mqtt-transport.js';
 import { systemClock, type Clock, type Timer } from '../runtime/wall-clock.js';
@@ -27,6 +27,8 @@ export interface NodeAgentOptions {
   slots: number;
   brokerUrl: string;
   heartbeatMs: number;
+  /** Heartbeat period while it hosts no application (0 or absent: always heartbeatMs). */
+  idleHeartbeatMs?: number;
   dataDir: string;
   logLevel: string;
   log: Logger;
@@ -60,9 +62,10 @@ export interface NodeAgentOptions {
   version?: string;
   /**
    * Agents: self-update (edge-agent/src/update/updater.ts). `report` goes into every hello and
-   * heartbeat; `apply` gets the desired state's `agent` field each time one arrives.
+   * heartbeat; `apply` gets the desired state's `agent` field each time one arrives, `applyConfig`
+   * its `config` field (remote configuration, edge-agent/src/update/remote-config.ts).
    */
-  update?: { report(): AgentUpdateReport; apply(target: DesiredAgent): void };
+  update?: { report(): AgentUpdateReport; apply(target: DesiredAgent): void; applyConfig?(target: DesiredConfig): void };
   /**
    * Workers with thread isolation: hold the hot standbys the master names (default true); false
    * saves their memory (one isolate per application not hosted here) at the cost of cold takeovers.
@@ -107,6 +110,8 @@ export class NodeAgent {
   private connected = false;
   /** Bundles refused before evaluation (bundle-cache.ts), by reason, since start. */
   readonly bundleRejected: Record<string, number> = {};
+  /** When the last heartbeat went out (the injected clock). */
+  private lastBeatAt = -Infinity;
   private readonly masterKey: MasterSigningKey;
 
   private readonly clock: Clock;
@@ -155,7 +160,7 @@ export class NodeAgent {
     });
     await this.transport.subscribe(topics.nodeSubscriptions(id), 1);
     await this.sayHello();
-    this.heartbeat = this.clock.setInterval(() => this.sendHeartbeat(), this.options.heartbeatMs);
+    this.heartbeat = this.clock.setInterval(() => this.beat(), this.options.heartbeatMs);
     log.info({ id, kind: this.options.kind, labels: this.options.labels, broker: brokerUrl, isolation: this.options.isolation ?? 'thread' }, `${this.options.kind} started`);
   }
 
@@ -218,11 +223,33 @@ export class NodeAgent {
   private async sayHello(): Promise<void> {
     const { kind, labels, slots } = this.options;
     const agent = this.options.update?.report();
-    const hello: NodeHello = { kind, labels, slots, version: this.options.version ?? TRIBUTARY_VERSION, now: this.clock.now(), boot: this.boot, ...(agent ? { agent } : {}) };
+    const idle = this.idleHeartbeatMs();
+    const hello: NodeHello = {
+      kind, labels, slots, version: this.options.version ?? TRIBUTARY_VERSION, now: this.clock.now(), boot: this.boot, ...(agent ? { agent } : {}),
+      ...(idle > 0 ? { idleHeartbeatMs: idle } : {}),
+    };
     await this.transport?.publish(topics.hello(this.id), cborEncoder.encode(hello), { qos: 1, retain: true }).catch(() => {});
   }
 
+  /** The idle period in force (never shorter than the usual one); 0: none. */
+  private idleHeartbeatMs(): number {
+    const idle = this.options.idleHeartbeatMs ?? 0;
+    return idle > this.options.heartbeatMs ? idle : 0;
+  }
+
+  /**
+   * The heartbeat timer: every period while the node hosts applications (their reports drive the
+   * clocks and the dashboard), every idle period while it hosts none. Changes (a desired state
+   * applied, an update's progress) are reported at once whatever the period (reportNow).
+   */
+  private beat(): void {
+    const idle = this.idleHeartbeatMs();
+    if (idle > 0 && this.apps.size === 0 && this.clock.now() - this.lastBeatAt < idle) return;
+    this.sendHeartbeat();
+  }
+
   private sendHeartbeat(): void {
+    this.lastBeatAt = this.clock.now();
     const apps: Record<string, NodeHeartbeat['apps'][string]> = {};
     for (const [id, a] of this.apps) {
       const s = a.status;
@@ -287,6 +314,7 @@ export class NodeAgent {
   private async reconcile(desired: NodeDesiredState): Promise<void> {
     if (this.stopping) return;
     if (desired.agent) this.options.update?.apply(desired.agent);
+    if (desired.config) this.options.update?.applyConfig?.(desired.config);
     const wanted = new Map(desired.apps.map((a) => [a.app, a]));
     for (const [id, proc] of this.apps) {
       if (!wanted.has(id)) {

@@ -195,6 +195,8 @@ export interface NodeHello {
   readonly boot?: string;
   /** Agents: their binary and update state (self-update). */
   readonly agent?: AgentUpdateReport;
+  /** Its heartbeat period while it hosts no application (ms; absent: it always beats at its usual period). */
+  readonly idleHeartbeatMs?: number;
 }
 
 /** One task's counters and clock, as its node reports them. */

@@ -61,6 +61,7 @@ export const helloSchema = z.object({
   now: z.number(),
   boot: z.string().max(128).optional(),
   agent: agentReport.optional(),
+  idleHeartbeatMs: z.number().int().min(0).max(3_600_000).optional(),
 });
 
 export const heartbeatSchema = z.object({
