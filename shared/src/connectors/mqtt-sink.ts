@@ -59,6 +59,8 @@ export class MqttSink<T> implements Sink<T> {
   /** This sink's latest snapshot time (checkpoint()), and the application's latest complete checkpoint. */
   private lastCheckpoint = -Infinity;
   private completed = -Infinity;
+  /** Closed (the task was aborted), possibly while open() was still connecting. */
+  private closed = false;
 
   constructor(private readonly o: MqttSinkOptions<T>, private readonly host?: HostBroker) {
     this.encode = o.format === 'cbor' ? (v) => cborEncoder.encode(v) : (v) => JSON.stringify(v);
@@ -82,6 +84,13 @@ export class MqttSink<T> implements Sink<T> {
       });
     } catch (cause) {
       throw new TributaryError(ErrorCodes.SINK_FAILED, `mqttSink cannot connect to ${connection.url}: ${(cause as Error).message}`, { cause });
+    }
+    if (this.closed) {
+      // Aborted while connecting (a new epoch came): this connection must not outlive the task.
+      // Left open, it would reconnect for ever under the client id the next run's sink takes, and
+      // the two would throw each other off the broker in turn.
+      await endMqttClient(client, { log: ctx.log });
+      return;
     }
     this.client = client;
     this.idScope = `${ctx.app ?? ''}\0${ctx.processor ?? ''}\0`;
@@ -191,6 +200,7 @@ export class MqttSink<T> implements Sink<T> {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const client = this.client;
     this.client = null;
     // Graceful (in-flight publishes go out first), bounded: a dead broker does not hang the close.

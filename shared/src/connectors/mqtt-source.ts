@@ -79,6 +79,12 @@ export class MqttSource<T> implements Source<T> {
     } catch (cause) {
       throw new TributaryError(ErrorCodes.SOURCE_FAILED, `mqtt source ${this.clientId}: cannot connect: ${(cause as Error).message}`, { cause });
     }
+    if (this.closed) {
+      // Closed while connecting (the task was aborted): the connection must not outlive it (it
+      // would reconnect for ever under the client id the next run's source takes).
+      await endMqttClient(client, { log: ctx.log });
+      return;
+    }
     this.client = client;
     try {
       const grants = await withTimeout(client.subscribeAsync(topics, { qos }), this.o.connectTimeoutMs, `no SUBACK within ${this.o.connectTimeoutMs} ms`);

@@ -81,6 +81,11 @@ export class PostgresConnection {
       client.end().catch(() => undefined);
       throw err;
     }
+    if (this.closed) {
+      // Closed while connecting: the connection must not outlive the sink.
+      client.end().catch(() => undefined);
+      throw new Error('postgresSink closed while connecting');
+    }
     this.client = client;
     return client;
   }
