@@ -1,5 +1,7 @@
 import test from 'ava';
-import { builtinConnectors, createSink, mqttSink, type SinkContext } from '@tributary/shared';
+import type { MqttClient } from 'mqtt';
+import { builtinConnectors, createSink, mqttSink, type SinkContext, type TaskContext } from '@tributary/shared';
+import { sinkOperator } from '../shared/src/api/operators/sink-operator.js';
 import { plainClient, silent, testBroker } from './helpers/mqtt.js';
 
 /**
@@ -10,9 +12,8 @@ import { plainClient, silent, testBroker } from './helpers/mqtt.js';
  * failed (seen in the recovery benchmark's master kills). The broker's own `$SYS` events say when
  * the sink's client has gone.
  */
-test('an MQTT sink closed while it connects ends that connection once it is up', async (t) => {
-  const url = await testBroker(t);
-  const observer = await plainClient(t, url);
+/** Client ids whose connections the broker saw end, as they come (`$SYS/<broker>/disconnect/clients`). */
+async function disconnects(observer: MqttClient): Promise<{ gone: string[]; until(id: string): Promise<void> }> {
   const gone: string[] = [];
   let wake: (() => void) | null = null;
   observer.on('message', (topic, payload) => {
@@ -21,13 +22,36 @@ test('an MQTT sink closed while it connects ends that connection once it is up',
     wake?.();
   });
   await observer.subscribeAsync('$SYS/+/disconnect/clients', { qos: 0 });
+  return {
+    gone,
+    async until(id: string) {
+      while (!gone.includes(id)) await new Promise<void>((resolve) => (wake = resolve));
+    },
+  };
+}
+
+test('an MQTT sink closed while it connects waits for that connection and ends it', async (t) => {
+  const url = await testBroker(t);
+  const seen = await disconnects(await plainClient(t, url));
 
   const sink = createSink(mqttSink({ url, topic: 'race/results', clientId: 'race-sink', format: 'json' }), builtinConnectors);
   const ctx: SinkContext = { taskIndex: 0, parallelism: 1, log: silent, exactlyOnce: true, resume: true, app: 'race', processor: 'sink' };
   const opening = sink.open?.(ctx);
-  // The abort comes before the CONNACK.
+  // The abort comes before the CONNACK; close() returns once the connection is ended.
   await sink.close?.();
   await opening;
-  while (!gone.includes('race-sink')) await new Promise<void>((resolve) => (wake = resolve));
-  t.true(gone.includes('race-sink'), 'the broker saw the late connection end');
+  await seen.until('race-sink');
+  t.true(seen.gone.includes('race-sink'), 'the broker saw the late connection end');
+});
+
+test('an aborted sink step releases its connection (a recovery\'s next run does not meet it)', async (t) => {
+  const url = await testBroker(t);
+  const seen = await disconnects(await plainClient(t, url));
+  const taskCtx = { taskId: { processor: 1, index: 0 }, parallelism: 1, log: silent, connectors: builtinConnectors, app: 'race', processorName: 'sink' } as unknown as TaskContext;
+  const op = sinkOperator(mqttSink({ url, topic: 'race/aborted', clientId: 'aborted-sink', format: 'json' }))(() => undefined, taskCtx);
+  await op.open!();
+  op.push({ ts: 1, value: 1 });
+  await op.abort!();
+  await seen.until('aborted-sink');
+  t.true(seen.gone.includes('aborted-sink'), 'the connection ended with the abort');
 });

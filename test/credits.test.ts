@@ -10,7 +10,7 @@ import { CreditGate } from '../shared/src/runtime/credit-gate.js';
 import { CreditBatcher } from '../shared/src/runtime/credit-batcher.js';
 import { LocalChannel } from '../shared/src/runtime/local-channel.js';
 import { RemoteChannel } from '../shared/src/runtime/remote-channel.js';
-import { CREDIT_REFRESH_MS, WireChannels, type WireStats } from '../shared/src/runtime/wire-channels.js';
+import { CREDIT_REFRESH_MS, EARLY_REANNOUNCE_MS, WireChannels, type WireStats } from '../shared/src/runtime/wire-channels.js';
 import type { InboundBatch } from '../shared/src/runtime/channel.js';
 import { FakeClock } from './helpers/fake-clock.js';
 
@@ -137,7 +137,7 @@ test('WireChannels on a FakeClock: the refresh tick sends the AckRequest after a
   const wire = new WireChannels({ app: 'app1', epoch: 0, nodeId: 'a', transport: a, log: silent, stats, clock });
   const ch = wire.remoteChannel({ processor: 0, index: 0, node: 'a' }, { processor: 1, index: 0, node: 'b' });
   wire.start();
-  t.is(clock.pending, 1, 'the refresh tick runs on the injected clock');
+  t.is(clock.pending, 1 + EARLY_REANNOUNCE_MS.length, 'the refresh tick and the early re-announcements run on the injected clock');
   ch.grant(8);
   ch.send(batch(2), 70);
   const delivered = (n: number) => new Promise<void>((resolve) => {

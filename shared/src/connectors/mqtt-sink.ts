@@ -61,6 +61,8 @@ export class MqttSink<T> implements Sink<T> {
   private completed = -Infinity;
   /** Closed (the task was aborted), possibly while open() was still connecting. */
   private closed = false;
+  /** The connection open() is waiting for: close() waits for it too, and ends it. */
+  private connecting: Promise<MqttClient> | null = null;
 
   constructor(private readonly o: MqttSinkOptions<T>, private readonly host?: HostBroker) {
     this.encode = o.format === 'cbor' ? (v) => cborEncoder.encode(v) : (v) => JSON.stringify(v);
@@ -72,26 +74,26 @@ export class MqttSink<T> implements Sink<T> {
   async open(ctx: SinkContext): Promise<void> {
     const { clientId, ...connection } = connectorConnection(this.o.url, this.o.clientId, this.host, { role: 'sink', app: ctx.app, processor: ctx.processor, taskIndex: ctx.taskIndex });
     let client: MqttClient;
+    this.connecting = connectMqttClient({
+      ...connection,
+      clientId,
+      keepaliveSeconds: 60, // mqtt.js's default, as before the client layer
+      connectTimeoutMs: this.o.connectTimeoutMs ?? 10_000,
+      failFast: true,
+      what: `mqtt sink ${clientId}`,
+      log: ctx.log,
+    });
     try {
-      client = await connectMqttClient({
-        ...connection,
-        clientId,
-        keepaliveSeconds: 60, // mqtt.js's default, as before the client layer
-        connectTimeoutMs: this.o.connectTimeoutMs ?? 10_000,
-        failFast: true,
-        what: `mqtt sink ${clientId}`,
-        log: ctx.log,
-      });
+      client = await this.connecting;
     } catch (cause) {
       throw new TributaryError(ErrorCodes.SINK_FAILED, `mqttSink cannot connect to ${connection.url}: ${(cause as Error).message}`, { cause });
+    } finally {
+      this.connecting = null;
     }
-    if (this.closed) {
-      // Aborted while connecting (a new epoch came): this connection must not outlive the task.
-      // Left open, it would reconnect for ever under the client id the next run's sink takes, and
-      // the two would throw each other off the broker in turn.
-      await endMqttClient(client, { log: ctx.log });
-      return;
-    }
+    // Aborted while connecting (a new epoch came): close() ends this connection once it is up.
+    // Left open, it would reconnect for ever under the client id the next run's sink takes, and
+    // the two would throw each other off the broker in turn.
+    if (this.closed) return;
     this.client = client;
     this.idScope = `${ctx.app ?? ''}\0${ctx.processor ?? ''}\0`;
     this.exactlyOnce = ctx.exactlyOnce ?? false;
@@ -201,7 +203,9 @@ export class MqttSink<T> implements Sink<T> {
 
   async close(): Promise<void> {
     this.closed = true;
-    const client = this.client;
+    // Still connecting: wait for that connection (bounded by its connect timeout) and end it, so
+    // that the task's next run does not connect until this one is gone.
+    const client = this.client ?? (await this.connecting?.catch(() => null)) ?? null;
     this.client = null;
     // Graceful (in-flight publishes go out first), bounded: a dead broker does not hang the close.
     if (client) await endMqttClient(client, { log: this.log ?? undefined });

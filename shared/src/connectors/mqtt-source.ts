@@ -17,6 +17,8 @@ const decoders: Record<MqttPayloadFormat, Decode> = {
 /** One task of `mqttSource`. Exported for its `stats()`; create it through `mqttSource`. */
 export class MqttSource<T> implements Source<T> {
   private client: MqttClient | null = null;
+  /** The connection open() is waiting for: close() waits for it too, and ends it. */
+  private connecting: Promise<MqttClient> | null = null;
   private ctx!: SourceContext;
   /** Its MQTT client id, once open() chose it (connectorConnection). */
   private clientId = '';
@@ -52,7 +54,7 @@ export class MqttSource<T> implements Source<T> {
     const url = connection.url;
     let client: MqttClient;
     try {
-      client = await connectMqttClient(
+      client = await (this.connecting = connectMqttClient(
         {
           ...connection,
           clientId,
@@ -75,16 +77,15 @@ export class MqttSource<T> implements Source<T> {
             this.held = [];
           });
         },
-      );
+      ));
     } catch (cause) {
       throw new TributaryError(ErrorCodes.SOURCE_FAILED, `mqtt source ${this.clientId}: cannot connect: ${(cause as Error).message}`, { cause });
+    } finally {
+      this.connecting = null;
     }
-    if (this.closed) {
-      // Closed while connecting (the task was aborted): the connection must not outlive it (it
-      // would reconnect for ever under the client id the next run's source takes).
-      await endMqttClient(client, { log: ctx.log });
-      return;
-    }
+    // Closed while connecting (the task was aborted): close() ends this connection once it is up
+    // (it must not outlive the task, or reconnect for ever under the next run's client id).
+    if (this.closed) return;
     this.client = client;
     try {
       const grants = await withTimeout(client.subscribeAsync(topics, { qos }), this.o.connectTimeoutMs, `no SUBACK within ${this.o.connectTimeoutMs} ms`);
@@ -131,7 +132,7 @@ export class MqttSource<T> implements Source<T> {
     this.closed = true;
     this.stopPinging();
     this.wake?.();
-    const client = this.client;
+    const client = this.client ?? (await this.connecting?.catch(() => null)) ?? null;
     this.client = null;
     // Held messages stay unacknowledged: with clean: false the broker redelivers them.
     this.held = [];

@@ -135,9 +135,10 @@ export class AppRuntime {
     this.unsubscribe = null;
   }
 
-  /** Releases the replay log (after finishing or aborting). */
+  /** Releases what aborted tasks held (their connections), then the replay log (after finishing or aborting). */
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all([...this.hosts.values()].map((h) => h.released));
     await this.replayLog?.close();
   }
 

@@ -25,6 +25,8 @@ export class ReceiveChannel {
   private processed = 0;
   /** Whether a frame was delivered since the last refreshDue(). */
   private active = false;
+  /** Whether any frame was ever delivered (the sender has our credit). */
+  private delivered = false;
   private frozen = false;
 
   constructor(readonly window = DEFAULT_REMOTE_CREDITS) {}
@@ -36,6 +38,11 @@ export class ReceiveChannel {
   /** True once a gap was seen; the master's recovery replaces the channel in a new epoch. */
   get broken(): boolean {
     return this.frozen;
+  }
+
+  /** A frame has arrived on this channel: its sender has heard our credit. */
+  get heard(): boolean {
+    return this.delivered;
   }
 
   /** The credit total to announce: frames processed plus the window. */
@@ -57,6 +64,7 @@ export class ReceiveChannel {
     }
     this.expected = firstSeq + count;
     this.active = true;
+    this.delivered = true;
     return 'deliver';
   }
 

@@ -42,6 +42,7 @@ const READ_TIMES = 256;
  * records are late does not depend on how reads happen to be batched.
  */
 export class SourceTaskRunner extends TaskHost {
+  private sourceClosed: Promise<void> | null = null;
   private readonly source: Source;
   private readonly watermark: SourceClock;
   private readonly batchSize: number;
@@ -233,11 +234,19 @@ export class SourceTaskRunner extends TaskHost {
     if (n === REJECT_LOG_LIMIT) this.log.warn({ source: this.spec.source!.name }, 'further rejected records are only counted');
   }
 
-  private async closeSource(): Promise<void> {
-    try {
-      await this.source.close();
-    } catch (err) {
-      this.log.warn({ err }, `closing source ${this.spec.source!.name} failed`);
-    }
+  protected override async release(): Promise<void> {
+    await Promise.all([super.release(), this.closeSource()]);
+  }
+
+  /** Once: the reader's end and an abort may both ask. */
+  private closeSource(): Promise<void> {
+    this.sourceClosed ??= (async () => {
+      try {
+        await this.source.close();
+      } catch (err) {
+        this.log.warn({ err }, `closing source ${this.spec.source!.name} failed`);
+      }
+    })();
+    return this.sourceClosed;
   }
 }

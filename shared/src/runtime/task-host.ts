@@ -53,6 +53,11 @@ export abstract class TaskHost {
   private finishedResolve!: () => void;
   /** Resolves once the task has stopped (its input ended, or the host was stopped). */
   readonly finished = new Promise<void>((r) => (this.finishedResolve = r));
+  /** Resolves once what an abandoned task held is released (abort(): Task.onAbort, a source's close). */
+  released: Promise<void> = Promise.resolve();
+  private releasing = false;
+  /** onStop() ran to its end: nothing is left to release. */
+  private stoppedCleanly = false;
 
   constructor(
     readonly spec: ProcessorSpec,
@@ -191,6 +196,7 @@ export abstract class TaskHost {
       this.advanceClock(Infinity);
       await this.endBatch();
       await this.task.onStop();
+      this.stoppedCleanly = true;
     } catch (err) {
       this.fail(err);
     } finally {
@@ -221,10 +227,27 @@ export abstract class TaskHost {
     this.finishedResolve();
   }
 
-  /** Abandon the task without draining (used after a failure elsewhere). */
+  /**
+   * Abandon the task without draining (a recovery, a kill, a failure elsewhere), and release what
+   * it holds (`released`): a failed or running task's connections must not outlive it, or the next
+   * run's, under the same client ids, would meet them.
+   */
   abort(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.finishedResolve();
+    if (!this.stopped) {
+      this.stopped = true;
+      this.finishedResolve();
+    }
+    if (this.releasing || this.stoppedCleanly) return;
+    this.releasing = true;
+    this.released = this.release();
+  }
+
+  /** What abort() releases: the task's own (Task.onAbort); a source's runner closes its source too. */
+  protected async release(): Promise<void> {
+    try {
+      await this.task.onAbort();
+    } catch (err) {
+      this.log.warn({ err }, `releasing task ${this.name} failed`);
+    }
   }
 }

@@ -43,6 +43,14 @@ interface Inbound {
  */
 export const CREDIT_REFRESH_MS = 500;
 
+/**
+ * After start(), the credit totals are announced again this soon on channels that have heard
+ * nothing yet: a recovery restarts every node's part at once, and a sender that got going a few
+ * milliseconds after this receiver missed the first announcement (its results waited for the
+ * next refresh tick, half a second; seen in the recovery benchmark's agent kills).
+ */
+export const EARLY_REANNOUNCE_MS: readonly number[] = [100, 250];
+
 export interface WireChannelsOptions {
   app: string;
   epoch: number;
@@ -68,6 +76,7 @@ export class WireChannels {
   private readonly credits: CreditBatcher;
   private readonly clock: Clock;
   private refresh: Timer | null = null;
+  private early: Timer[] = [];
   private readonly stats: WireStats;
 
   constructor(private readonly options: WireChannelsOptions) {
@@ -111,11 +120,21 @@ export class WireChannels {
   start(): void {
     for (const { channel, target } of this.receiver.entries()) this.announce(target, channel.creditTotal);
     this.refresh = this.clock.setInterval(() => this.tick(), CREDIT_REFRESH_MS);
+    this.early = EARLY_REANNOUNCE_MS.map((ms) => this.clock.setTimeout(() => this.reannounceUnheard(), ms));
   }
 
   stop(): void {
     this.refresh?.cancel();
     this.refresh = null;
+    for (const t of this.early) t.cancel();
+    this.early = [];
+  }
+
+  /** Announces again on the channels no frame has arrived on yet (EARLY_REANNOUNCE_MS). */
+  private reannounceUnheard(): void {
+    for (const { channel, target } of this.receiver.entries()) {
+      if (!channel.heard && target.host.inputClock !== Infinity) this.announce(target, channel.creditTotal);
+    }
   }
 
   /** One refresh tick: re-announce credit on quiet channels, let senders send AckRequests. */

@@ -78,4 +78,8 @@ export class ChainTask extends Task {
   override async onStop(): Promise<void> {
     for (const op of this.ops) await op.close?.();
   }
+
+  override async onAbort(): Promise<void> {
+    await Promise.all(this.ops.map((op) => op.abort?.()));
+  }
 }

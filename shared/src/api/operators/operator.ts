@@ -16,6 +16,11 @@ export interface Operator {
   onBatchEnd?(): void | Promise<void>;
   close?(): void | Promise<void>;
   /**
+   * The task is abandoned without draining (a recovery, a kill): release what the operator holds
+   * (connections), write nothing. Called at most once, instead of close().
+   */
+  abort?(): void | Promise<void>;
+  /**
    * Checkpoints (exactly-once): the operator's state covering only messages with ts < t, as plain
    * CBOR-encodable data. Called right after onClock(t); encoded at once, so it may share objects.
    */

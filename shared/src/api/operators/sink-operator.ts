@@ -46,6 +46,11 @@ export function sinkOperator(spec: SinkSpec): OperatorFactory {
         if (buffer.length > 0) await sink.write(buffer.splice(0));
         await sink.close();
       },
+      // Abandoned: nothing more is written (a recovery replays it), the connection is released.
+      async abort() {
+        buffer = [];
+        await sink.close();
+      },
     };
   };
 }

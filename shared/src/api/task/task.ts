@@ -48,7 +48,8 @@ export interface TaskContext<O = unknown> {
  *   onClock(clock) whenever the input min-clock advances (after the messages that preceded it);
  *   onBatchEnd() after each input batch — the place to flush I/O; a returned promise is awaited
  *     before the next batch, which is how a slow sink pushes back on its producers;
- *   onStop() once, after the input clock reached +Infinity (bounded input) or on shutdown.
+ *   onStop() once, after the input clock reached +Infinity (bounded input) or on shutdown;
+ *   onAbort() instead, when the task is abandoned without draining (a recovery, a kill).
  * A task emits with ctx.output(msg). Timestamps it emits must not be older than the clock it
  * has already let pass (heldClock bounds that); older ones are diverted to the late output.
  */
@@ -84,6 +85,14 @@ export abstract class Task<I = unknown, O = unknown> {
   }
 
   onStop(): void | Promise<void> {}
+
+  /**
+   * The task is abandoned without draining (a recovery starts a new epoch, the application is
+   * killed): release connections and handles, emit and write nothing. Called at most once,
+   * instead of onStop(); the next run of the task waits for it (so a sink's next connection does
+   * not meet the one it replaces under the same client id).
+   */
+  onAbort(): void | Promise<void> {}
 
   /**
    * The state API of exactly-once. When the task's input clock passes a checkpoint time t, the
