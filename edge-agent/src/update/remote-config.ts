@@ -5,6 +5,7 @@ import {
   type AgentConfigReport, type AgentUpdateReport, type DesiredAgent, type DesiredConfig, type Logger, type NodeHealth,
 } from '@tributary/shared';
 import { ConfigLayer, parseLayer, sha256Of } from './config-layer.js';
+import { watchTrial } from './trial-watch.js';
 import type { SettledConfig } from './config-start.js';
 
 /**
@@ -55,7 +56,7 @@ export class RemoteConfig {
   private reason: string | undefined;
   private readonly refused: Map<string, string>;
   private staging = false;
-  private timer: NodeJS.Timeout | null = null;
+  private trial: { stop(): void } | null = null;
   /** Counts changes of this report (added to the updater's seq). */
   seq = 0;
 
@@ -117,32 +118,26 @@ export class RemoteConfig {
   watch(health: () => NodeHealth): void {
     const trial = this.o.settled.onTrial ? this.store.trial() : null;
     if (!trial || trial.sha256 !== this.version) return;
-    let healthySince: number | null = null;
-    let last = 'not checked yet';
     this.o.log.info({ event: 'config-trial', version: this.version, start: trial.starts, deadline: trial.deadline }, 'remote configuration on trial');
-    this.timer = setInterval(() => {
-      const h = health();
-      last = h.reason;
-      const now = Date.now();
-      healthySince = h.ok ? healthySince ?? now : null;
-      if (healthySince !== null && now - healthySince >= this.o.healthyForMs) {
-        this.stopWatching();
+    this.trial = watchTrial({
+      health, healthyForMs: this.o.healthyForMs, deadlineMs: trial.deadline * 1000,
+      healthy: () => {
         this.store.commit(this.version);
         this.o.log.info({ event: 'config-committed', version: this.version }, 'remote configuration committed: it proved healthy');
         this.set('committed', this.version, 'healthy');
-      } else if (now > trial.deadline * 1000) {
-        this.stopWatching();
+      },
+      expired: (last) => {
         const reason = `health check failed: not healthy by the deadline (${last})`;
         this.store.rollBack(this.version, reason);
         this.o.log.error({ event: 'config-rolled-back', target: this.version, reason }, 'remote configuration rolled back');
         this.o.restart(reason);
-      }
-    }, 250);
+      },
+    });
   }
 
   stopWatching(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.trial?.stop();
+    this.trial = null;
   }
 
   /** Everything that must hold before anything changes; throws TRIB_ERR_AGENT_CONFIG_REFUSED (or a missing key). */

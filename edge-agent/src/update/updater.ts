@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCodes, TributaryError, agentSigningPayload, type AgentUpdateReport, type DesiredAgent, type Logger, type NodeHealth } from '@tributary/shared';
 import { Slots } from './slots.js';
+import { watchTrial } from './trial-watch.js';
 
 export interface AgentUpdaterOptions {
   /** `<data>/agent`: the slots (deploy/agent-guard.sh); without `current` there, self-update is off. */
@@ -49,7 +50,7 @@ export class AgentUpdater {
   private readonly refused = new Map<string, string>();
   private busy = false;
   private seq = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private trial: { stop(): void } | null = null;
 
   constructor(private readonly o: AgentUpdaterOptions) {
     this.slots = new Slots(o.dir);
@@ -96,36 +97,28 @@ export class AgentUpdater {
   async watch(health: () => NodeHealth): Promise<void> {
     const trial = this.hasSlots ? await this.slots.trial() : null;
     if (!trial || trial.version !== this.version) return;
-    let healthySince: number | null = null;
-    let last = 'not checked yet';
     this.o.log.info({ event: 'update-trial', version: this.version, start: trial.starts, deadline: trial.deadline }, 'new agent version on trial');
-    this.timer = setInterval(() => {
-      const h = health();
-      last = h.reason;
-      const now = Date.now();
-      healthySince = h.ok ? healthySince ?? now : null;
-      if (healthySince !== null && now - healthySince >= this.o.healthyForMs) {
-        this.stopWatching();
-        void this.slots.commit(this.version).then(() => {
-          this.state = 'committed';
-          this.reason = 'healthy';
-          this.o.log.info({ event: 'update-committed', version: this.version }, 'agent version committed: it proved healthy');
-          this.o.changed();
-        });
-      } else if (now > trial.deadline * 1000) {
-        this.stopWatching();
+    this.trial = watchTrial({
+      health, healthyForMs: this.o.healthyForMs, deadlineMs: trial.deadline * 1000,
+      healthy: () => void this.slots.commit(this.version).then(() => {
+        this.state = 'committed';
+        this.reason = 'healthy';
+        this.o.log.info({ event: 'update-committed', version: this.version }, 'agent version committed: it proved healthy');
+        this.o.changed();
+      }),
+      expired: (last) => {
         const reason = `health check failed: not healthy by the deadline (${last})`;
         void this.slots.rollBack(this.version, reason).then(() => {
           this.o.log.error({ event: 'update-rolled-back', version: this.version, reason }, 'agent version rolled back');
           this.o.restart(reason);
         });
-      }
-    }, 250);
+      },
+    });
   }
 
   stopWatching(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.trial?.stop();
+    this.trial = null;
   }
 
   /** A desired state's `agent` field (NodeAgent.reconcile): update unless it is what runs. */
