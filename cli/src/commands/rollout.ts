@@ -103,12 +103,12 @@ export function formatRollout(r: RolloutView): string {
     for (const id of ids) {
       const s = r.steps[id]!;
       const from = s.from ? `from ${r.kind === 'agent' ? s.from : s.from.slice(0, 12)}` : '';
-      lines.push(`    ${id.padEnd(24)} ${s.state.padEnd(12)} ${from}${s.bytes ? `  ${bytesText(s.bytes)}` : ''}${s.reason ? `  ${s.reason}` : ''}`);
+      lines.push(`    ${id.padEnd(24)} ${s.state.padEnd(12)} ${from}${s.bytes ? `  ${formatBytes(s.bytes)}` : ''}${s.reason ? `  ${s.reason}` : ''}`);
     }
   });
   lines.push(`  steps: ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`  versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  if (r.bytes) lines.push(`  sent: ${bytesText(r.bytes)} to ${Object.values(r.steps).filter((s) => s.bytes).length} devices`);
+  if (r.bytes) lines.push(`  sent: ${formatBytes(r.bytes)} to ${Object.values(r.steps).filter((s) => s.bytes).length} devices`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -116,7 +116,11 @@ async function call<T>(o: Client, method: string, path: string, body?: unknown):
   return (await callMaster(masterTarget(o), method, path, body)) as T;
 }
 
-function bytesText(n: number): string {
+/**
+ * Bytes as the dashboard shows them (cloud-core/src/dashboard/dom.ts `bytes`): kept here because
+ * the CLI's client commands do not load cloud-core (it is imported lazily, for start-up time).
+ */
+function formatBytes(n: number): string {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 }
 

@@ -1,5 +1,5 @@
 import type { RolloutRecord } from '../master/rollout-types.js';
-import { ago, esc } from './dom.js';
+import { ago, bytes, esc } from './dom.js';
 import type { Page } from './page.js';
 
 /** A rollout as GET /rollouts returns it (rollout-routes.ts): the record plus counts and the versions its devices run. */
@@ -37,16 +37,12 @@ function rollout(r: RolloutView, now: number): string {
     + ids.map((id) => {
       const s = r.steps[id]!;
       const from = r.kind === 'agent' ? s.from : s.from?.slice(0, 12);
-      return `<tr data-node="${esc(id)}"><td>${esc(id)}</td><td data-testid="step-state" class="${STATE_CLASS[s.state] ?? ''}">${esc(s.state)}</td><td>${esc(from ?? '')}</td><td data-testid="step-bytes">${s.bytes ? esc(bytesText(s.bytes)) : ''}</td><td>${esc(s.reason ?? '')}</td></tr>`;
+      return `<tr data-node="${esc(id)}"><td>${esc(id)}</td><td data-testid="step-state" class="${STATE_CLASS[s.state] ?? ''}">${esc(s.state)}</td><td>${esc(from ?? '')}</td><td data-testid="step-bytes">${s.bytes ? esc(bytes(s.bytes)) : ''}</td><td>${esc(s.reason ?? '')}</td></tr>`;
     }).join('')).join('');
   return `<section data-rollout="${esc(r.id)}">
     <h2>${esc(r.id)}: ${esc(r.target)} <span data-testid="rollout-state" class="${STATE_CLASS[r.state] ?? ''}">${esc(r.state)}</span></h2>
-    <p>${total} devices, started ${ago(r.createdAt, now)}; ${Object.entries(r.counts).map(([k, n]) => `${esc(k)} ${n}`).join(', ')}${r.bytes ? `; sent ${esc(bytesText(r.bytes))}` : ''}${r.reason ? ` — ${esc(r.reason)}` : ''}</p>
+    <p>${total} devices, started ${ago(r.createdAt, now)}; ${Object.entries(r.counts).map(([k, n]) => `${esc(k)} ${n}`).join(', ')}${r.bytes ? `; sent ${esc(bytes(r.bytes))}` : ''}${r.reason ? ` — ${esc(r.reason)}` : ''}</p>
     <div data-testid="versions">${histogram}</div>
     <table><thead><tr><th>device</th><th>step</th><th>from</th><th>sent</th><th>reason</th></tr></thead><tbody>${waves}</tbody></table>
   </section>`;
-}
-
-function bytesText(n: number): string {
-  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 }
