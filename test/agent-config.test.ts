@@ -50,7 +50,15 @@ async function device(t: ExecutionContext, file: Record<string, unknown> = {}) {
     const reaches = (state: string) => new Promise<void>((r) => changes.push(() => { if (rc.report().state === state) r(); }));
     return { settled, rc, restarts, restart, reaches };
   };
-  return { dir: dir.path, agentDir, keyFile, store: new ConfigLayer(agentDir), start };
+  /** Applies `target`, then starts again and watches it healthy until committed (a layer in force). */
+  const commit = async (target: ReturnType<typeof desired>) => {
+    start().rc.apply(target);
+    const b = start();
+    const committed = b.reaches('committed');
+    b.rc.watch(() => ({ ok: true, reason: 'healthy' }));
+    await committed;
+  };
+  return { dir: dir.path, agentDir, keyFile, store: new ConfigLayer(agentDir), start, commit };
 }
 
 const good = { labels: { site: 'plant-1', ring: 'canary' }, heartbeatMs: 700, replayQuotaMb: 32 };
@@ -128,11 +136,7 @@ test('a tampered body, a wrong key, a forbidden or unknown setting, a non-object
 test('a configuration never healthy goes back by itself at its deadline; the agent restarts on the previous layer, reports rolled-back and never tries it again', async (t) => {
   const d = await device(t);
   const first = desired(good);
-  d.start().rc.apply(first);
-  const b = d.start();
-  const committed = b.reaches('committed');
-  b.rc.watch(() => ({ ok: true, reason: 'healthy' }));
-  await committed;
+  await d.commit(first);
 
   const bad = desired({ ...good, isolation: 'thread', appHeapMb: 1 });
   d.start().rc.apply(bad);
@@ -197,11 +201,7 @@ test('a layer on trial that cannot even be loaded at start (schema error) goes b
 test('an interrupted write (temporary file, trial written, rename never done) leaves the previous layer in force', async (t) => {
   const d = await device(t);
   const first = desired(good);
-  d.start().rc.apply(first);
-  const b = d.start();
-  const committed = b.reaches('committed');
-  b.rc.watch(() => ({ ok: true, reason: 'healthy' }));
-  await committed;
+  await d.commit(first);
   // What stage() leaves when the power goes before its rename: the new bytes in a temporary file
   // (here cut short), the previous copy and the trial written, config.json untouched.
   const next = desired({ heartbeatMs: 2000 });
