@@ -58,8 +58,8 @@ export class RolloutManager {
   readonly outcomes: Record<string, number> = {};
   /** Registry time of the last change of each agent's update report (a failure must be newer than its step). */
   private readonly reportChangedAt = new Map<string, { key: string; at: number }>();
-  /** Application rollouts: since when the engine has seen a node run its part, by `<node>\0<app>\0<epoch>`. */
-  private readonly runningSince = new Map<string, number>();
+  /** Application rollouts, per node of a step in progress: since when it has been seen running its part in that application's epoch. */
+  private readonly runningSince = new Map<string, { run: string; since: number }>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> = Promise.resolve();
 
@@ -302,14 +302,15 @@ export class RolloutManager {
 
   /** How long `node` has been seen running its part of `r`'s application in `epoch` (0 when it is not running now). */
   private runningFor(r: RolloutRecord, node: string, epoch: number, now: number): number {
-    const key = `${node}\0${r.app}\0${epoch}`;
+    const seen = this.runningSince.get(node);
     if (this.d.registry.get(node)?.apps[r.app!]?.state !== 'running') {
-      this.runningSince.delete(key);
+      this.runningSince.delete(node);
       return 0;
     }
-    const since = this.runningSince.get(key) ?? now;
-    this.runningSince.set(key, since);
-    return now - since;
+    const run = `${r.app}\0${epoch}`;
+    if (seen?.run === run) return now - seen.since;
+    this.runningSince.set(node, { run, since: now });
+    return 0;
   }
 
   private end(s: DeviceStep, state: StepState, reason: string): void {
@@ -317,6 +318,7 @@ export class RolloutManager {
     s.reason = reason;
     s.endedAt = this.now();
     if (this.d.traffic && s.bytesAt !== undefined) s.bytes = this.d.traffic.get(s.node) - s.bytesAt;
+    this.runningSince.delete(s.node);
     this.outcomes[state] = (this.outcomes[state] ?? 0) + 1;
   }
 
