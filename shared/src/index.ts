@@ -26,3 +26,4 @@ export * from './node/index.js';
 export { systemClock, type Clock, type Timer } from './runtime/wall-clock.js';
 export { decodeControl, type ControlKind, type Decoded } from './wire/control.js';
 export { AGENT_SIGNATURE_DOMAIN, CONFIG_SIGNATURE_DOMAIN, agentSigningPayload, configSigningPayload } from './wire/agent-signature.js';
+export { signPayload, verifyPayload } from './wire/signed-digest.js';

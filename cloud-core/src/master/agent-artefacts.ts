@@ -1,9 +1,9 @@
-import { createHash, sign, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { agentSigningPayload } from '@tributary/shared';
+import { agentSigningPayload, signPayload } from '@tributary/shared';
 
 /** The repository's deploy/ directory: install.sh, the unit template, the start guard. */
 export const deployDir = join(dirname(createRequire(import.meta.url).resolve('@tributary/cloud-core/package.json')), '..', 'deploy');
@@ -42,7 +42,7 @@ export class AgentArtefacts {
     let hit = this.cache.get(path);
     if (!hit || hit.mtimeMs !== info.mtimeMs || hit.size !== info.size) {
       const sha256 = (await sha256File(path)).toString('hex');
-      const signature = this.o.signingKey ? sign(null, agentSigningPayload(sha256), this.o.signingKey).toString('base64') : null;
+      const signature = this.o.signingKey ? signPayload(this.o.signingKey, agentSigningPayload(sha256)) : null;
       hit = { mtimeMs: info.mtimeMs, size: info.size, sha256, signature };
       this.cache.set(path, hit);
     }

@@ -1,5 +1,5 @@
-import { createHash, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { ErrorCodes, TributaryError, configSigningPayload, type DesiredAgent, type DesiredConfig, type Logger } from '@tributary/shared';
+import { createHash, randomUUID, type KeyObject } from 'node:crypto';
+import { ErrorCodes, TributaryError, configSigningPayload, signPayload, type DesiredAgent, type DesiredConfig, type Logger } from '@tributary/shared';
 import type { CandidateBundle, MasterStore } from './master-store.js';
 import type { NodeView, Registry } from './registry.js';
 import type { AgentArtefacts } from './agent-artefacts.js';
@@ -180,7 +180,7 @@ export class RolloutManager {
     const body = Buffer.from(text, 'utf8');
     const sha256 = createHash('sha256').update(body).digest('hex');
     let c = this.configs.get(sha256);
-    if (!c && this.d.signingKey) this.configs.set(sha256, (c = { sha256, body, signature: sign(null, configSigningPayload(sha256), this.d.signingKey).toString('base64') }));
+    if (!c && this.d.signingKey) this.configs.set(sha256, (c = { sha256, body, signature: signPayload(this.d.signingKey, configSigningPayload(sha256)) }));
     return c ?? { sha256, body, signature: '' };
   }
 

@@ -1,7 +1,6 @@
-import { createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
-  ErrorCodes, TributaryError, agentConfigSchema, configSigningPayload,
+  ErrorCodes, TributaryError, agentConfigSchema, configSigningPayload, verifyPayload,
   type AgentConfigReport, type AgentUpdateReport, type DesiredAgent, type DesiredConfig, type Logger, type NodeHealth,
 } from '@tributary/shared';
 import { ConfigLayer, parseLayer, sha256Of } from './config-layer.js';
@@ -145,14 +144,7 @@ export class RemoteConfig {
     const refuse = (why: string) => new TributaryError(ErrorCodes.AGENT_CONFIG_REFUSED, `configuration ${target.sha256}: ${why}: refused`);
     const sha = sha256Of(target.body);
     if (sha !== target.sha256) throw refuse(`its SHA-256 is ${sha}, not the one the master named`);
-    const key = this.masterKey();
-    let ok = false;
-    try {
-      ok = verify(null, configSigningPayload(target.sha256), createPublicKey(key), Buffer.from(target.signature, 'base64'));
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw refuse("the master's signature does not verify");
+    if (!verifyPayload(this.masterKey(), configSigningPayload(target.sha256), target.signature)) throw refuse("the master's signature does not verify");
     const parsed = parseLayer(target.body);
     if (!parsed.ok) throw refuse(parsed.reason);
     const settings = parsed.settings;

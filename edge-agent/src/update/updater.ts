@@ -1,10 +1,10 @@
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ErrorCodes, TributaryError, agentSigningPayload, type AgentUpdateReport, type DesiredAgent, type Logger, type NodeHealth } from '@tributary/shared';
+import { ErrorCodes, TributaryError, agentSigningPayload, verifyPayload, type AgentUpdateReport, type DesiredAgent, type Logger, type NodeHealth } from '@tributary/shared';
 import { Slots } from './slots.js';
 import { watchTrial } from './trial-watch.js';
 
@@ -191,8 +191,7 @@ export class AgentUpdater {
   }
 
   private verifySignature(target: DesiredAgent, keyPem: string): void {
-    const ok = verify(null, agentSigningPayload(target.sha256), createPublicKey(keyPem), Buffer.from(target.signature, 'base64'));
-    if (!ok) throw new TributaryError(ErrorCodes.AGENT_UPDATE_REFUSED, `agent ${target.version}: the master's signature does not verify: refused`);
+    if (!verifyPayload(keyPem, agentSigningPayload(target.sha256), target.signature)) throw new TributaryError(ErrorCodes.AGENT_UPDATE_REFUSED, `agent ${target.version}: the master's signature does not verify: refused`);
   }
 
   private async masterKey(): Promise<string> {

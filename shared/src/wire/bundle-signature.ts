@@ -1,4 +1,5 @@
-import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { signPayload, verifyPayload } from './signed-digest.js';
 
 /**
  * Signatures of application bundles (issue 13, "Signed bundles"). The master signs the sha256 of
@@ -17,7 +18,7 @@ export function bundleSigningPayload(sha256: string): Buffer {
 
 /** The master's signature (base64) over a bundle's digest; `key` is its Ed25519 private key. */
 export function signBundleDigest(key: KeyObject, sha256: string): string {
-  return sign(null, bundleSigningPayload(sha256), key).toString('base64');
+  return signPayload(key, bundleSigningPayload(sha256));
 }
 
 /** Why a signature was refused (the `reason` label of `tributary_bundle_rejected_total`). */
@@ -29,12 +30,7 @@ export type BundleRejectReason = 'unsigned' | 'signature' | 'sha256' | 'no-key';
  */
 export function checkBundleSignature(publicKey: KeyObject, sha256: string, signature: string | undefined): BundleRejectReason | null {
   if (signature === undefined || signature.length === 0) return 'unsigned';
-  try {
-    const sig = Buffer.from(signature, 'base64');
-    return sig.length === 64 && verify(null, bundleSigningPayload(sha256), publicKey, sig) ? null : 'signature';
-  } catch {
-    return 'signature';
-  }
+  return verifyPayload(publicKey, bundleSigningPayload(sha256), signature) ? null : 'signature';
 }
 
 /** An Ed25519 public key from PEM (SPKI); throws a TypeError for anything else. */
