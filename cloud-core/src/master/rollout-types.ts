@@ -125,12 +125,3 @@ export function describeTarget(r: Pick<RolloutSpec, 'kind' | 'version' | 'app'>)
   if (r.kind === 'agent') return `agent ${r.version}`;
   return r.kind === 'app' ? `app ${r.app} ${r.version.slice(0, 12)}` : `config ${r.version.slice(0, 12)}`;
 }
-
-/** Parses a duration: 30s, 5m, 1h, or a number of milliseconds. */
-export function parseDuration(text: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) return null;
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(n * unit);
-}
