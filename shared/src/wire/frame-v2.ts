@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { isEventTime, type Message } from '../api/message.js';
-import { cborEncoder } from './cbor.js';
+import { cborEncoder, valuesEncoder } from './cbor.js';
 import { decodeCbor, describe, invalid, messageOf } from './frame-bytes.js';
 
 /**
@@ -36,7 +36,7 @@ export interface EncodedValues {
  * new buffer); holding them pins at most that buffer. Throws TypeError if a value has no CBOR form.
  */
 export function encodeValues(values: readonly unknown[]): EncodedValues {
-  return { values, bytes: cbor(values) };
+  return { values, bytes: cbor(values, valuesEncoder) };
 }
 
 /** True when `encoded` holds exactly these messages' values (the same objects, in order). */
@@ -113,9 +113,9 @@ export function v2Messages(raw: unknown[], maxMessages: number): Message[] {
   return messages;
 }
 
-function cbor(value: readonly unknown[]): Uint8Array {
+function cbor(value: readonly unknown[], encoder = cborEncoder): Uint8Array {
   try {
-    return cborEncoder.encode(value);
+    return encoder.encode(value);
   } catch (err) {
     throw new TypeError(`encodeFrame: a message cannot be encoded as CBOR: ${messageOf(err)}`, { cause: err });
   }

@@ -4,7 +4,7 @@ import { isClockValue, isEventTime, type Message } from '../api/message.js';
 import { MAX_CBOR_ITEMS, cborEncoder } from './cbor.js';
 import { checkBytes, decodeCbor, describe, invalid, messageOf, readHead, scalarEnd } from './frame-bytes.js';
 import { FRAME_V1, V1_FIELDS, v1Items, v1Messages } from './frame-v1.js';
-import { FRAME_V2, V2_FIELDS, sameValues, timesAndKeys, v2Messages, valuesOf, type EncodedValues } from './frame-v2.js';
+import { FRAME_V2, V2_FIELDS, encodeValues, sameValues, timesAndKeys, v2Messages, valuesOf, type EncodedValues } from './frame-v2.js';
 
 /**
  * The wire format between Tributary processes: one frame is a batch of messages from one sender
@@ -71,7 +71,7 @@ export function encodeFrame(frame: Frame, limits?: Partial<FrameLimits>, values?
   const { maxFrameBytes, maxMessages } = checkFrame(frame, limits);
   const { messages } = frame;
   const { ts, keys } = timesAndKeys(messages);
-  const body = values != null && sameValues(messages, values) ? values.bytes : encodeCbor(valuesOf(messages));
+  const body = values != null && sameValues(messages, values) ? values.bytes : encodeValues(valuesOf(messages)).bytes;
   // The header and the two sections as an array of eight, then the values appended as the ninth.
   const head = encodeCbor([FRAME_V2, frame.app, frame.epoch, frame.sender, frame.firstSeq, frame.clock, ts, keys]);
   const size = head.length + body.length;
