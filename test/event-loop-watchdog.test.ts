@@ -18,7 +18,8 @@ function spin(ms: number): void {
 
 class Busy extends Task {
   onNext(msg: { ts: number; value: unknown }): void {
-    spin(msg.value as number);
+    if (typeof msg.value !== 'number') throw new TypeError('not a number');
+    spin(msg.value);
   }
 }
 
@@ -40,10 +41,12 @@ function watched(thresholdMs: number) {
   return { dog, stalls, next, task };
 }
 
-test('one call that holds the loop past the threshold is the application\'s stall, reported when it returns', (t) => {
+test('a batch whose calls hold the loop past the threshold is the application\'s stall, reported when the batch ends', (t) => {
   const { stalls, task } = watched(100);
   task.onNext({ ts: 0, value: 150 });
   task.onNext({ ts: 0, value: 1 });
+  t.is(stalls.length, 0, 'a batch\'s onNext calls are one stretch, reported when the batch ends');
+  task.onBatchEnd();
   t.is(stalls.length, 1);
   t.is(stalls[0]!.app, 'app-a');
   t.is(stalls[0]!.where, 'src.onNext');
@@ -56,12 +59,26 @@ test('many short calls in a row that hold the loop are blamed on the application
   t.teardown(() => dog.stop());
   const reported = next();
   setTimeout(() => {
-    for (let i = 0; i < 40; i++) task.onNext({ ts: 0, value: 10 });
+    for (let i = 0; i < 40; i++) {
+      task.onNext({ ts: 0, value: 10 });
+      task.onBatchEnd();
+    }
   }, 0);
   await reported;
   t.is(stalls.length, 1);
   t.is(stalls[0]!.app, 'app-a');
   t.regex(stalls[0]!.where, /^many calls/);
+});
+
+test('a call that throws ends its batch\'s stretch: the time up to it counts, the next batch starts afresh', (t) => {
+  const { stalls, task } = watched(100);
+  task.onNext({ ts: 0, value: 120 });
+  t.throws(() => task.onNext({ ts: 0, value: 'not a number' as unknown as number }));
+  t.is(stalls.length, 1);
+  t.true(stalls[0]!.ms >= 120);
+  task.onNext({ ts: 0, value: 1 });
+  task.onBatchEnd();
+  t.is(stalls.length, 1, 'the next batch was short');
 });
 
 test('a stall outside every application\'s code is reported unattributed', async (t) => {
