@@ -6,7 +6,8 @@
  * last event time), closed when the frames' clock passes its end, the rest when the input ends.
  * Options (argv JSON): { url, clientId }.
  * Command { type: 'expect', topic, format, records, warmupMs | null, timeoutMs } -> { type: 'armed' } once
- * subscribed, then { type: 'received', ... } when `records` have arrived or the timeout passed.
+ * subscribed, then { type: 'received', ... } when `records` have arrived, the timeout passed, or
+ * nothing arrived for 15 s after the first record.
  */
 import { decodeFrame } from '@tributary/shared';
 import { latencySummary } from '../apps/figures.js';
@@ -61,6 +62,8 @@ class KeyedWindows {
 const { url, clientId } = argsJson<{ url: string; clientId: string }>();
 const client = await connect(url, clientId);
 const now = () => performance.timeOrigin + performance.now();
+/** Once records flow, this long without one ends the run as short (see `quiet` below). */
+const QUIET_MS = 15_000;
 
 async function expect(c: ExpectCommand): Promise<void> {
   let records = 0;
@@ -111,8 +114,13 @@ async function expect(c: ExpectCommand): Promise<void> {
   await client.subscribeAsync(c.topic, { qos: 1 });
   send({ type: 'armed' });
   const timer = setTimeout(() => finish(true), c.timeoutMs);
+  // A relay that lost records (Node-RED once did) ends the run after a silence, not at the timeout.
+  const quiet = setInterval(() => {
+    if (firstArrival > 0 && now() - lastArrival > QUIET_MS) finish(true);
+  }, 1000);
   const timedOut = await finished;
   clearTimeout(timer);
+  clearInterval(quiet);
   client.removeListener('message', onMessage);
   await client.unsubscribeAsync(c.topic);
   send({
