@@ -33,6 +33,8 @@ export interface FeedStats {
 
 /** Batches kept in memory for the emitter; beyond this they are read back from the log. */
 const MEMORY_BATCHES = 64;
+/** A paced reader waits this long for the emitter to take a batch before it goes on alone. */
+export const PACE_WAIT_MS = 100;
 
 /**
  * Store-and-forward between a source and its task (log first, then send). A reader loop takes
@@ -40,6 +42,15 @@ const MEMORY_BATCHES = 64;
  * while the uplink is down the device keeps recording. The task's emitter consumes the same
  * sequence, from memory when it keeps up and from the log when it fell behind, so a backlog is
  * forwarded in order once the link returns. Without a log it is a bounded in-memory hand-off.
+ *
+ * Pacing (`pace`: a source that can resume from a position, so a record it has not yet handed
+ * over is safe in the source: generators, files). A reader far ahead of an emitter that keeps
+ * taking batches would otherwise leave every later batch to be read back from the log and decoded
+ * again (under full load, every batch: a tenth of an agent's CPU). Such a reader waits for room
+ * in memory while the emitter makes progress; when the emitter takes nothing for PACE_WAIT_MS
+ * (no credit: the uplink is down, the cloud is slow) the reader stops waiting and records into
+ * the log alone, store-and-forward as before, until the emitter takes a batch again. A source
+ * without a position (an MQTT subscription) is never paced: its records are safe only once logged.
  */
 export class SourceFeed {
   readonly stats: FeedStats = { backlogRecords: 0, bytes: 0, dropped: 0, blocked: false };
@@ -55,8 +66,10 @@ export class SourceFeed {
   private logIt: AsyncIterator<FeedBatch> | null = null;
   private logItNext = -1;
   private bytesPerRecord = 64;
+  /** Pacing: the emitter took nothing for PACE_WAIT_MS; the reader runs alone until it does. */
+  private emitterStalled = false;
 
-  constructor(private readonly replay: ReplayOptions | null, private readonly clock: Clock = systemClock) {}
+  constructor(private readonly replay: ReplayOptions | null, private readonly clock: Clock = systemClock, private readonly pace = false) {}
 
   /** Opens the log side; returns where the source should resume reading (its stored position). */
   async open(): Promise<unknown> {
@@ -84,6 +97,7 @@ export class SourceFeed {
       this.appended += records.length;
       return this.signal();
     }
+    if (this.pace) await this.roomAhead();
     await this.enforceQuota();
     const { log, name } = this.replay;
     // Encode once: the log stores these bytes, and the task's remote channel sends them on.
@@ -185,7 +199,24 @@ export class SourceFeed {
     }
   }
 
+  /** Pacing: waits for room in memory while the emitter takes batches (see the class comment). */
+  private async roomAhead(): Promise<void> {
+    if (this.emitterStalled || this.queue.length < MEMORY_BATCHES) return;
+    const roomed = await new Promise<boolean>((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        this.space = null;
+        resolve(false);
+      }, PACE_WAIT_MS);
+      this.space = () => {
+        timer.cancel();
+        resolve(true);
+      };
+    });
+    if (!roomed) this.emitterStalled = true;
+  }
+
   private dequeue(): FeedBatch {
+    this.emitterStalled = false;
     const b = this.queue.shift()!;
     const s = this.space;
     this.space = null;

@@ -70,7 +70,8 @@ export class SourceTaskRunner extends TaskHost {
     this.source = createSource(spec.source, events.connectors);
     this.watermark = new SourceClock(spec.source.watermark, options.idleTimeoutMs ?? 0, events.checkpointIntervalMs ?? 0);
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-    this.feed = new SourceFeed(options.replay ?? null, this.clock);
+    // A source that can resume from a position keeps what it has not handed over: it may be paced.
+    this.feed = new SourceFeed(options.replay ?? null, this.clock, typeof this.source.position === 'function');
   }
 
   override async start(): Promise<void> {

@@ -1,0 +1,79 @@
+/**
+ * SourceFeed pacing (shared/src/runtime/source-feed.ts): a source that can resume from a position
+ * waits for room in memory while the emitter takes batches, so nothing is read back from the log;
+ * when the emitter stops taking batches the reader goes on into the log alone (store-and-forward),
+ * and a source without a position is never held back. A MemoryReplayLog that counts its reads.
+ */
+import test from 'ava';
+import type { Message } from '../shared/src/api/message.js';
+import { SourceFeed, PACE_WAIT_MS } from '../shared/src/runtime/source-feed.js';
+import { MemoryReplayLog } from '../shared/src/store/memory-replay-log.js';
+import { FakeClock } from './helpers/fake-clock.js';
+
+class CountingLog extends MemoryReplayLog {
+  reads = 0;
+  override read(source: string, fromSeq: number) {
+    this.reads++;
+    return super.read(source, fromSeq);
+  }
+}
+
+const BATCHES = 200;
+const batch = (b: number): Message[] => Array.from({ length: 10 }, (_, i) => ({ ts: b * 10 + i, value: { n: b * 10 + i } }));
+
+async function feedOf(pace: boolean, clock = new FakeClock(0)) {
+  const log = new CountingLog();
+  const feed = new SourceFeed({ log, name: 'src', quotaBytes: 0, policy: 'block' }, clock, pace);
+  await feed.open();
+  return { log, feed, clock };
+}
+
+/** The emitter: takes every batch in order, yielding to the event loop after each (slower than the reader). */
+async function emitAll(feed: SourceFeed): Promise<number[]> {
+  const seen: number[] = [];
+  for (let seq = 0; ; ) {
+    const b = await feed.next(seq);
+    if (b === null) return seen;
+    for (const m of b.records) seen.push((m.value as { n: number }).n);
+    seq = b.firstSeq + b.records.length;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+async function readAll(feed: SourceFeed): Promise<void> {
+  for (let b = 0; b < BATCHES; b++) await feed.push(batch(b), b * 10, { at: b });
+  feed.end();
+}
+
+const everything = Array.from({ length: BATCHES * 10 }, (_, i) => i);
+
+test('a paced reader ahead of a working emitter waits for room: every batch is emitted from memory, none read back from the log', async (t) => {
+  const { log, feed } = await feedOf(true);
+  const [seen] = await Promise.all([emitAll(feed), readAll(feed)]);
+  t.deepEqual(seen, everything);
+  t.is(log.reads, 0);
+  t.is((await log.stats('src')).records, BATCHES * 10, 'every batch was logged first');
+});
+
+test('unpaced (a source without a position), the same reader runs ahead and the emitter reads the rest back from the log', async (t) => {
+  const { log, feed } = await feedOf(false);
+  const [seen] = await Promise.all([emitAll(feed), readAll(feed)]);
+  t.deepEqual(seen, everything);
+  t.true(log.reads > 0);
+});
+
+test('a paced reader whose emitter takes nothing goes on into the log alone after the wait, and the backlog is emitted in order later', async (t) => {
+  const { log, feed, clock } = await feedOf(true);
+  const reading = readAll(feed);
+  // 64 batches fit in memory; the 65th waits for room until the clock passes PACE_WAIT_MS.
+  let done = false;
+  void reading.then(() => (done = true));
+  await new Promise((r) => setImmediate(r));
+  while (!done && (await log.stats('src')).records < 64 * 10) await new Promise((r) => setImmediate(r));
+  t.false(done, 'the reader waits for room');
+  clock.advance(PACE_WAIT_MS);
+  await reading;
+  t.is((await log.stats('src')).records, BATCHES * 10, 'the emitter stalled: the reader logged everything without waiting again');
+  t.deepEqual(await emitAll(feed), everything);
+  t.true(log.reads > 0, 'the backlog beyond memory came from the log');
+});
