@@ -30,15 +30,22 @@ async function authMaster(t: { teardown: (fn: () => Promise<void>) => void }): P
 
 test.serial('nodes of a master that enforces authentication enrol, come online by TLS, restart on their identity; a revoked agent exits 1', async (t) => {
   const { m, data } = await authMaster(t);
-  const [agent, worker] = await Promise.all([startNode('agent', 'dev-1', m.brokerUrl, data), startNode('worker', 'w-1', m.brokerUrl, data)]);
+  // The agent as on a remote device (--broker-tls always); the worker as on the master's host.
+  const [agent, worker] = await Promise.all([
+    startNode('agent', 'dev-1', m.brokerUrl, data, {}, ['--broker-tls', 'always']),
+    startNode('worker', 'w-1', m.brokerUrl, data),
+  ]);
   t.teardown(async () => { await Promise.all([agent.stop('SIGKILL'), worker.stop('SIGKILL')]); });
   await waitForNodesOnline(m.httpUrl, ['dev-1', 'w-1']);
   const broker = String((await agent.waitFor((l) => l.msg === 'agent started', 'started')).broker);
   const id = identityDir(join(data, 'dev-1'));
-  // The broker enrolment named: TLS when the master has a TLS listener, else plain with id + secret.
+  // The brokers enrolment named: the TLS listener, and the plain one on loopback.
   const { brokers } = JSON.parse(await readFile(join(id, 'enrolment.json'), 'utf8')) as { brokers: { tls?: string; plain?: string } };
-  t.is(broker, (brokers.tls ?? brokers.plain)!);
+  t.is(broker, brokers.tls!);
   t.regex(broker, /^mqtts:\/\//, 'the master has a TLS listener: the agent uses it, with its client certificate');
+  const workerBroker = String((await worker.waitFor((l) => l.msg === 'worker started', 'started')).broker);
+  t.is(workerBroker, brokers.plain!, 'on the master\'s host (loopback master URL): the plain loopback listener, with id + secret');
+  t.regex(workerBroker, /^mqtt:\/\/127\.0\.0\.1:\d+$/);
   t.is(statSync(join(id, 'key.pem')).mode & 0o777, 0o600);
   t.is(certificateInfo(await readFile(join(id, 'cert.pem'), 'utf8')).subject.includes('CN=dev-1'), true);
   t.is(JSON.parse(await readFile(join(identityDir(join(data, 'w-1')), 'enrolment.json'), 'utf8')).role, 'worker');
@@ -69,8 +76,8 @@ test.serial("renewal with the real master: the proof is accepted, the new certif
   const added = await api(m.httpUrl, '/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'dev-r', role: 'agent' }) });
   t.is(added.status, 201);
   const dir = join(data, 'dev-r');
-  const conn = await resolveNodeConnection({ id: 'dev-r', role: 'agent', master: m.httpUrl, token: added.body.token, dataDir: dir, log: silent });
-  t.is(conn.brokerUrl, (conn.identity!.enrolment.brokers.tls ?? conn.identity!.enrolment.brokers.plain)!);
+  const conn = await resolveNodeConnection({ id: 'dev-r', role: 'agent', master: m.httpUrl, token: added.body.token, dataDir: dir, log: silent, brokerTls: 'always' });
+  t.is(conn.brokerUrl, conn.identity!.enrolment.brokers.tls!);
   const renewed = await renew(conn.identity!, dir, silent);
   t.not(renewed.cert, conn.identity!.cert);
   t.is(renewed.enrolment.role, 'agent');

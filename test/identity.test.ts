@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { ErrorCodes, connectMqttTransport, type Logger } from '@tributary/shared';
 import { X509Certificate } from 'node:crypto';
 import {
-  IdentityRenewer, certificateInfo, credentialsFor, identityDir, loadIdentity, renew, resolveNodeConnection, type NodeIdentity,
+  IdentityRenewer, certificateInfo, credentialsFor, identityDir, isLoopbackUrl, loadIdentity, renew, resolveNodeConnection, type NodeIdentity,
 } from '@tributary/shared/identity';
 import { launchNode } from '../cli/src/launcher.js';
 import { startEnrolmentServer, type EnrolmentServer } from './helpers/enrolment-server.js';
@@ -194,6 +194,27 @@ test('a half-done identity swap (crash while renewing) is completed or discarded
   // A damaged identity is an error, never half used.
   await writeFile(join(id, 'cert.pem'), 'garbage');
   await t.throwsAsync(loadIdentity(dir.path), { code: ErrorCodes.IDENTITY_INVALID, message: /cert.pem is not a certificate/ });
+});
+
+test('on the master\'s own host a node takes the plain loopback listener (id + secret); elsewhere, or with brokerTls always, TLS', async (t) => {
+  const brokers = { tls: 'mqtts://cloud.example:8883', plain: 'mqtt://127.0.0.1:1883' };
+  const server = await startEnrolmentServer({ brokers });
+  const dir = await tempDir();
+  t.teardown(async () => { await server.close(); await dir.cleanup(); });
+  const log = capture().log;
+  const local = await resolveNodeConnection({ id: 'dev-1', role: 'agent', master: server.url, token: server.addDevice('dev-1'), dataDir: dir.path, log });
+  t.is(local.brokerUrl, brokers.plain);
+  t.deepEqual(Object.keys(local.credentials).sort(), ['password', 'username']);
+  const always = await resolveNodeConnection({ id: 'dev-1', role: 'agent', master: server.url, dataDir: dir.path, log, brokerTls: 'always' });
+  t.is(always.brokerUrl, brokers.tls);
+  t.deepEqual(Object.keys(always.credentials), ['tls']);
+  // The same identity with the master named by a public address: not this host, so TLS.
+  const remote = await resolveNodeConnection({ id: 'dev-1', role: 'agent', master: 'https://cloud.example', dataDir: dir.path, log });
+  t.is(remote.brokerUrl, brokers.tls);
+  t.deepEqual(
+    ['http://127.0.0.1:8080', 'http://127.1.2.3', 'http://localhost:1', 'http://[::1]:8080', 'http://10.0.0.1', 'https://cloud.example', 'http://127.0.0.1.example.com', 'not a url'].map(isLoopbackUrl),
+    [true, true, true, true, false, false, false, false],
+  );
 });
 
 test.serial('processes: an agent and a worker enrol over http and connect by TLS; restart without token; a wrong token exits 1; a revoked agent exits 1', async (t) => {

@@ -207,10 +207,11 @@ test('the installed agent, started with the unit\'s ExecStart line and nothing e
   const envFile = /^EnvironmentFile=-?(.*)$/m.exec(unit)![1]!;
   const unitEnv = Object.fromEntries((await readFile(envFile, 'utf8')).split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   t.is(unitEnv.TRIBUTARY_ENROL_TOKEN, added.body.token);
-  const agent = new ChildNode('dev-e2e', spawn(execStart[0]!, execStart.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...unitEnv, TRIBUTARY_LOG_LEVEL: 'info' } }));
+  const agent = new ChildNode('dev-e2e', spawn(execStart[0]!, execStart.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...unitEnv, TRIBUTARY_LOG_LEVEL: 'info', TRIBUTARY_BROKER_TLS: 'always' } }));
   t.teardown(() => agent.stop().then(() => undefined));
   const started = await agent.waitFor((l) => l.msg === 'agent started', 'agent started');
   t.like(started, { id: 'dev-e2e', labels: { site: 'e2e' } });
+  // As on a real device, which the master is not on (here both are on loopback: TLS is asked for).
   t.regex(String(started.broker), /^mqtts:\/\//, 'enrolled: it connects by TLS with its certificate');
   await waitForNodesOnline(ctx.master.httpUrl, ['dev-e2e']);
   const node = await api(ctx.master.httpUrl, '/nodes/dev-e2e');

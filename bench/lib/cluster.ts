@@ -4,6 +4,8 @@
  * exits), configured for durability through their environment:
  *  - agent  TRIBUTARY_REPLAY_LOG=true|false            (replay log on / off)
  *  - master TRIBUTARY_CHECKPOINT_INTERVAL_MS=<ms>, 0 = no checkpoints (not exactly-once)
+ *  - agent  TRIBUTARY_BROKER_TLS=always               (over TLS as on a remote device; all nodes
+ *           here are on the master's host, where they use its plain loopback listener by default)
  * Several apps run on it one after the other, each measured as one run.
  */
 import { join } from 'node:path';
@@ -15,6 +17,8 @@ import { awaitOutput, kill, sleep, submit } from './submit.js';
 export interface ClusterConfig {
   replayLog: boolean;
   checkpointMs: number;
+  /** The agent connects over TLS (TRIBUTARY_BROKER_TLS=always), as a device elsewhere would. */
+  agentTls?: boolean;
 }
 
 export interface AppRun {
@@ -58,7 +62,7 @@ export class Cluster {
       const nodeArgs = async (kind: 'worker' | 'agent', id: string, data: string) => [...(await nodeMasterArgs(kind, id, master.brokerUrl, data)), '--data', data];
       const [worker, agent] = await withTimeout(Promise.all([
         launchNode('worker', `${name}-worker`, await nodeArgs('worker', `${name}-worker`, join(dir, 'worker'))).then((n) => (started.push(n), n)),
-        launchNode('agent', `${name}-agent`, await nodeArgs('agent', `${name}-agent`, join(dir, 'agent')), { TRIBUTARY_REPLAY_LOG: String(config.replayLog) }).then((n) => (started.push(n), n)),
+        launchNode('agent', `${name}-agent`, await nodeArgs('agent', `${name}-agent`, join(dir, 'agent')), { TRIBUTARY_REPLAY_LOG: String(config.replayLog), ...(config.agentTls ? { TRIBUTARY_BROKER_TLS: 'always' } : {}) }).then((n) => (started.push(n), n)),
       ]), 60_000, `${name}: worker and agent start`);
       await waitForNodesOnline(master.httpUrl, [`${name}-worker`, `${name}-agent`]);
       return new Cluster(name, config, dir, master.httpUrl, { master: master.node, worker, agent });

@@ -13,6 +13,8 @@ export const CLUSTERS = {
   'replay-only': (): ClusterConfig => ({ replayLog: true, checkpointMs: 0 }),
   /** Neither replay log nor checkpoints. */
   'no-durability': (): ClusterConfig => ({ replayLog: false, checkpointMs: 0 }),
+  /** As shipped, with the agent over TLS as on a remote device (the default on one host: plain loopback). */
+  'agent-tls': (o: BenchOptions): ClusterConfig => ({ replayLog: true, checkpointMs: o.checkpointMs, agentTls: true }),
   /** A fresh default cluster whose agent has run nothing before (footprint). */
   footprint: (o: BenchOptions): ClusterConfig => ({ replayLog: true, checkpointMs: o.checkpointMs }),
 } as const;

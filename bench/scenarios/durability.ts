@@ -2,7 +2,8 @@
  * Scenario 4, durability cost: the throughput pipeline with 10 devices on three clusters that
  * differ only in their environment: replay log off (and no checkpoints), replay log on without
  * checkpoints, and replay log on + exactly-once (the default cluster; the throughput scenario's
- * 10-device row is reused when it ran in this invocation).
+ * 10-device row is reused when it ran in this invocation); then that last one with the agent over
+ * TLS, as a device that is not on the master's host connects (what TLS costs).
  */
 import { unpacedLoad } from '../apps/devices.js';
 import type { BenchContext, ClusterName } from '../lib/context.js';
@@ -26,7 +27,7 @@ async function measure(ctx: BenchContext, cluster: ClusterName, label: string): 
 export const durability: Scenario = {
   name: 'durability',
   title: '4. Durability cost (10 devices)',
-  clusters: ['no-durability', 'replay-only', 'default'],
+  clusters: ['no-durability', 'replay-only', 'default', 'agent-tls'],
   async run(ctx) {
     const off = ctx.add(await measure(ctx, 'no-durability', 'replay log off'));
     await ctx.stopCluster('no-durability');
@@ -35,10 +36,14 @@ export const durability: Scenario = {
     const reused = ctx.find('throughput', (r) => r.devices === DEVICES);
     const eoLabel = `replay log on + exactly-once (checkpoint every ${ctx.options.checkpointMs} ms)`;
     const eo = ctx.add(reused ? { ...reused, scenario: 'durability', case: eoLabel, notes: [...(reused.notes ?? []), 'same runs as throughput, 10 devices'] } : await measure(ctx, 'default', eoLabel));
-    for (const row of [on, eo]) {
+    const tls = ctx.add(await measure(ctx, 'agent-tls', `${eoLabel}, agent over TLS`));
+    await ctx.stopCluster('agent-tls');
+    for (const row of [on, eo, tls]) {
       const vs = off.rate && row.rate ? row.rate.median / off.rate.median : null;
       row.extra = { ...row.extra, vsReplayLogOff: vs === null ? null : Number(fixed(vs, 3)) };
       row.headline = vs === null ? undefined : `${fixed(vs * 100, 0)} % of replay log off`;
     }
+    const vsPlain = eo.rate && tls.rate ? tls.rate.median / eo.rate.median : null;
+    if (vsPlain !== null) tls.headline = `${fixed(vsPlain * 100, 0)} % of the same over plain loopback; ${tls.headline ?? ''}`.replace(/; $/, '');
   },
 };

@@ -19,6 +19,6 @@ export function agentCommand(cmd: Command, host: { threads: boolean } = { thread
     .addOption(logLevelOption())
     .action(async (o) => {
       const { runAgent } = await import('./main.js');
-      await runAgent(configSources(o, { id: o.id, master: o.master, enrolToken: o.token, labels: o.label, slots: o.slots, data: o.data, ...replayFlags(o), logLevel: o.logLevel }), host);
+      await runAgent(configSources(o, { id: o.id, master: o.master, enrolToken: o.token, brokerTls: o.brokerTls, labels: o.label, slots: o.slots, data: o.data, ...replayFlags(o), logLevel: o.logLevel }), host);
     });
 }

@@ -56,7 +56,7 @@ export async function runAgent(sources: ConfigSources, host: { threads: boolean 
     validate: (settings) => void load(settings), canRestart: updater.report().slots,
     busy: () => ['downloading', 'trial'].includes(updater.report().state), log, restart, changed: () => node?.reportNow(),
   });
-  const conn = await resolveNodeConnection({ id: config.id, role: 'agent', master: config.master, token: config.enrolToken, dataDir: config.data, log });
+  const conn = await resolveNodeConnection({ id: config.id, role: 'agent', master: config.master, token: config.enrolToken, brokerTls: config.brokerTls, dataDir: config.data, log });
   const started: NodeAgent = new NodeAgent({
     id: config.id, kind: 'agent', labels: config.labels, slots: config.slots, brokerUrl: conn.brokerUrl, credentials: conn.credentials,
     heartbeatMs: config.heartbeatMs, idleHeartbeatMs: config.idleHeartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,

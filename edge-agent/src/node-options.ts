@@ -14,7 +14,8 @@ export const configOption = (): Option =>
 export function withMasterOptions(cmd: Command): Command {
   return cmd
     .option('--master <url>', "the master: http(s)://host:port (its REST API: enrol, then its broker) or mqtt(s)://host:port (its broker); default mqtt://127.0.0.1:1883")
-    .option('--token <token>', 'one-time enrolment token (tributary devices add <id>), needed once with an http(s) --master (env TRIBUTARY_ENROL_TOKEN)');
+    .option('--token <token>', 'one-time enrolment token (tributary devices add <id>), needed once with an http(s) --master (env TRIBUTARY_ENROL_TOKEN)')
+    .option('--broker-tls <auto|always>', "auto: the broker's plain loopback listener when the master is on this host, else TLS; always: TLS even on loopback; default auto");
 }
 
 export const logLevelOption = (): Option => new Option('--log-level <level>', 'trace|debug|info|warn|error|silent (env TRIBUTARY_LOG_LEVEL)');

@@ -21,10 +21,10 @@ export async function startMaster(data: string, extra: string[] = []): Promise<R
 }
 
 /** A node of the master whose broker is `brokerUrl`; it enrols first when that master enforces authentication (nodeMasterArgs). */
-export async function startNode(kind: 'worker' | 'agent', id: string, brokerUrl: string, data: string, labels: Record<string, string> = {}): Promise<Proc> {
+export async function startNode(kind: 'worker' | 'agent', id: string, brokerUrl: string, data: string, labels: Record<string, string> = {}, extra: string[] = []): Promise<Proc> {
   const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
   const dir = join(data, id);
-  return launchNode(kind, id, [...(await nodeMasterArgs(kind, id, brokerUrl, dir)), '--data', dir, ...labelArgs]);
+  return launchNode(kind, id, [...(await nodeMasterArgs(kind, id, brokerUrl, dir)), '--data', dir, ...labelArgs, ...extra]);
 }
 
 /**

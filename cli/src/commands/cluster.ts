@@ -59,7 +59,7 @@ export function registerCluster(program: Command): void {
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
-      await (await cloud()).runWorker(sources(o, { master: o.master, enrolToken: o.token, id: o.id, slots: o.slots, labels: o.label, data: o.data, standby: o.standby, ...replayFlags(o), logLevel: o.logLevel }));
+      await (await cloud()).runWorker(sources(o, { master: o.master, enrolToken: o.token, brokerTls: o.brokerTls, id: o.id, slots: o.slots, labels: o.label, data: o.data, standby: o.standby, ...replayFlags(o), logLevel: o.logLevel }));
     });
 
   agentCommand(program.command('agent'));

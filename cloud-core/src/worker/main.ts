@@ -10,7 +10,7 @@ export async function runWorker(sources: ConfigSources): Promise<NodeAgent> {
   const config = loadConfig(workerConfigSchema, sources);
   const id = config.id ?? (await loadIdentity(config.data))?.id ?? `worker-${hostname()}-${process.pid}`;
   const log = createLogger({ level: config.logLevel, name: id });
-  const conn = await resolveNodeConnection({ id, role: 'worker', master: config.master, token: config.enrolToken, dataDir: config.data, log });
+  const conn = await resolveNodeConnection({ id, role: 'worker', master: config.master, token: config.enrolToken, brokerTls: config.brokerTls, dataDir: config.data, log });
   const node: NodeAgent = new NodeAgent({
     id, kind: 'worker', labels: config.labels, slots: config.slots, brokerUrl: conn.brokerUrl, credentials: conn.credentials,
     heartbeatMs: config.heartbeatMs, idleHeartbeatMs: config.idleHeartbeatMs, dataDir: config.data, logLevel: config.logLevel, log,

@@ -96,6 +96,15 @@ const nodeCommon = {
    * TRIBUTARY_ENROL_TOKEN). Used only while the node has no identity; then ignored.
    */
   enrolToken: z.string().min(1).optional(),
+  /**
+   * How a node that enrolled through the master's REST API reaches the broker. `auto`: over the
+   * broker's plain loopback listener, with id + per-device secret, when the master is on this
+   * very host (the master URL and that listener are both loopback: nothing crosses a network, the
+   * master's own connection is plain loopback too, and TLS cost a quarter of the whole CPU of a
+   * pipeline at full speed on one host); anywhere else over TLS with the client certificate.
+   * `always`: TLS even on loopback.
+   */
+  brokerTls: z.enum(['auto', 'always']).default('auto'),
   labels: labelsSchema.default({}),
   /** Heartbeat period. One a second keeps failure detection in the low seconds at tiny cost. */
   heartbeatMs: z.coerce.number().int().min(100).default(1000),

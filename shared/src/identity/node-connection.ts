@@ -28,6 +28,8 @@ export interface NodeConnectionOptions {
   master: string;
   /** One-time enrolment token (`--token`, TRIBUTARY_ENROL_TOKEN); needed only to enrol. */
   token?: string;
+  /** `auto` (default): the plain loopback listener when the master is on this host; `always`: TLS. */
+  brokerTls?: 'auto' | 'always';
   dataDir: string;
   log: Logger;
   clock?: Pick<IdentityClock, 'now'>;
@@ -35,11 +37,23 @@ export interface NodeConnectionOptions {
 
 export const isMasterApiUrl = (url: string): boolean => /^https?:\/\//i.test(url);
 
+/** Loopback: 127.0.0.0/8, ::1, localhost. Such an address reaches this very host, no network. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 /**
  * Decides how a worker or agent connects (security-spec.md, "Node CLI"), enrolling first when it
  * must. Called once at start by the composition roots (edge-agent/src/main.ts,
  * cloud-core/src/worker/main.ts), before the NodeAgent connects. Prefers TLS with the client
- * certificate; falls back to username = id, password = secret on a plain `mqtt://` broker.
+ * certificate, except on the master's own host (`brokerTls` auto: its plain loopback listener);
+ * uses username = id, password = secret on a plain `mqtt://` broker.
  */
 export async function resolveNodeConnection(o: NodeConnectionOptions): Promise<NodeConnection> {
   const viaApi = isMasterApiUrl(o.master);
@@ -75,7 +89,9 @@ export async function resolveNodeConnection(o: NodeConnectionOptions): Promise<N
   let brokerUrl = o.master;
   if (viaApi) {
     const { tls, plain } = identity!.enrolment.brokers;
-    const chosen = tls ?? plain;
+    // On the master's own host its loopback listener needs no TLS (see the config's brokerTls).
+    const local = o.brokerTls !== 'always' && plain !== undefined && isLoopbackUrl(plain) && isLoopbackUrl(o.master);
+    const chosen = local ? plain : tls ?? plain;
     if (!chosen) throw new TributaryError(ErrorCodes.ENROLMENT_FAILED, `the master at ${o.master} named no MQTT broker at enrolment (enrolment.json brokers is empty)`);
     brokerUrl = chosen;
   }
