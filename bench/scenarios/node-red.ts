@@ -20,8 +20,8 @@ export async function measureNodeRed(ctx: BenchContext, rig: MqttRig, devices: n
   try {
     const load = unpacedLoad(devices, o.nodeRedRecords, o.eventRate);
     const runs: RunFigures[] = [];
-    // Node-RED has lost records at QoS 1 here now and then (a run then stalls short of its count):
-    // such a run is reported and repeated, up to two times in all.
+    // A run that stalls short of its count (Node-RED lost records: it did while the broker's
+    // publish-rate cap applied, see children/broker.ts) is reported and repeated, up to two times.
     let lost = 0;
     for (let i = 0; runs.length < o.runs; i++) {
       // Node-RED relays ~25k records/s here: allow for a tenth of that before calling it stuck.
