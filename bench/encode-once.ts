@@ -7,7 +7,8 @@
  *     items built per message;
  *   after (version 2): the values are encoded once (encodeValues), then the log frame and the wire
  *     frame are written around those bytes (event times, keys, header, one copy);
- *   and what the worker pays to decode each version.
+ *   and what the worker pays to decode each version; in parentheses, the values section as plain
+ *   CBOR maps, as before they were written as cbor-x record structures (valuesEncoder).
  *
  * Every step runs once per round, alternately, for 8 rounds (the first a warm-up); prints the
  * median and min–max CPU ns per record (process.cpuUsage: steadier than wall time on a shared
@@ -16,7 +17,7 @@
  *   npx tsx bench/encode-once.ts [records=300000]
  */
 import {
-  createLogger, decodeFrame, encodeFrame, encodeFrameV1, encodeValues, type Message, type SourceContext,
+  cborEncoder, createLogger, decodeFrame, encodeFrame, encodeFrameV1, encodeValues, type Message, type SourceContext,
 } from '@tributary/shared';
 import { deviceSource, unpacedLoad } from './apps/devices.js';
 
@@ -36,16 +37,24 @@ const values = batches.map((b) => encodeValues(b.map((m) => m.value)));
 const header = { app: 'edge-to-cloud', epoch: 1, sender: 3, clock: 0, firstSeq: 0 };
 const wireV1 = keyed.map((messages) => encodeFrameV1({ ...header, messages }));
 const wireV2 = keyed.map((messages, i) => encodeFrame({ ...header, messages }, undefined, values[i]));
+/** The same v2 frames with the values as plain CBOR maps (what nodes sent before record structures). */
+const asMaps = (b: Message[]) => {
+  const bytes = cborEncoder.encode(b.map((m) => m.value));
+  return { values: b.map((m) => m.value), bytes };
+};
+const wireV2Maps = keyed.map((messages, i) => encodeFrame({ ...header, messages }, undefined, { values: keyed[i].map((m) => m.value), bytes: asMaps(batches[i]).bytes }));
 
 const steps: Record<string, () => void> = {
   'before: log frame (v1)': () => batches.forEach((messages) => encodeFrameV1({ ...header, messages })),
   'before: wire frame, keyed (v1)': () => keyed.forEach((messages) => encodeFrameV1({ ...header, messages })),
   'after: encode the values once': () => batches.forEach((b) => encodeValues(b.map((m) => m.value))),
+  '(values as maps, before records)': () => batches.forEach((b) => asMaps(b)),
   'after: log frame around them': () => batches.forEach((messages, i) => encodeFrame({ ...header, messages }, undefined, values[i])),
   'after: wire frame around them, keyed': () => keyed.forEach((messages, i) => encodeFrame({ ...header, messages }, undefined, values[i])),
   '(v2 wire frame, values not reusable)': () => keyed.forEach((messages) => encodeFrame({ ...header, messages })),
   'receiver: decode v1': () => wireV1.forEach((bytes) => decodeFrame(bytes)),
   'receiver: decode v2': () => wireV2.forEach((bytes) => decodeFrame(bytes)),
+  '(receiver: decode v2, values as maps)': () => wireV2Maps.forEach((bytes) => decodeFrame(bytes)),
 };
 
 const ns: Record<string, number[]> = {};

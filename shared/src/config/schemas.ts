@@ -99,10 +99,10 @@ const nodeCommon = {
   /**
    * How a node that enrolled through the master's REST API reaches the broker. `auto`: over the
    * broker's plain loopback listener, with id + per-device secret, when the master is on this
-   * very host (the master URL and that listener are both loopback: nothing crosses a network, the
-   * master's own connection is plain loopback too, and TLS cost a quarter of the whole CPU of a
-   * pipeline at full speed on one host); anywhere else over TLS with the client certificate.
-   * `always`: TLS even on loopback.
+   * very host (the master URL and that listener are both loopback: nothing crosses a network, and
+   * the master's own connection is plain loopback too), which spares every frame an encryption on
+   * the node and a decryption and re-encryption in the broker; anywhere else over TLS with the
+   * client certificate. `always`: TLS even on loopback.
    */
   brokerTls: z.enum(['auto', 'always']).default('auto'),
   labels: labelsSchema.default({}),
