@@ -12,9 +12,21 @@ import { FakeClock } from './helpers/fake-clock.js';
 
 class CountingLog extends MemoryReplayLog {
   reads = 0;
+  /** Batches handed out by reads. */
+  batchesRead = 0;
+  /** Each batch read back takes this long on `clock` (a slow disk), when set. */
+  slow: { clock: FakeClock; ms: number } | null = null;
   override read(source: string, fromSeq: number) {
     this.reads++;
-    return super.read(source, fromSeq);
+    const inner = super.read(source, fromSeq);
+    const self = this;
+    return (async function* () {
+      for await (const b of inner) {
+        self.batchesRead++;
+        if (self.slow) self.slow.clock.advance(self.slow.ms);
+        yield b;
+      }
+    })();
   }
 }
 
@@ -76,4 +88,36 @@ test('a paced reader whose emitter takes nothing goes on into the log alone afte
   t.is((await log.stats('src')).records, BATCHES * 10, 'the emitter stalled: the reader logged everything without waiting again');
   t.deepEqual(await emitAll(feed), everything);
   t.true(log.reads > 0, 'the backlog beyond memory came from the log');
+});
+
+test('after a stall, batches the emitter reads back from the log count as progress: the reader is paced again instead of running ahead for good', async (t) => {
+  const { log, feed, clock } = await feedOf(true);
+  const total = 400;
+  let pushed = 0;
+  let pushLimit = 100;
+  let more: (() => void) | null = null;
+  const reading = (async () => {
+    while (pushed < total) {
+      while (pushed >= pushLimit) await new Promise<void>((r) => (more = r));
+      await feed.push(batch(pushed), pushed * 10, { at: pushed });
+      pushed++;
+    }
+    feed.end();
+  })();
+  const settle = async (until: () => boolean) => {
+    while (!until()) await new Promise((r) => setImmediate(r));
+  };
+  // 64 batches in memory, the 65th waits; the emitter takes nothing for PACE_WAIT_MS: stall.
+  await settle(() => pushed === 64);
+  clock.advance(PACE_WAIT_MS);
+  await settle(() => pushed === 100);
+  // Batches 64-99 are in the log only. From now on each batch read back takes 10 ms.
+  log.slow = { clock, ms: 10 };
+  pushLimit = total;
+  (more as (() => void) | null)?.();
+  const seen = await emitAll(feed);
+  await reading;
+  t.deepEqual(seen, Array.from({ length: total * 10 }, (_, i) => i));
+  // Read back: what was logged during the stall (36 batches), and not everything after it.
+  t.true(log.batchesRead <= 40, `${log.batchesRead} batches read back from the log`);
 });

@@ -126,7 +126,10 @@ export class SourceFeed {
       if (this.queue.length > 0 && this.queue[0].firstSeq === seq) return this.dequeue();
       if (seq < this.appended && this.replay) {
         const b = await this.fromLog(seq);
-        if (b) return b;
+        if (b) {
+          this.tookBatch();
+          return b;
+        }
       }
       if (this.ended && seq >= this.appended) return null;
       await new Promise<void>((r) => (this.wake = r));
@@ -199,28 +202,39 @@ export class SourceFeed {
     }
   }
 
-  /** Pacing: waits for room in memory while the emitter takes batches (see the class comment). */
+  /**
+   * Pacing: waits for room in memory while the emitter takes batches (see the class comment).
+   * Any batch the emitter takes is progress, from memory or from the log: after a stall the
+   * emitter reads what was logged meanwhile before it reaches the batches in memory, and a reader
+   * that counted only memory would time out again and again and never be paced again.
+   */
   private async roomAhead(): Promise<void> {
-    if (this.emitterStalled || this.queue.length < MEMORY_BATCHES) return;
-    const roomed = await new Promise<boolean>((resolve) => {
-      const timer = this.clock.setTimeout(() => {
-        this.space = null;
-        resolve(false);
-      }, PACE_WAIT_MS);
-      this.space = () => {
-        timer.cancel();
-        resolve(true);
-      };
-    });
-    if (!roomed) this.emitterStalled = true;
+    while (!this.emitterStalled && this.queue.length >= MEMORY_BATCHES) {
+      const progressed = await new Promise<boolean>((resolve) => {
+        const timer = this.clock.setTimeout(() => {
+          this.space = null;
+          resolve(false);
+        }, PACE_WAIT_MS);
+        this.space = () => {
+          timer.cancel();
+          resolve(true);
+        };
+      });
+      if (!progressed) this.emitterStalled = true;
+    }
   }
 
-  private dequeue(): FeedBatch {
+  /** The emitter took a batch: a waiting reader looks again (pacing, or the bounded hand-off). */
+  private tookBatch(): void {
     this.emitterStalled = false;
-    const b = this.queue.shift()!;
     const s = this.space;
     this.space = null;
     s?.();
+  }
+
+  private dequeue(): FeedBatch {
+    const b = this.queue.shift()!;
+    this.tookBatch();
     return b;
   }
 
