@@ -12,7 +12,7 @@ import { ErrorCodes, matchesFilter, topics, type Logger } from '@tributary/share
 import {
   certificateCommonName, hashSecret, startEmbeddedBroker, staticAuthenticator, type EmbeddedBroker, type RefusalReason, type Role,
 } from '../cloud-core/src/broker/index.js';
-import { isLoopbackHost } from '../cloud-core/src/broker/broker-listeners.js';
+import { isLoopbackHost } from '@tributary/shared/identity';
 import { brokerAuthenticatorConformance } from './helpers/broker-auth-conformance.js';
 import { createTestCa, type TestCa, type TestCert } from './helpers/test-pki.js';
 

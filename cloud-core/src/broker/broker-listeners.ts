@@ -1,7 +1,8 @@
 import type { Buffer } from 'node:buffer';
-import { isIP, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ConfigError } from '@tributary/shared';
+import { isLoopbackHost } from '@tributary/shared/identity';
 
 /**
  * The embedded broker's listeners (called by embedded-broker.ts): the plain TCP one, loopback
@@ -19,14 +20,6 @@ export interface BrokerTlsOptions {
   cert: string | Buffer;
   /** The fabric CA (ca.crt): client certificates must chain to it. */
   ca: string | Buffer;
-}
-
-/** Whether `host` names the loopback interface only (what a plain, unencrypted listener may bind). */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h === '::1') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  return h.startsWith('::ffff:127.');
 }
 
 /**

@@ -6,5 +6,5 @@
 export { enrol, renew, type EnrolOptions } from './enrol-client.js';
 export { identityDir, loadIdentity, writeIdentity, type BrokerUrls, type EnrolmentRecord, type IdentityFiles, type NodeIdentity, type NodeRole } from './identity-store.js';
 export { IdentityRenewer, type IdentityClock, type IdentityRenewerOptions } from './identity-renewer.js';
-export { credentialsFor, isLoopbackUrl, isMasterApiUrl, resolveNodeConnection, startRenewal, type MqttCredentials, type NodeConnection, type NodeConnectionOptions } from './node-connection.js';
+export { credentialsFor, isLoopbackHost, isLoopbackUrl, isMasterApiUrl, resolveNodeConnection, startRenewal, type MqttCredentials, type NodeConnection, type NodeConnectionOptions } from './node-connection.js';
 export { certificateInfo, createCsr, generateKeyPair, privateKeyPem, x509 } from './x509.js';

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ConfigError, ErrorCodes, TributaryError } from '../api/errors.js';
 import type { Logger } from '../log/log.js';
 import { enrol } from './enrol-client.js';
@@ -37,15 +38,25 @@ export interface NodeConnectionOptions {
 
 export const isMasterApiUrl = (url: string): boolean => /^https?:\/\//i.test(url);
 
-/** Loopback: 127.0.0.0/8, ::1, localhost. Such an address reaches this very host, no network. */
+/**
+ * Whether `host` names the loopback interface only: 127.0.0.0/8, ::1 (also as ::ffff:127.x),
+ * localhost. What the broker's plain listener may bind (cloud-core broker-listeners.ts), and how a
+ * node tells that its master is on its own host.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h === '::1') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  return h.startsWith('::ffff:127.');
+}
+
+/** Whether `url`'s host is loopback (isLoopbackHost); false for anything that is not a URL. */
 export function isLoopbackUrl(url: string): boolean {
-  let host: string;
   try {
-    host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    return isLoopbackHost(new URL(url).hostname);
   } catch {
     return false;
   }
-  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /**
