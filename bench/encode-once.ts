@@ -37,12 +37,9 @@ const values = batches.map((b) => encodeValues(b.map((m) => m.value)));
 const header = { app: 'edge-to-cloud', epoch: 1, sender: 3, clock: 0, firstSeq: 0 };
 const wireV1 = keyed.map((messages) => encodeFrameV1({ ...header, messages }));
 const wireV2 = keyed.map((messages, i) => encodeFrame({ ...header, messages }, undefined, values[i]));
-/** The same v2 frames with the values as plain CBOR maps (what nodes sent before record structures). */
-const asMaps = (b: Message[]) => {
-  const bytes = cborEncoder.encode(b.map((m) => m.value));
-  return { values: b.map((m) => m.value), bytes };
-};
-const wireV2Maps = keyed.map((messages, i) => encodeFrame({ ...header, messages }, undefined, { values: keyed[i].map((m) => m.value), bytes: asMaps(batches[i]).bytes }));
+/** A batch's values as plain CBOR maps (what nodes sent before record structures). */
+const asMaps = (b: Message[]) => cborEncoder.encode(b.map((m) => m.value));
+const wireV2Maps = keyed.map((messages, i) => encodeFrame({ ...header, messages }, undefined, { values: messages.map((m) => m.value), bytes: asMaps(batches[i]) }));
 
 const steps: Record<string, () => void> = {
   'before: log frame (v1)': () => batches.forEach((messages) => encodeFrameV1({ ...header, messages })),

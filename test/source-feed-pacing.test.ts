@@ -59,6 +59,11 @@ async function readAll(feed: SourceFeed): Promise<void> {
 
 const everything = Array.from({ length: BATCHES * 10 }, (_, i) => i);
 
+/** Lets the reader and emitter run (no timers: the FakeClock moves only when told) until `done()`. */
+async function settle(done: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await done())) await new Promise((r) => setImmediate(r));
+}
+
 test('a paced reader ahead of a working emitter waits for room: every batch is emitted from memory, none read back from the log', async (t) => {
   const { log, feed } = await feedOf(true);
   const [seen] = await Promise.all([emitAll(feed), readAll(feed)]);
@@ -80,8 +85,7 @@ test('a paced reader whose emitter takes nothing goes on into the log alone afte
   // 64 batches fit in memory; the 65th waits for room until the clock passes PACE_WAIT_MS.
   let done = false;
   void reading.then(() => (done = true));
-  await new Promise((r) => setImmediate(r));
-  while (!done && (await log.stats('src')).records < 64 * 10) await new Promise((r) => setImmediate(r));
+  await settle(async () => done || (await log.stats('src')).records >= 64 * 10);
   t.false(done, 'the reader waits for room');
   clock.advance(PACE_WAIT_MS);
   await reading;
@@ -104,9 +108,6 @@ test('after a stall, batches the emitter reads back from the log count as progre
     }
     feed.end();
   })();
-  const settle = async (until: () => boolean) => {
-    while (!until()) await new Promise((r) => setImmediate(r));
-  };
   // 64 batches in memory, the 65th waits; the emitter takes nothing for PACE_WAIT_MS: stall.
   await settle(() => pushed === 64);
   clock.advance(PACE_WAIT_MS);

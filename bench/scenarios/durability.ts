@@ -43,7 +43,6 @@ export const durability: Scenario = {
       row.extra = { ...row.extra, vsReplayLogOff: vs === null ? null : Number(fixed(vs, 3)) };
       row.headline = vs === null ? undefined : `${fixed(vs * 100, 0)} % of replay log off`;
     }
-    const vsPlain = eo.rate && tls.rate ? tls.rate.median / eo.rate.median : null;
-    if (vsPlain !== null) tls.headline = `${fixed(vsPlain * 100, 0)} % of the same over plain loopback; ${tls.headline ?? ''}`.replace(/; $/, '');
+    if (eo.rate && tls.rate) tls.headline = [`${fixed((tls.rate.median / eo.rate.median) * 100, 0)} % of the same over plain loopback`, tls.headline].filter(Boolean).join('; ');
   },
 };

@@ -16,8 +16,9 @@ const SOURCE_METHODS = ['open', 'read', 'close'] as const;
  *
  * Two parts, because a single-threaded watchdog cannot look at the stack while it is blocked:
  *   - attribution: the application's task and source calls are timed (wrapGraph; two clock reads
- *     a call, and a batch's onNext calls as one stretch up to its onBatchEnd); one that ran synchronously for `thresholdMs` or more is a stall of that application,
- *     reported when it returns. Asynchronous work is not counted, only the synchronous stretch that
+ *     a call, and a batch's onNext calls as one stretch up to its onBatchEnd); one that ran
+ *     synchronously for `thresholdMs` or more is a stall of that application, reported when it
+ *     returns. Asynchronous work is not counted, only the synchronous stretch that
  *     held the loop;
  *   - detection: a timer checks every tick how late it fired. A lag of `thresholdMs` or more that
  *     no single call explains goes to the application whose calls took most of it (at least half:

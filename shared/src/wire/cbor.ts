@@ -64,8 +64,8 @@ export const cborEncoder = new Encoder({ useRecords: false, mapsAsObjects: true 
  * The values section of a data frame (and so of a replay-log batch) only: cbor-x record
  * structures. An object's keys are written once per shape and frame (an inline record definition,
  * tags 0xe000-0xffff), each further object of that shape as a tagged array of its values. On the
- * benchmark fleet's records (5 keys) this encodes 2.8x and decodes 3.9x faster than maps, in 38 %
- * fewer bytes. Every encode is self-contained (no structures shared between frames), and every
+ * benchmark fleet's records (5 keys; bench/encode-once.ts) a v2 frame decodes 2.8x faster than
+ * with maps, its values encode 1.3x faster, in 38 % fewer bytes. Every encode is self-contained (no structures shared between frames), and every
  * cbor-x decoder reads records whatever its `useRecords`, so older nodes decode these frames.
  * Not for anything a non-Tributary consumer reads (sink payloads, control messages): generic CBOR
  * decoders do not know the record tags.
