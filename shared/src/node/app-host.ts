@@ -31,8 +31,8 @@ export interface AppHostOptions {
   /** Thread isolation: the thread's heap cap, MB (absent: V8's default). */
   heapMb?: number;
   /**
-   * Thread isolation: start as a hot standby (issue 14): the thread evaluates the bundle and
-   * builds the graph, and runs nothing until update() brings an assignment with tasks.
+   * Start as a hot standby (issue 14): evaluate the bundle and build the graph (in the thread, or
+   * inline on the main thread), and run nothing until update() brings an assignment with tasks.
    */
   standby?: boolean;
   /** Publishes on the node's one MQTT connection. */
@@ -72,4 +72,9 @@ export function setAppState(status: AppStatus, app: string, state: AppState, err
   if (state === 'failed') log.error({ app, error }, 'application failed');
   else log.info({ app, state }, `application ${state}`);
   onChange();
+}
+
+/** Same application, bundle, submission and params: a standby (or a loaded run) of one can run the other. */
+export function sameSubmission(a: Pick<AppAssignment, 'app' | 'bundle' | 'params' | 'submission'>, b: Pick<AppAssignment, 'app' | 'bundle' | 'params' | 'submission'>): boolean {
+  return a.app === b.app && a.bundle.sha256 === b.bundle.sha256 && a.submission === b.submission && JSON.stringify(a.params) === JSON.stringify(b.params);
 }

@@ -15,6 +15,7 @@ import { ErrorCodes } from '../api/errors.js';
 import type { AppAssignment } from '../wire/assignment.js';
 import { createLogger } from '../log/log.js';
 import { AppSession, prepareGraph, type AppSessionOptions } from './app-session.js';
+import { sameSubmission } from './app-host.js';
 import { PortTransport, type FromAppThread, type ToAppThread } from './port-transport.js';
 
 export interface AppThreadData extends Omit<AppSessionOptions, 'transport' | 'log' | 'wrapGraph' | 'graph'> {
@@ -93,10 +94,6 @@ async function update(next: AppAssignment): Promise<void> {
   warm = null;
   void session.run();
   post({ type: 'updated', ok: true });
-}
-
-function sameSubmission(a: AppAssignment, b: AppAssignment): boolean {
-  return a.app === b.app && a.bundle.sha256 === b.bundle.sha256 && a.submission === b.submission && JSON.stringify(a.params) === JSON.stringify(b.params);
 }
 
 port.on('message', (m: ToAppThread) => {

@@ -1,9 +1,12 @@
+import { performance } from 'node:perf_hooks';
+import type { Graph } from '../api/dag/graph.js';
 import { ErrorCodes } from '../api/errors.js';
 import type { AppAssignment } from '../wire/assignment.js';
 import type { PublishOptions } from '../wire/transport.js';
 import { RelayTransport } from './relay-transport.js';
-import { setAppState, type AppHost, type AppHostOptions, type AppStatus } from './app-host.js';
-import { AppSession } from './app-session.js';
+import type { Logger } from '../log/log.js';
+import { sameSubmission, setAppState, type AppHost, type AppHostOptions, type AppStatus } from './app-host.js';
+import { AppSession, prepareGraph } from './app-session.js';
 import type { EventLoopWatchdog } from './event-loop-watchdog.js';
 import { guardApp, runAs, type GuardedApp } from './inline-guard.js';
 
@@ -23,25 +26,21 @@ export class InlineApp implements AppHost, GuardedApp {
   readonly status: AppStatus = { state: 'starting', tasks: [], wire: {} };
   assignment: AppAssignment;
   private readonly transport: DirectTransport;
-  private readonly session: AppSession;
+  private readonly log: Logger;
+  /** Null while a standby (no run yet). */
+  private session: AppSession | null = null;
+  /** A standby's graph, built ahead for its first run (prepareGraph). */
+  private warm: Graph | null = null;
+  private preparing: Promise<void> = Promise.resolve();
   private release: (() => void) | null = null;
   private exitedResolve!: () => void;
   readonly exited = new Promise<void>((r) => (this.exitedResolve = r));
 
-  constructor(private readonly options: AppHostOptions, watchdog: EventLoopWatchdog | null) {
+  constructor(private readonly options: AppHostOptions, private readonly watchdog: EventLoopWatchdog | null) {
     this.assignment = options.assignment;
-    const log = options.log.child({ app: options.assignment.app });
+    this.log = options.log.child({ app: options.assignment.app });
     this.transport = new DirectTransport(options.nodeId, options.publish);
-    this.session = new AppSession({
-      bundlePath: options.bundlePath, assignment: options.assignment, nodeId: options.nodeId, labels: options.labels,
-      ...(options.replay ? { replay: options.replay } : {}),
-      ...(options.broker ? { broker: options.broker } : {}),
-      transport: this.transport, log,
-      ...(watchdog ? { wrapGraph: (g) => watchdog.wrapGraph(g, this.app) } : {}),
-    }, {
-      state: (state, error) => this.setState(state, error ? `[${error.code}] ${error.message}` : undefined),
-      stats: (tasks, wire, replay) => Object.assign(this.status, { tasks, wire, replay }),
-    });
+    if (!options.standby) this.session = this.newSession(options.assignment);
   }
 
   get app(): string {
@@ -50,7 +49,9 @@ export class InlineApp implements AppHost, GuardedApp {
 
   start(): void {
     this.release = guardApp(this);
-    void runAs(this, () => this.session.run());
+    const s = this.session;
+    if (s) void runAs(this, () => s.run());
+    else this.preparing = runAs(this, () => this.prepare());
   }
 
   /** Straight to the runtime's handlers, in the application's context; what they throw fails it. */
@@ -62,15 +63,32 @@ export class InlineApp implements AppHost, GuardedApp {
     }
   }
 
+  /**
+   * In place when the runtime can take it (remote senders added). A standby takes its first
+   * assignment of the same submission: the run starts with the graph it built. Else false.
+   */
   async update(assignment: AppAssignment): Promise<boolean> {
-    const ok = runAs(this, () => this.session.update(assignment));
-    if (ok) this.assignment = assignment;
-    return ok;
+    await this.preparing;
+    const s = this.session;
+    if (s) {
+      const ok = runAs(this, () => s.update(assignment));
+      if (ok) this.assignment = assignment;
+      return ok;
+    }
+    const graph = this.warm;
+    if (!graph || !sameSubmission(this.assignment, assignment) || this.status.state === 'failed') return false;
+    this.log.info({ epoch: assignment.epoch }, 'standby: starting the application with its prepared graph');
+    this.assignment = assignment;
+    this.warm = null;
+    const run = (this.session = this.newSession(assignment, graph));
+    void runAs(this, () => run.run());
+    return true;
   }
 
   async stop(): Promise<void> {
     this.unguard();
-    await this.session.stop().catch((err: Error) => this.options.log.warn({ app: this.app, err: err.message }, 'stopping the application'));
+    this.warm = null;
+    await this.session?.stop().catch((err: Error) => this.log.warn({ err: err.message }, 'stopping the application'));
     void this.transport.close();
     this.exitedResolve();
   }
@@ -78,20 +96,63 @@ export class InlineApp implements AppHost, GuardedApp {
   /** Its code threw where no task catches it (inline-guard.ts): the application fails, alone. */
   crashed(err: unknown, origin: 'uncaughtException' | 'unhandledRejection'): void {
     const e = err as { code?: string; message?: string } | null;
-    this.options.log.error({ app: this.app, err, origin }, 'application code threw outside its tasks: failing the application');
-    this.session.fail(typeof e?.code === 'string' && e.code.startsWith('TRIB_ERR_') ? e.code : ErrorCodes.TASK_FAILED,
-      `${origin} in application code: ${e?.message ?? String(err)}`);
-  }
-
-  private unguard(): void {
-    this.release?.();
-    this.release = null;
+    this.log.error({ err, origin }, 'application code threw outside its tasks: failing the application');
+    const code = typeof e?.code === 'string' && e.code.startsWith('TRIB_ERR_') ? e.code : ErrorCodes.TASK_FAILED;
+    const message = `${origin} in application code: ${e?.message ?? String(err)}`;
+    if (this.session) this.session.fail(code, message);
+    else this.fail(code, message);
   }
 
   /** The watchdog saw this application block the event loop. */
   stalled(ms: number): void {
     const s = this.status.stalls;
     this.status.stalls = { count: (s?.count ?? 0) + 1, maxMs: Math.max(s?.maxMs ?? 0, ms), lastAt: Date.now() };
+  }
+
+  /** A standby's preparation: what a run would do first. A bundle that fails here is failed (a takeover then starts cold). */
+  private async prepare(): Promise<void> {
+    const t0 = performance.now();
+    try {
+      this.warm = await prepareGraph(this.options.bundlePath, this.assignment);
+      this.log.info({ event: 'standby-ready', ms: Math.round(performance.now() - t0) }, 'standby ready: application loaded inline, waiting for tasks');
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      this.log.error({ err }, 'standby: the application failed to load');
+      this.fail(e.code ?? ErrorCodes.APP_INVALID, e.message ?? String(err));
+    }
+  }
+
+  /** A standby failed (no session to report it): failed, and its graph dropped. */
+  private fail(code: string, message: string): void {
+    this.warm = null;
+    this.setState('failed', `[${code}] ${message}`);
+  }
+
+  /** Only the current session speaks (a stopped one's last report is not news). */
+  private newSession(assignment: AppAssignment, graph?: Graph): AppSession {
+    const o = this.options;
+    const watchdog = this.watchdog;
+    const s: AppSession = new AppSession({
+      bundlePath: o.bundlePath, assignment, nodeId: o.nodeId, labels: o.labels,
+      ...(o.replay ? { replay: o.replay } : {}),
+      ...(o.broker ? { broker: o.broker } : {}),
+      ...(graph ? { graph } : {}),
+      transport: this.transport, log: this.log,
+      ...(watchdog ? { wrapGraph: (g: Graph) => watchdog.wrapGraph(g, this.app) } : {}),
+    }, {
+      state: (state, error) => {
+        if (s === this.session) this.setState(state, error ? `[${error.code}] ${error.message}` : undefined);
+      },
+      stats: (tasks, wire, replay) => {
+        if (s === this.session) Object.assign(this.status, { tasks, wire, replay });
+      },
+    });
+    return s;
+  }
+
+  private unguard(): void {
+    this.release?.();
+    this.release = null;
   }
 
   private setState(state: AppStatus['state'], error?: string): void {

@@ -91,7 +91,7 @@ export type NodeCredentials = Pick<TransportOptions, 'tls' | 'username' | 'passw
 export class NodeAgent {
   private transport: MqttTransport | null = null;
   private readonly apps = new Map<string, AppHost>();
-  /** Hot standbys (workers with thread isolation only): warm threads of applications not hosted here. */
+  /** Hot standbys (workers only): applications not hosted here, loaded and ready to run. */
   private readonly standbys: StandbyPool | null;
   /** Isolation `inline`: the uncaught-error guard and the event-loop watchdog; null for threads. */
   private readonly inline: InlineHosting | null;
@@ -122,8 +122,8 @@ export class NodeAgent {
     this.bundles = new BundleCache(join(options.dataDir, 'bundles'));
     this.masterKey = new MasterSigningKey({ dataDir: options.dataDir, log: options.log, ...(options.masterKeyFile ? { keyFile: options.masterKeyFile } : {}) });
     this.inline = options.isolation === 'inline' ? new InlineHosting(options.watchdogMs ?? 1000, options.log) : null;
-    // Agents (edge devices) hold no standbys: memory. Nor inline workers: no thread to keep warm.
-    this.standbys = options.kind === 'worker' && !this.inline && options.standby !== false
+    // Agents (edge devices) hold no standbys: memory.
+    this.standbys = options.kind === 'worker' && options.standby !== false
       ? new StandbyPool(options.log, (s) => this.startStandby(s))
       : null;
   }
@@ -343,17 +343,17 @@ export class NodeAgent {
 
   /**
    * Tasks of an application not hosted here arrived (a recovery moved them): a standby of the same
-   * submission takes them in its warm thread (the run starts at once, from the assignment's
+   * submission takes them, loaded (the run starts at once, from the assignment's
    * checkpoint). False: no usable standby, the caller starts the application cold.
    */
   private async takeOver(a: AppAssignment): Promise<boolean> {
     const warm = this.standbys?.take(a);
     if (!warm) return false;
-    // Registered first: frames for the application go to its thread from now on.
+    // Registered first: frames for the application go to it from now on.
     this.apps.set(a.app, warm);
     if (await warm.update(a)) {
       this.options.log.info({ event: 'standby-takeover', app: a.app, epoch: a.epoch, tasks: a.tasks.filter((t) => t.node === this.id).length },
-        'standby taking over: the application starts in its warm thread');
+        'standby taking over: the application starts in its loaded host');
       return true;
     }
     this.apps.delete(a.app);
@@ -361,15 +361,16 @@ export class NodeAgent {
     return false;
   }
 
-  /** Starts a standby thread for `s` (StandbyPool): its bundle fetched and verified first, as for a run. */
-  private async startStandby(s: StandbyApp): Promise<ThreadApp | null> {
+  /** Starts a standby for `s` (StandbyPool), as isolated as a run: its bundle fetched and verified first. */
+  private async startStandby(s: StandbyApp): Promise<AppHost | null> {
     const a: AppAssignment = { app: s.app, epoch: s.epoch, version: 0, bundle: s.bundle, params: s.params, tasks: [], ...(s.submission !== undefined ? { submission: s.submission } : {}) };
     const bundlePath = await this.bundlePathFor(a, false);
     if (!bundlePath) return null;
     // Its state changes are news for the master only once it runs here (taken over), not as a standby.
-    const proc: ThreadApp = new ThreadApp({ ...this.hostOptions(a, bundlePath), standby: true, onChange: () => {
+    const options: AppHostOptions = { ...this.hostOptions(a, bundlePath), standby: true, onChange: () => {
       if (this.apps.get(s.app) === proc) this.sendHeartbeat();
-    } });
+    } };
+    const proc: AppHost = this.inline ? this.inline.host(options) : new ThreadApp(options);
     proc.start();
     return proc;
   }

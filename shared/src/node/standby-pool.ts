@@ -1,23 +1,24 @@
 import type { Logger } from '../log/log.js';
 import type { AppAssignment, StandbyApp } from '../wire/assignment.js';
-import type { ThreadApp } from './thread-app.js';
+import { sameSubmission, type AppHost } from './app-host.js';
 
 /**
  * A worker's hot standbys (issue 14): for every running application the master names in the
- * worker's desired state (`standby`) and the worker hosts no task of, a thread with the bundle
- * verified, evaluated and the graph built, running nothing. When a recovery moves tasks of that
- * application here, NodeAgent takes the thread (take) and the run starts in it at once, instead
- * of a new thread, a download and an evaluation (the bulk of a worker's fail-over).
- * Called by NodeAgent.reconcile, serially. Costs one isolate per application held (see
- * bench/README.md for the RSS); agents never hold any.
+ * worker's desired state (`standby`) and the worker hosts no task of, a host with the bundle
+ * verified, evaluated and the graph built, running nothing: a thread (isolation `thread`) or an
+ * InlineApp holding the graph (isolation `inline`). When a recovery moves tasks of that
+ * application here, NodeAgent takes the host (take) and the run starts in it at once, instead of
+ * a download and an evaluation (and, threaded, a new thread): the bulk of a worker's fail-over.
+ * Called by NodeAgent.reconcile, serially. A thread costs an isolate per application held, an
+ * inline standby only its graph (bench/README.md); agents never hold any.
  */
 export class StandbyPool {
-  private readonly held = new Map<string, { spec: StandbyApp; proc: ThreadApp }>();
+  private readonly held = new Map<string, { spec: StandbyApp; proc: AppHost }>();
 
   constructor(
     private readonly log: Logger,
-    /** Fetches and verifies the bundle, starts the standby thread; null: not possible (logged). */
-    private readonly start: (s: StandbyApp) => Promise<ThreadApp | null>,
+    /** Fetches and verifies the bundle, starts the standby; null: not possible (logged). */
+    private readonly start: (s: StandbyApp) => Promise<AppHost | null>,
   ) {}
 
   /** Holds a standby for each of `wanted` not hosted here; ends those no longer wanted. */
@@ -41,7 +42,7 @@ export class StandbyPool {
    * The standby for `a`'s application, handed over (no longer held), if it is of the same
    * submission (bundle, params) and has not failed; any other is ended. Undefined: start cold.
    */
-  take(a: AppAssignment): ThreadApp | undefined {
+  take(a: AppAssignment): AppHost | undefined {
     const h = this.held.get(a.app);
     if (!h) return undefined;
     this.held.delete(a.app);
@@ -66,8 +67,4 @@ export class StandbyPool {
     this.log.info({ event: 'standby-dropped', app, why }, 'standby ended');
     await h.proc.stop();
   }
-}
-
-function sameSubmission(a: Pick<StandbyApp, 'app' | 'bundle' | 'params' | 'submission'>, b: Pick<StandbyApp, 'app' | 'bundle' | 'params' | 'submission'>): boolean {
-  return a.app === b.app && a.bundle.sha256 === b.bundle.sha256 && a.submission === b.submission && JSON.stringify(a.params) === JSON.stringify(b.params);
 }
