@@ -2,11 +2,11 @@
 import test from 'ava';
 import { agentConfigSchema, loadConfig, workerConfigSchema } from '../shared/src/config/index.js';
 
-test('agents host applications inline, workers in threads, by default; the watchdog reports 1 s stalls', (t) => {
+test('agents and workers host applications inline by default; the watchdog reports 1 s stalls', (t) => {
   const agent = loadConfig(agentConfigSchema, { env: {}, flags: { id: 'dev-1' } });
   const worker = loadConfig(workerConfigSchema, { env: {} });
   t.is(agent.isolation, 'inline');
-  t.is(worker.isolation, 'thread');
+  t.is(worker.isolation, 'inline');
   t.is(agent.watchdogMs, 1000);
 });
 

@@ -26,7 +26,7 @@ export function withReplayOptions(cmd: Command): Command {
     .option('--replay-log <on|off>', 'log first, then send: sources write a LevelDB replay log under --data; default on')
     .option('--replay-quota-mb <n>', 'disk quota of the replay logs, MB; 0 = none (default)')
     .option('--replay-quota-policy <policy>', 'when the quota is full: block (default) or drop-oldest (counted)')
-    .option('--isolation <inline|thread>', 'host applications on the main thread (inline) or one worker thread each (thread); default: agent inline, worker thread')
+    .option('--isolation <inline|thread>', 'host applications on the main thread (inline) or one worker thread each (thread); default inline')
     .option('--watchdog-ms <ms>', 'inline: report an application call that blocks the event loop this long; 0 = off; default 1000')
     .option('--master-key <file>', "PEM file of the master's bundle-signing public key (default: <data>/identity/master-signing.pub, else trusted on first use)")
     .option('--app-heap-mb <mb>', 'thread isolation: heap cap of each application thread, MB; 0 = V8 default; default 512');

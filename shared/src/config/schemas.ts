@@ -153,8 +153,9 @@ const nodeCommon = {
  * How applications are hosted: `thread` runs each in its own worker thread (a V8 isolate, ~10 MB
  * each; a loop or leak in its code cannot stall or grow the node), `inline` on the node's own main
  * thread (no isolate, no copy per message; an application that throws still fails alone, a
- * blocking one is reported by the watchdog). Agents run few applications on small devices:
- * inline; workers host many, from many users: thread.
+ * blocking one is reported by the watchdog). Default inline on both: it measured 1.5× the
+ * edge → cloud throughput with workers inline and ~40 MB less worker RSS (bench/README.md,
+ * session 8). Thread suits a worker shared by users who must not stall or grow each other.
  */
 const isolation = z.enum(['inline', 'thread']);
 
@@ -164,12 +165,12 @@ export const workerConfigSchema = z.object({
   /** How many tasks this worker accepts. */
   slots: z.coerce.number().int().min(1).default(8),
   data: z.string().min(1).default('.data/worker'),
-  isolation: isolation.default('thread'),
+  isolation: isolation.default('inline'),
   /**
-   * Hot standby (thread isolation): hold every running application this worker hosts no task of
-   * warm (its bundle verified and evaluated in a thread, nothing running), so a worker's fail-over
-   * to this one starts in that thread. Costs ~20 MB of RSS per application held; off saves it and
-   * makes takeovers cold (a new thread, the bundle loaded then).
+   * Hot standby: hold every running application this worker hosts no task of warm (its bundle
+   * verified and evaluated, the graph built, nothing running; in a thread with thread isolation),
+   * so a worker's fail-over to this one starts at once. Costs its graph inline, ~20 MB of RSS per
+   * application threaded; off saves it and makes takeovers cold (the bundle loaded then).
    */
   standby: onoff.default(true),
   ...nodeCommon,

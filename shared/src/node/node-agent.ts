@@ -36,7 +36,7 @@ export interface NodeAgentOptions {
   replayLog?: { enabled: boolean; quotaBytes: number; policy: 'block' | 'drop-oldest' };
   /** Time for heartbeats and the times the node reports (default: the system clock); tests pass a FakeClock. */
   clock?: Clock;
-  /** How applications are hosted: `thread` (default here; workers) or `inline` (agents' default). */
+  /** How applications are hosted: `inline` (the default) or `thread` (one worker thread each). */
   isolation?: Isolation;
   /** Inline hosting: a call that blocks the event loop this long (ms) is reported; 0 = off. */
   watchdogMs?: number;
@@ -67,8 +67,9 @@ export interface NodeAgentOptions {
    */
   update?: { report(): AgentUpdateReport; apply(target: DesiredAgent): void; applyConfig?(target: DesiredConfig): void };
   /**
-   * Workers with thread isolation: hold the hot standbys the master names (default true); false
-   * saves their memory (one isolate per application not hosted here) at the cost of cold takeovers.
+   * Workers: hold the hot standbys the master names (default true); false saves their memory (a
+   * graph inline, an isolate with thread isolation, per application not hosted here) at the cost of
+   * cold takeovers.
    */
   standby?: boolean;
 }
@@ -84,7 +85,7 @@ export type NodeCredentials = Pick<TransportOptions, 'tls' | 'username' | 'passw
 /**
  * A node of the fabric (cloud worker or edge agent): registers with the master over MQTT, sends
  * heartbeats, and runs the applications the master assigns to it, each in its own worker thread
- * (ThreadApp) or on the node's main thread (InlineApp), as `isolation` says.
+ * (ThreadApp) or on the node's main thread (InlineApp, the default), as `isolation` says.
  * Desired state comes on the node's retained control topic, so a (re)connecting node converges
  * on what it should run without asking.
  */
@@ -121,7 +122,7 @@ export class NodeAgent {
     this.clock = options.clock ?? systemClock;
     this.bundles = new BundleCache(join(options.dataDir, 'bundles'));
     this.masterKey = new MasterSigningKey({ dataDir: options.dataDir, log: options.log, ...(options.masterKeyFile ? { keyFile: options.masterKeyFile } : {}) });
-    this.inline = options.isolation === 'inline' ? new InlineHosting(options.watchdogMs ?? 1000, options.log) : null;
+    this.inline = options.isolation !== 'thread' ? new InlineHosting(options.watchdogMs ?? 1000, options.log) : null;
     // Agents (edge devices) hold no standbys: memory.
     this.standbys = options.kind === 'worker' && options.standby !== false
       ? new StandbyPool(options.log, (s) => this.startStandby(s))
@@ -161,7 +162,7 @@ export class NodeAgent {
     await this.transport.subscribe(topics.nodeSubscriptions(id), 1);
     await this.sayHello();
     this.heartbeat = this.clock.setInterval(() => this.beat(), this.options.heartbeatMs);
-    log.info({ id, kind: this.options.kind, labels: this.options.labels, broker: brokerUrl, isolation: this.options.isolation ?? 'thread' }, `${this.options.kind} started`);
+    log.info({ id, kind: this.options.kind, labels: this.options.labels, broker: brokerUrl, isolation: this.options.isolation ?? 'inline' }, `${this.options.kind} started`);
   }
 
   /** Stops every application and leaves the fabric cleanly (status offline, then disconnect). */
