@@ -71,6 +71,37 @@ test('credits: the total announced is frames processed plus the window, and only
   t.is(ch.creditTotal, 5);
 });
 
+test('credits: announced every half window of frames processed; the refresh tick tells the exact total', (t) => {
+  const ch = new ReceiveChannel(32);
+  for (let seq = 0; seq < 40; seq++) t.is(ch.accept(seq, 1), 'deliver');
+  const announced = Array.from({ length: 40 }, () => ch.released());
+  t.deepEqual(announced.map((a, i) => (a === null ? null : i + 1)).filter((x) => x !== null), [16, 32]);
+  t.is(announced[15], 16 + 32);
+  t.is(announced[31], 32 + 32);
+  t.true(ch.refreshDue() === false && ch.refreshDue(), 'a quiet tick follows');
+  t.is(ch.creditTotal, 40 + 32, 'what the tick re-announces');
+});
+
+test('credits: a sender that sends whenever it has credit never stalls, whatever the window', (t) => {
+  for (let window = 1; window <= 40; window++) {
+    const ch = new ReceiveChannel(window);
+    let granted = ch.creditTotal;
+    let sent = 0;
+    const inFlight: number[] = [];
+    // 10 windows' worth of frames; the receiver processes one frame per step, in order.
+    for (let step = 0; step < 10 * window + 10; step++) {
+      while (sent < granted) inFlight.push(sent++);
+      const seq = inFlight.shift();
+      if (seq === undefined) return t.fail(`window ${window}: the sender stalled after ${sent} frames`);
+      ch.accept(seq, 1);
+      const total = ch.released();
+      if (total !== null) granted = Math.max(granted, total);
+      if (inFlight.length === 0 && sent === granted) return t.fail(`window ${window}: no credit left and nothing in flight`);
+    }
+  }
+  t.pass();
+});
+
 test('credits: a refresh is due only on ticks without a delivered frame', (t) => {
   const ch = new ReceiveChannel();
   t.true(ch.refreshDue(), 'quiet from the start: re-announce (the sender may have missed it)');

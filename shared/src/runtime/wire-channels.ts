@@ -190,7 +190,8 @@ export class WireChannels {
   }
 
   private released(inb: Inbound, channel: ReceiveChannel): void {
-    this.announce(inb, channel.released());
+    const total = channel.released();
+    if (total !== null) this.announce(inb, total);
   }
 
   private announce(inb: Inbound, total: number): void {
