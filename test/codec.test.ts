@@ -5,14 +5,17 @@ import {
   FRAME_VERSION,
   MAX_APP_LENGTH,
   MAX_CBOR_ITEMS,
+  cborDecoder,
   cborEncoder,
   decodeFrame,
   encodeFrame,
   encodeFrameV1,
+  encodeValues,
   peekFrameHeader,
   type Frame,
   type FrameHeader,
 } from '../shared/src/wire/codec.js';
+import { Encoder } from 'cbor-x';
 import { ErrorCodes, FrameError, type ErrorCode } from '../shared/src/api/errors.js';
 import type { Message } from '../shared/src/api/message.js';
 
@@ -486,4 +489,18 @@ test('fuzz: mutated frames decode to valid frames or throw FrameError, never any
   t.true((outcomes.get('decoded') ?? 0) > 100, JSON.stringify([...outcomes]));
   t.true((outcomes.get(ErrorCodes.FRAME_INVALID) ?? 0) > 1_000, JSON.stringify([...outcomes]));
   t.true((outcomes.get(ErrorCodes.FRAME_VERSION) ?? 0) > 0, JSON.stringify([...outcomes]));
+});
+
+test('the values encoder (cbor-x\'s second build) writes exactly what cbor-x\'s own build writes with the same options', (t) => {
+  const reference = new Encoder({ useRecords: true, mapsAsObjects: true });
+  const batches: unknown[][] = [
+    [{ ts: 1, device: 'd-1', sensor: 'temp', value: 21.5, seq: 0 }, { ts: 2, device: 'd-2', sensor: 'temp', value: -3, seq: 1 }],
+    [{ a: 1 }, { b: 'x' }, { a: 2 }, { nested: { deep: [1, 2, { k: null }] }, when: new Date(0) }, 'text', 42, 1.5, null, true, Buffer.from([1, 2, 3])],
+    [new Map([['k', 1]]), new Set([1, 2]), [undefined, -0, 2 ** 53, -(2 ** 40)], 'ünïcödé ✓', new Uint8Array([9, 8])],
+  ];
+  for (const values of batches) {
+    const ours = encodeValues(values).bytes;
+    t.deepEqual(Buffer.from(ours), Buffer.from(reference.encode(values)));
+    t.deepEqual(cborDecoder.decode(ours), cborDecoder.decode(reference.encode(values)));
+  }
 });

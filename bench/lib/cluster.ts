@@ -6,6 +6,7 @@
  *  - master TRIBUTARY_CHECKPOINT_INTERVAL_MS=<ms>, 0 = no checkpoints (not exactly-once)
  *  - agent  TRIBUTARY_BROKER_TLS=always               (over TLS as on a remote device; all nodes
  *           here are on the master's host, where they use its plain loopback listener by default)
+ *  - worker TRIBUTARY_ISOLATION=thread                (an application thread, not inline)
  * Several apps run on it one after the other, each measured as one run.
  */
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ export interface ClusterConfig {
   checkpointMs: number;
   /** The agent connects over TLS (TRIBUTARY_BROKER_TLS=always), as a device elsewhere would. */
   agentTls?: boolean;
+  /** The worker hosts the application in a worker thread (TRIBUTARY_ISOLATION=thread), not inline. */
+  workerThread?: boolean;
 }
 
 export interface AppRun {
@@ -61,7 +64,7 @@ export class Cluster {
       // --master (and an enrolment token when the master enforces authentication) and --data.
       const nodeArgs = async (kind: 'worker' | 'agent', id: string, data: string) => [...(await nodeMasterArgs(kind, id, master.brokerUrl, data)), '--data', data];
       const [worker, agent] = await withTimeout(Promise.all([
-        launchNode('worker', `${name}-worker`, await nodeArgs('worker', `${name}-worker`, join(dir, 'worker'))).then((n) => (started.push(n), n)),
+        launchNode('worker', `${name}-worker`, await nodeArgs('worker', `${name}-worker`, join(dir, 'worker')), config.workerThread ? { TRIBUTARY_ISOLATION: 'thread' } : {}).then((n) => (started.push(n), n)),
         launchNode('agent', `${name}-agent`, await nodeArgs('agent', `${name}-agent`, join(dir, 'agent')), { TRIBUTARY_REPLAY_LOG: String(config.replayLog), ...(config.agentTls ? { TRIBUTARY_BROKER_TLS: 'always' } : {}) }).then((n) => (started.push(n), n)),
       ]), 60_000, `${name}: worker and agent start`);
       await waitForNodesOnline(master.httpUrl, [`${name}-worker`, `${name}-agent`]);

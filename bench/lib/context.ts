@@ -15,6 +15,8 @@ export const CLUSTERS = {
   'no-durability': (): ClusterConfig => ({ replayLog: false, checkpointMs: 0 }),
   /** As shipped, with the agent over TLS as on a remote device (the default on one host: plain loopback). */
   'agent-tls': (o: BenchOptions): ClusterConfig => ({ replayLog: true, checkpointMs: o.checkpointMs, agentTls: true }),
+  /** As shipped, with the worker hosting the application in a thread (the default is inline). */
+  'worker-thread': (o: BenchOptions): ClusterConfig => ({ replayLog: true, checkpointMs: o.checkpointMs, workerThread: true }),
   /** A fresh default cluster whose agent has run nothing before (footprint). */
   footprint: (o: BenchOptions): ClusterConfig => ({ replayLog: true, checkpointMs: o.checkpointMs }),
 } as const;

@@ -3,7 +3,8 @@
  * differ only in their environment: replay log off (and no checkpoints), replay log on without
  * checkpoints, and replay log on + exactly-once (the default cluster; the throughput scenario's
  * 10-device row is reused when it ran in this invocation); then that last one with the agent over
- * TLS, as a device that is not on the master's host connects (what TLS costs).
+ * TLS, as a device that is not on the master's host connects (what TLS costs), and with the
+ * worker hosting the application in a thread instead of inline (what that isolation costs).
  */
 import { unpacedLoad } from '../apps/devices.js';
 import type { BenchContext, ClusterName } from '../lib/context.js';
@@ -27,7 +28,7 @@ async function measure(ctx: BenchContext, cluster: ClusterName, label: string): 
 export const durability: Scenario = {
   name: 'durability',
   title: '4. Durability cost (10 devices)',
-  clusters: ['no-durability', 'replay-only', 'default', 'agent-tls'],
+  clusters: ['no-durability', 'replay-only', 'default', 'agent-tls', 'worker-thread'],
   async run(ctx) {
     const off = ctx.add(await measure(ctx, 'no-durability', 'replay log off'));
     await ctx.stopCluster('no-durability');
@@ -38,11 +39,14 @@ export const durability: Scenario = {
     const eo = ctx.add(reused ? { ...reused, scenario: 'durability', case: eoLabel, notes: [...(reused.notes ?? []), 'same runs as throughput, 10 devices'] } : await measure(ctx, 'default', eoLabel));
     const tls = ctx.add(await measure(ctx, 'agent-tls', `${eoLabel}, agent over TLS`));
     await ctx.stopCluster('agent-tls');
-    for (const row of [on, eo, tls]) {
+    const thread = ctx.add(await measure(ctx, 'worker-thread', `${eoLabel}, worker thread isolation`));
+    await ctx.stopCluster('worker-thread');
+    for (const row of [on, eo, tls, thread]) {
       const vs = off.rate && row.rate ? row.rate.median / off.rate.median : null;
       row.extra = { ...row.extra, vsReplayLogOff: vs === null ? null : Number(fixed(vs, 3)) };
       row.headline = vs === null ? undefined : `${fixed(vs * 100, 0)} % of replay log off`;
     }
     if (eo.rate && tls.rate) tls.headline = [`${fixed((tls.rate.median / eo.rate.median) * 100, 0)} % of the same over plain loopback`, tls.headline].filter(Boolean).join('; ');
+    if (eo.rate && thread.rate) thread.headline = [`${fixed((thread.rate.median / eo.rate.median) * 100, 0)} % of the same with the worker inline`, thread.headline].filter(Boolean).join('; ');
   },
 };

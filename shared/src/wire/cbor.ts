@@ -1,5 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { Decoder, Encoder, addExtension, setSizeLimits } from 'cbor-x';
+// A second copy of cbor-x's encoder, for valuesEncoder alone (see there).
+import { Encoder as RecordsEncoder } from 'cbor-x/index-no-eval';
 
 /**
  * The one cbor-x configuration of Tributary's wire format. Frames are encoded and decoded only
@@ -65,10 +67,18 @@ export const cborEncoder = new Encoder({ useRecords: false, mapsAsObjects: true 
  * structures. An object's keys are written once per shape and frame (an inline record definition,
  * tags 0xe000-0xffff), each further object of that shape as a tagged array of its values. On the
  * benchmark fleet's records (5 keys; bench/encode-once.ts) a v2 frame decodes 2.8x faster than
- * with maps, its values encode 1.3x faster, in 38 % fewer bytes. Every encode is self-contained (no structures shared between frames), and every
- * cbor-x decoder reads records whatever its `useRecords`, so older nodes decode these frames.
- * Not for anything a non-Tributary consumer reads (sink payloads, control messages): generic CBOR
- * decoders do not know the record tags.
+ * with maps, its values encode 1.3x faster, in 38 % fewer bytes. Every encode is self-contained
+ * (no structures shared between frames), and every cbor-x decoder reads records whatever its
+ * `useRecords`, so older nodes decode these frames. Not for anything a non-Tributary consumer
+ * reads (sink payloads, control messages): generic CBOR decoders do not know the record tags.
+ *
+ * It is an Encoder of cbor-x's second build (`cbor-x/index-no-eval`, the same encoder code; only
+ * its decoder differs, and it decodes nothing here): V8 keeps type feedback per function literal,
+ * so with one copy the encode function of this, the hottest encoder of an edge agent, shared its
+ * feedback with every other encode of the process (headers, keys, control messages, checkpoints).
+ * Profiled with `perf` on the agent at full rate, a third of its main thread then ran in V8's
+ * baseline tier, most of it cbor-x's encode (never staying optimised); with its own copy 2 %
+ * (bench/README.md, session 8). The output is byte-identical (test/codec.test.ts).
  */
-export const valuesEncoder = new Encoder({ useRecords: true, mapsAsObjects: true });
+export const valuesEncoder = new RecordsEncoder({ useRecords: true, mapsAsObjects: true });
 export const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
