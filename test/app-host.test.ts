@@ -40,23 +40,26 @@ async function assignmentFor(path: string): Promise<AppAssignment> {
   return { app: 'doubler', epoch: 1, version: 1, bundle: { sha256: '0'.repeat(64), url: 'file:' + path }, params: {}, tasks };
 }
 
-async function host(t: ExecutionContext, isolation: Isolation, failAt?: number): Promise<{ app: AppHost; output: string; settled: Promise<void> }> {
+async function host(t: ExecutionContext, isolation: Isolation, failAt?: number, standby?: { code?: string }): Promise<{ app: AppHost; output: string; settled: Promise<void>; full: AppAssignment }> {
   const dir = await tempDir();
   t.teardown(dir.cleanup);
   const output = join(dir.path, 'out.jsonl');
   const bundlePath = join(dir.path, 'doubler.cjs');
-  await writeFile(bundlePath, bundle(output, failAt));
+  await writeFile(bundlePath, standby?.code ?? bundle(output, failAt));
+  const full = standby?.code ? { app: 'doubler', epoch: 1, version: 1, bundle: { sha256: '0'.repeat(64), url: 'file:' + bundlePath }, params: {}, tasks: [] } : await assignmentFor(bundlePath);
   let settle!: () => void;
   const settled = new Promise<void>((r) => (settle = r));
   const options: AppHostOptions = {
-    assignment: await assignmentFor(bundlePath), bundlePath, nodeId: 'n1', labels: {}, logLevel: 'silent',
+    // A standby is started as NodeAgent does: the application, no task of it.
+    assignment: standby ? { ...full, version: 0, tasks: [] } : full, bundlePath, nodeId: 'n1', labels: {}, logLevel: 'silent',
+    ...(standby ? { standby: true } : {}),
     publish: () => {}, log,
     onChange: () => {
       if (app.status.state === 'finished' || app.status.state === 'failed') settle();
     },
   };
   const app: AppHost = isolation === 'inline' ? new InlineApp(options, new EventLoopWatchdog(1000, () => {})) : new ThreadApp(options);
-  return { app, output, settled };
+  return { app, output, settled, full };
 }
 
 for (const isolation of ['thread', 'inline'] as const) {
@@ -80,6 +83,30 @@ for (const isolation of ['thread', 'inline'] as const) {
     t.regex(app.status.error ?? '', /^\[TRIB_ERR_TASK_FAILED\] .*map exploded at 5/);
     await app.stop();
     t.is(app.status.state, 'failed', 'a failed application stays failed');
+  });
+
+  test(`${isolation}: a standby runs nothing until an assignment of its submission comes, then runs it with the graph it built`, async (t) => {
+    const { app, output, settled, full } = await host(t, isolation, undefined, {});
+    app.start();
+    // Answered once the standby is prepared (both hosts take updates after their preparation).
+    t.false(await app.update({ ...full, submission: 99 }), 'another submission is not this standby\'s to run');
+    t.is(app.status.state, 'starting');
+    await t.throwsAsync(readFile(output, 'utf8'), { code: 'ENOENT' }, 'nothing ran: no sink opened');
+    t.true(await app.update(full));
+    await settled;
+    t.is(app.status.state, 'finished');
+    t.deepEqual((await readFile(output, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as number), Array.from({ length: 20 }, (_, i) => i * 2));
+    await app.stop();
+  });
+
+  test(`${isolation}: a standby whose bundle throws while loading is failed and takes no assignment`, async (t) => {
+    const { app, settled, full } = await host(t, isolation, undefined, { code: `${bundleHeader()}\nthrow new Error('no config at load');\n` });
+    app.start();
+    await settled;
+    t.is(app.status.state, 'failed');
+    t.regex(app.status.error ?? '', /no config at load/);
+    t.false(await app.update(full), 'the node starts the application cold instead (and sees it fail there)');
+    await app.stop();
   });
 }
 
