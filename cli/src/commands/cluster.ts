@@ -55,7 +55,7 @@ export function registerCluster(program: Command): void {
     .option('--slots <n>', 'how many tasks this worker accepts; default 8')
     .addOption(new Option('--label <key=value>', 'a label for placement (repeatable)').argParser(collect))
     .option('--data <dir>', 'bundle cache and replay logs; default .data/worker')
-    .option('--standby <on|off>', 'hold running applications not hosted here warm, for fast takeovers (~20 MB each); default on')
+    .option('--standby <on|off>', 'hold running applications not hosted here loaded, for fast takeovers (their graph inline, a ~20 MB thread each with --isolation thread); default on')
     .addOption(config())
     .addOption(logLevel())
     .action(async (o) => {
