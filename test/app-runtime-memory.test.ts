@@ -122,9 +122,10 @@ test('a duplicated frame is recognised by its sequence number and ignored', asyn
 });
 
 test('a dropped frame is detected as a gap: the channel freezes and the sink clock never ends', async (t) => {
-  const { broker, src, out, a, b, sinkTask } = await twoNodes(t);
+  const { broker, clock, src, out, a, b, sinkTask } = await twoNodes(t);
   broker.faults = (d): Fault => (isData(d) && decodeFrame(d.payload).firstSeq === 3 ? 'drop' : 'deliver');
-  // Credit totals b announces to a: 32 + frames the sink has processed.
+  // Credit totals b announces to a: 32 + frames the sink has processed; every 16 frames, and on a
+  // quiet channel by the refresh tick.
   let credit = 0;
   a.transport.onMessage((topic, payload) => {
     if (topic.split('/')[2] === 'credit') for (const [, total] of cborDecoder.decode(payload) as [number, number][]) credit = Math.max(credit, total);
@@ -136,6 +137,9 @@ test('a dropped frame is detected as a gap: the channel freezes and the sink clo
   await whenAfterMessage(b.transport, () => b.runtime.stats.framesIn === 3);
   t.is(broker.stats.dropped, 1);
   t.is(b.runtime.stats.gaps, 1, 'the frame after the lost one reveals the gap');
+  // The first tick sees the frames' arrival; the second, a quiet channel: its total is announced.
+  clock.advance(CREDIT_REFRESH_MS);
+  clock.advance(CREDIT_REFRESH_MS);
   await whenAfterMessage(a.transport, () => credit >= 33); // the first frame was processed
   t.deepEqual(out.values(), [1, 2, 3], 'nothing after the gap is taken');
   t.true(Number.isFinite(sinkTask.inputClock), 'the sink waits for the recovery: its clock cannot pass the loss');
