@@ -78,7 +78,8 @@ test('credits: announced every half window of frames processed; the refresh tick
   t.deepEqual(announced.map((a, i) => (a === null ? null : i + 1)).filter((x) => x !== null), [16, 32]);
   t.is(announced[15], 16 + 32);
   t.is(announced[31], 32 + 32);
-  t.true(ch.refreshDue() === false && ch.refreshDue(), 'a quiet tick follows');
+  t.false(ch.refreshDue(), 'the tick that saw the frames arrive');
+  t.true(ch.refreshDue(), 'a quiet tick follows');
   t.is(ch.creditTotal, 40 + 32, 'what the tick re-announces');
 });
 

@@ -25,6 +25,12 @@ async function measure(ctx: BenchContext, cluster: ClusterName, label: string): 
   return summarizeRuns({ scenario: 'durability', case: label, records: runs[0].records, devices: DEVICES }, runs);
 }
 
+/** Puts `row`'s rate relative to the shipped configuration's (`eo`) first in its headline. */
+function vsShipped(row: Row, eo: Row, shipped: string): void {
+  if (!eo.rate || !row.rate) return;
+  row.headline = [`${fixed((row.rate.median / eo.rate.median) * 100, 0)} % of the same ${shipped}`, row.headline].filter(Boolean).join('; ');
+}
+
 export const durability: Scenario = {
   name: 'durability',
   title: '4. Durability cost (10 devices)',
@@ -46,7 +52,7 @@ export const durability: Scenario = {
       row.extra = { ...row.extra, vsReplayLogOff: vs === null ? null : Number(fixed(vs, 3)) };
       row.headline = vs === null ? undefined : `${fixed(vs * 100, 0)} % of replay log off`;
     }
-    if (eo.rate && tls.rate) tls.headline = [`${fixed((tls.rate.median / eo.rate.median) * 100, 0)} % of the same over plain loopback`, tls.headline].filter(Boolean).join('; ');
-    if (eo.rate && thread.rate) thread.headline = [`${fixed((thread.rate.median / eo.rate.median) * 100, 0)} % of the same with the worker inline`, thread.headline].filter(Boolean).join('; ');
+    vsShipped(tls, eo, 'over plain loopback');
+    vsShipped(thread, eo, 'with the worker inline');
   },
 };

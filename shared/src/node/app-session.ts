@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { resolveApp } from '../api/app/app-definition.js';
 import { Params } from '../api/app/params.js';
 import type { Graph } from '../api/dag/graph.js';
@@ -89,9 +90,9 @@ export class AppSession {
         this.events.state('finished');
       }
     } catch (err) {
-      const e = err as { code?: string; message?: string };
       o.log.error({ err }, 'application failed to start');
-      this.fail(e.code ?? ErrorCodes.APP_INVALID, e.message ?? String(err));
+      const { code, message } = loadFailure(err);
+      this.fail(code, message);
     }
   }
 
@@ -163,6 +164,29 @@ export class AppSession {
  */
 export async function prepareGraph(bundlePath: string, assignment: Pick<AppAssignment, 'app' | 'params'>): Promise<Graph> {
   return resolveApp(await loadBundle(bundlePath), new Params({ ...assignment.params }), assignment.app);
+}
+
+/**
+ * A hot standby's preparation, for both hosts: the graph built ahead of a run (prepareGraph), or
+ * why it cannot be (logged). A bundle that fails here would fail its run too: the host reports the
+ * standby failed, and the node starts the application cold if tasks of it ever come.
+ */
+export async function prepareStandby(bundlePath: string, assignment: Pick<AppAssignment, 'app' | 'params'>, log: Logger):
+  Promise<{ graph: Graph; ms: number } | { error: { code: string; message: string } }> {
+  const t0 = performance.now();
+  try {
+    const graph = await prepareGraph(bundlePath, assignment);
+    return { graph, ms: Math.round(performance.now() - t0) };
+  } catch (err) {
+    log.error({ err }, 'standby: the application failed to load');
+    return { error: loadFailure(err) };
+  }
+}
+
+/** What loading an application threw, as a state's error: its own code, else TRIB_ERR_APP_INVALID. */
+function loadFailure(err: unknown): { code: string; message: string } {
+  const e = err as { code?: string; message?: string } | null;
+  return { code: e?.code ?? ErrorCodes.APP_INVALID, message: e?.message ?? String(err) };
 }
 
 /**

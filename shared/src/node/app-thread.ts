@@ -11,10 +11,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import type { Graph } from '../api/dag/graph.js';
-import { ErrorCodes } from '../api/errors.js';
 import type { AppAssignment } from '../wire/assignment.js';
 import { createLogger } from '../log/log.js';
-import { AppSession, prepareGraph, type AppSessionOptions } from './app-session.js';
+import { AppSession, prepareStandby, type AppSessionOptions } from './app-session.js';
 import { sameSubmission } from './app-host.js';
 import { PortTransport, type FromAppThread, type ToAppThread } from './port-transport.js';
 
@@ -51,20 +50,13 @@ let session: AppSession | null = null;
 /** A standby's prepared graph, for its first run only (a later run evaluates the bundle afresh). */
 let warm: Graph | null = null;
 
-/**
- * A standby's preparation: the bundle evaluated and the graph built with the submission's params.
- * A bundle that fails here would fail its run too: the thread reports it failed, and the node
- * starts the application cold if tasks of it ever come (and fail there, visibly).
- */
+/** A standby's preparation (prepareStandby): ready with its graph, or failed. */
 async function prepare(): Promise<void> {
-  try {
-    warm = await prepareGraph(data.bundlePath, assignment);
-    post({ type: 'standby', ms: Math.round(performance.now()) });
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    log.error({ err }, 'standby: the application failed to load');
-    post({ type: 'state', state: 'failed', error: { code: e.code ?? ErrorCodes.APP_INVALID, message: e.message ?? String(err) } });
-  }
+  const r = await prepareStandby(data.bundlePath, assignment, log);
+  if ('error' in r) return post({ type: 'state', state: 'failed', error: r.error });
+  warm = r.graph;
+  // Since the thread started: its start-up is part of what a standby saves a takeover.
+  post({ type: 'standby', ms: Math.round(performance.now()) });
 }
 
 /** Updates and stops, one at a time and in order (after a standby's preparation). */

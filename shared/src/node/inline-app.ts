@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import type { Graph } from '../api/dag/graph.js';
 import { ErrorCodes } from '../api/errors.js';
 import type { AppAssignment } from '../wire/assignment.js';
@@ -6,7 +5,7 @@ import type { PublishOptions } from '../wire/transport.js';
 import { RelayTransport } from './relay-transport.js';
 import type { Logger } from '../log/log.js';
 import { sameSubmission, setAppState, type AppHost, type AppHostOptions, type AppStatus } from './app-host.js';
-import { AppSession, prepareGraph } from './app-session.js';
+import { AppSession, prepareStandby } from './app-session.js';
 import type { EventLoopWatchdog } from './event-loop-watchdog.js';
 import { guardApp, runAs, type GuardedApp } from './inline-guard.js';
 
@@ -75,8 +74,9 @@ export class InlineApp implements AppHost, GuardedApp {
       if (ok) this.assignment = assignment;
       return ok;
     }
+    // No graph: still none, or the standby failed (fail() drops it).
     const graph = this.warm;
-    if (!graph || !sameSubmission(this.assignment, assignment) || this.status.state === 'failed') return false;
+    if (!graph || !sameSubmission(this.assignment, assignment)) return false;
     this.log.info({ epoch: assignment.epoch }, 'standby: starting the application with its prepared graph');
     this.assignment = assignment;
     this.warm = null;
@@ -109,17 +109,12 @@ export class InlineApp implements AppHost, GuardedApp {
     this.status.stalls = { count: (s?.count ?? 0) + 1, maxMs: Math.max(s?.maxMs ?? 0, ms), lastAt: Date.now() };
   }
 
-  /** A standby's preparation: what a run would do first. A bundle that fails here is failed (a takeover then starts cold). */
+  /** A standby's preparation (prepareStandby): ready with its graph, or failed. */
   private async prepare(): Promise<void> {
-    const t0 = performance.now();
-    try {
-      this.warm = await prepareGraph(this.options.bundlePath, this.assignment);
-      this.log.info({ event: 'standby-ready', ms: Math.round(performance.now() - t0) }, 'standby ready: application loaded inline, waiting for tasks');
-    } catch (err) {
-      const e = err as { code?: string; message?: string };
-      this.log.error({ err }, 'standby: the application failed to load');
-      this.fail(e.code ?? ErrorCodes.APP_INVALID, e.message ?? String(err));
-    }
+    const r = await prepareStandby(this.options.bundlePath, this.assignment, this.log);
+    if ('error' in r) return this.fail(r.error.code, r.error.message);
+    this.warm = r.graph;
+    this.log.info({ event: 'standby-ready', ms: r.ms }, 'standby ready: application loaded inline, waiting for tasks');
   }
 
   /** A standby failed (no session to report it): failed, and its graph dropped. */
@@ -128,11 +123,11 @@ export class InlineApp implements AppHost, GuardedApp {
     this.setState('failed', `[${code}] ${message}`);
   }
 
-  /** Only the current session speaks (a stopped one's last report is not news). */
+  /** The one session of this host (a new epoch is a new InlineApp: NodeAgent restarts it). */
   private newSession(assignment: AppAssignment, graph?: Graph): AppSession {
     const o = this.options;
     const watchdog = this.watchdog;
-    const s: AppSession = new AppSession({
+    return new AppSession({
       bundlePath: o.bundlePath, assignment, nodeId: o.nodeId, labels: o.labels,
       ...(o.replay ? { replay: o.replay } : {}),
       ...(o.broker ? { broker: o.broker } : {}),
@@ -140,14 +135,9 @@ export class InlineApp implements AppHost, GuardedApp {
       transport: this.transport, log: this.log,
       ...(watchdog ? { wrapGraph: (g: Graph) => watchdog.wrapGraph(g, this.app) } : {}),
     }, {
-      state: (state, error) => {
-        if (s === this.session) this.setState(state, error ? `[${error.code}] ${error.message}` : undefined);
-      },
-      stats: (tasks, wire, replay) => {
-        if (s === this.session) Object.assign(this.status, { tasks, wire, replay });
-      },
+      state: (state, error) => this.setState(state, error ? `[${error.code}] ${error.message}` : undefined),
+      stats: (tasks, wire, replay) => Object.assign(this.status, { tasks, wire, replay }),
     });
-    return s;
   }
 
   private unguard(): void {
