@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { api, startMaster, startNode, until, waitForNodesOnline, type Proc, type RunningMaster } from './helpers/cluster.js';
@@ -126,6 +127,11 @@ test.serial('the same cluster against Mosquitto (--broker): every window right',
 
 test.serial('the master API answers 404 for unknown apps and 400 for bad submissions', async (t) => {
   const c = await startCluster(t);
+  // Launched nodes get their role's V8 flags (launcher.ts ROLE_NODE_FLAGS): the master a small
+  // young generation, workers and agents V8's defaults.
+  const nodeArgs = async (p: Proc) => (await readFile(`/proc/${p.child.pid}/cmdline`, 'utf8')).split('\0');
+  t.true((await nodeArgs(c.master.proc)).includes('--max-semi-space-size=2'));
+  for (const node of c.nodes) t.false((await nodeArgs(node)).some((a) => a.startsWith('--max-semi-space-size')), node.name);
   const unknown = await api(c.master.httpUrl, '/apps/nope');
   t.is(unknown.status, 404);
   t.regex(unknown.body.error, /no application named nope/);

@@ -82,15 +82,32 @@ export class ChildNode {
 }
 
 /**
+ * V8 flags a node starts with, by role (the subcommand). The master gets a young generation of
+ * 2 MB semi-spaces (V8's default grows to 16 MB): its embedded broker allocates about two bytes of
+ * ArrayBuffers per byte of data frames it passes on (socket reads, then mqtt-packet's copy of every
+ * payload that spans two reads), ~90 MB/s at 500 k records/s, against ~20 MB/s of JS objects. With
+ * 16 MB semi-spaces scavenges are rare, those bytes pile up between collections, and V8 runs a full
+ * mark-compact of the master's whole heap each time they use up its old-generation headroom: in
+ * about half the master processes that became 25-90 full collections in a 30 s run, 2-3x the
+ * master's CPU per record. With 2 MB the young buffers die in frequent small scavenges: 1-6 full
+ * collections, and ~40 MB less resident memory (bench/README.md, session 9). Workers and agents
+ * keep V8's default: small semi-spaces made them slower (more objects promoted). A master started
+ * by hand gets the same with `NODE_OPTIONS=--max-semi-space-size=2` (README "Running in production").
+ */
+const ROLE_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = { master: ['--max-semi-space-size=2'] };
+
+/**
  * Opt-in profiling (benchmarks, investigations), off by default:
  *  - TRIBUTARY_CPU_PROF_DIR=<dir>: every child is started with `--cpu-prof`, writing one
  *    .cpuprofile per thread (application worker threads included) into <dir>/<name>/ when it
  *    exits gracefully (SIGTERM; not SIGKILL);
  *  - TRIBUTARY_NODE_FLAGS="<flags>": extra node flags for every child, space-separated (flags
- *    NODE_OPTIONS refuses too, e.g. --trace-gc).
+ *    NODE_OPTIONS refuses too, e.g. --trace-gc), after the role's own (ROLE_NODE_FLAGS), so the
+ *    same flag given here wins.
  */
-function extraNodeFlags(name: string): string[] {
-  const flags = (process.env.TRIBUTARY_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0);
+function nodeFlags(name: string, role: string | undefined): string[] {
+  const flags = role !== undefined && Object.hasOwn(ROLE_NODE_FLAGS, role) ? [...ROLE_NODE_FLAGS[role]] : [];
+  flags.push(...(process.env.TRIBUTARY_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0));
   const dir = process.env.TRIBUTARY_CPU_PROF_DIR;
   if (dir) flags.push('--cpu-prof', `--cpu-prof-dir=${dir}/${name.replace(/[^\w.-]/g, '_')}`);
   return flags;
@@ -103,7 +120,7 @@ function extraNodeFlags(name: string): string[] {
 export function spawnNode(name: string, args: string[], env: Record<string, string> = {}): ChildNode {
   const wanted = env.TRIBUTARY_LOG_LEVEL ?? process.env.TRIBUTARY_LOG_LEVEL;
   const level = wanted === 'debug' || wanted === 'trace' ? wanted : 'info';
-  const child = spawn(process.execPath, [...extraNodeFlags(name), bin, ...args], {
+  const child = spawn(process.execPath, [...nodeFlags(name, args[0]), bin, ...args], {
     env: { ...process.env, ...env, TRIBUTARY_LOG_LEVEL: level },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
