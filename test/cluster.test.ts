@@ -125,13 +125,16 @@ test.serial('the same cluster against Mosquitto (--broker): every window right',
   await submitAndCheck(t, c, 'plant/windows');
 });
 
-test.serial('the master API answers 404 for unknown apps and 400 for bad submissions', async (t) => {
+test.serial('launched nodes start with their role\'s V8 flags: the master a small young generation, workers and agents the defaults', async (t) => {
   const c = await startCluster(t);
-  // Launched nodes get their role's V8 flags (launcher.ts ROLE_NODE_FLAGS): the master a small
-  // young generation, workers and agents V8's defaults.
   const nodeArgs = async (p: Proc) => (await readFile(`/proc/${p.child.pid}/cmdline`, 'utf8')).split('\0');
   t.true((await nodeArgs(c.master.proc)).includes('--max-semi-space-size=2'));
+  t.is(c.nodes.length, WORKERS.length + Object.keys(AGENTS).length);
   for (const node of c.nodes) t.false((await nodeArgs(node)).some((a) => a.startsWith('--max-semi-space-size')), node.name);
+});
+
+test.serial('the master API answers 404 for unknown apps and 400 for bad submissions', async (t) => {
+  const c = await startCluster(t);
   const unknown = await api(c.master.httpUrl, '/apps/nope');
   t.is(unknown.status, 404);
   t.regex(unknown.body.error, /no application named nope/);

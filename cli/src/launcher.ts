@@ -87,12 +87,13 @@ export class ChildNode {
  * ArrayBuffers per byte of data frames it passes on (socket reads, then mqtt-packet's copy of every
  * payload that spans two reads), ~90 MB/s at 500 k records/s, against ~20 MB/s of JS objects. With
  * 16 MB semi-spaces scavenges are rare, those bytes pile up between collections, and V8 runs a full
- * mark-compact of the master's whole heap each time they use up its old-generation headroom: in
- * about half the master processes that became 25-90 full collections in a 30 s run, 2-3x the
- * master's CPU per record. With 2 MB the young buffers die in frequent small scavenges: 1-6 full
- * collections, and ~40 MB less resident memory (bench/README.md, session 9). Workers and agents
- * keep V8's default: small semi-spaces made them slower (more objects promoted). A master started
- * by hand gets the same with `NODE_OPTIONS=--max-semi-space-size=2` (README "Running in production").
+ * mark-compact of the master's whole heap each time they use up its old-generation headroom: 23-36
+ * in a throughput run, in about half the master processes. With 2 MB the young buffers die in
+ * small scavenges: 1 full collection, ~45 % less master CPU per record, ~35 MB less resident
+ * memory (bench/README.md, session 9). Workers and agents keep V8's default: small semi-spaces
+ * made them slower (more objects promoted). V8 fixes the young generation's size when the process
+ * starts, so a master started by hand needs `NODE_OPTIONS=--max-semi-space-size=2` (README, "Run
+ * it on a cluster").
  */
 const ROLE_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = { master: ['--max-semi-space-size=2'] };
 
