@@ -254,3 +254,22 @@ test('recovery through the source task: restored from a checkpoint, the replayed
   }
   t.true(differs > 0);
 });
+
+test('laggards: the n lowest device clocks, ties by id, the same as sorting every device', (t) => {
+  const random = rng(99);
+  const delayOf = (device: string) => (Number(device.slice(1)) % 7) * 10;
+  const w = new DeviceWatermark(0, 0, delayOf);
+  const newest = new Map<string, number>();
+  for (let i = 0; i < 20_000; i++) {
+    const device = `d${Math.floor(random() * 500)}`;
+    // timestamps on a 10 ms grid, so that many devices tie on their clock
+    const ts = 1000 + 10 * Math.floor(random() * 2000);
+    w.offer(device, ts);
+    newest.set(device, Math.max(newest.get(device) ?? -Infinity, ts));
+  }
+  const all = [...newest].map(([device, ts]) => ({ device, newestTs: ts, clock: ts - delayOf(device) }))
+    .sort((a, b) => a.clock - b.clock || (a.device < b.device ? -1 : 1));
+  t.is(all.length, 500);
+  t.true(all.some((d, i) => i > 0 && d.clock === all[i - 1].clock), 'the fleet has ties to order');
+  for (const n of [0, 1, 10, 499, 500, 600]) t.deepEqual(w.laggards(n), all.slice(0, n), `n = ${n}`);
+});

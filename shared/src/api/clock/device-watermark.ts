@@ -83,14 +83,29 @@ export class DeviceWatermark {
     return onTime;
   }
 
-  /** The devices holding the clock back the most (lowest own clock first): for reports, not per record. */
+  /**
+   * The `n` active devices holding the clock back the most (lowest own clock first, then by id):
+   * for reports (every task report, once a second), not per record. A selection over the known
+   * devices that allocates only the `n` results: sorting every device of a large fleet into
+   * objects took milliseconds of the agent's event loop with each report.
+   */
   laggards(n: number): DeviceLag[] {
-    const out: DeviceLag[] = [];
-    for (const [device, s] of this.index) {
+    const picked: number[] = [];
+    if (n <= 0) return [];
+    const clockOf = (s: number) => this.newest[s] - this.delays[s];
+    const before = (a: number, b: number) => {
+      const ca = clockOf(a);
+      const cb = clockOf(b);
+      return ca < cb || (ca === cb && this.names[a] < this.names[b]);
+    };
+    for (const s of this.index.values()) {
       if (this.maxSeen - this.newest[s] > this.idleMs) continue;
-      out.push({ device, newestTs: this.newest[s], clock: this.newest[s] - this.delays[s] });
+      if (picked.length === n && !before(s, picked[n - 1])) continue;
+      let i = picked.length === n ? n - 1 : picked.length;
+      for (; i > 0 && before(s, picked[i - 1]); i--) picked[i] = picked[i - 1];
+      picked[i] = s;
     }
-    return out.sort((a, b) => a.clock - b.clock || (a.device < b.device ? -1 : 1)).slice(0, n);
+    return picked.map((s) => ({ device: this.names[s], newestTs: this.newest[s], clock: clockOf(s) }));
   }
 
   /** Devices currently known (active, or inactive and not yet forgotten). */
