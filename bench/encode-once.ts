@@ -7,8 +7,11 @@
  *     items built per message;
  *   after (version 2): the values are encoded once (encodeValues), then the log frame and the wire
  *     frame are written around those bytes (event times, keys, header, one copy);
- *   and what the worker pays to decode each version; in parentheses, the values section as plain
- *   CBOR maps, as before they were written as cbor-x record structures (valuesEncoder).
+ *   after that (version 3): the wire frame's keys as a dictionary of the distinct keys and an index
+ *     (keyed frames of version 2 wrote every message's key as a string of its own);
+ *   and what the worker pays to decode each version, and to count the decoded messages by key in a
+ *   `Map` (what a keyed window does first); in parentheses, the values section as plain CBOR maps,
+ *   as before they were written as cbor-x record structures (valuesEncoder).
  *
  * Every step runs once per round, alternately, for 8 rounds (the first a warm-up); prints the
  * median and min–max CPU ns per record (process.cpuUsage: steadier than wall time on a shared
@@ -36,7 +39,13 @@ const keyed = batches.map((b) => b.map((m) => ({ ts: m.ts, key: (m.value as { de
 const values = batches.map((b) => encodeValues(b.map((m) => m.value)));
 const header = { app: 'edge-to-cloud', epoch: 1, sender: 3, clock: 0, firstSeq: 0 };
 const wireV1 = keyed.map((messages) => encodeFrameV1({ ...header, messages }));
-const wireV2 = keyed.map((messages, i) => encodeFrame({ ...header, messages }, undefined, values[i]));
+const wireV2 = keyed.map((messages, i) => encodeFrame({ ...header, messages }, undefined, values[i], false));
+const wireV3 = keyed.map((messages, i) => encodeFrame({ ...header, messages }, undefined, values[i]));
+/** Decode, then count by key as a keyed window's first step does. */
+const counts = new Map<unknown, number>();
+const countByKey = (bytes: Uint8Array) => {
+  for (const m of decodeFrame(bytes).messages) counts.set(m.key, (counts.get(m.key) ?? 0) + 1);
+};
 /** A batch's values as plain CBOR maps (what nodes sent before record structures). */
 const asMaps = (b: Message[]) => cborEncoder.encode(b.map((m) => m.value));
 const wireV2Maps = keyed.map((messages, i) => encodeFrame({ ...header, messages }, undefined, { values: messages.map((m) => m.value), bytes: asMaps(batches[i]) }));
@@ -47,10 +56,14 @@ const steps: Record<string, () => void> = {
   'after: encode the values once': () => batches.forEach((b) => encodeValues(b.map((m) => m.value))),
   '(values as maps, before records)': () => batches.forEach((b) => asMaps(b)),
   'after: log frame around them': () => batches.forEach((messages, i) => encodeFrame({ ...header, messages }, undefined, values[i])),
-  'after: wire frame around them, keyed': () => keyed.forEach((messages, i) => encodeFrame({ ...header, messages }, undefined, values[i])),
+  'after: wire frame around them, keyed': () => keyed.forEach((messages, i) => encodeFrame({ ...header, messages }, undefined, values[i], false)),
+  'v3: wire frame around them, keyed': () => keyed.forEach((messages, i) => encodeFrame({ ...header, messages }, undefined, values[i])),
   '(v2 wire frame, values not reusable)': () => keyed.forEach((messages) => encodeFrame({ ...header, messages })),
   'receiver: decode v1': () => wireV1.forEach((bytes) => decodeFrame(bytes)),
   'receiver: decode v2': () => wireV2.forEach((bytes) => decodeFrame(bytes)),
+  'receiver: decode v3': () => wireV3.forEach((bytes) => decodeFrame(bytes)),
+  'receiver: decode v2, count by key': () => wireV2.forEach(countByKey),
+  'receiver: decode v3, count by key': () => wireV3.forEach(countByKey),
   '(receiver: decode v2, values as maps)': () => wireV2Maps.forEach((bytes) => decodeFrame(bytes)),
 };
 
@@ -72,3 +85,5 @@ const m = (name: string) => median(ns[name]);
 const before = m('before: log frame (v1)') + m('before: wire frame, keyed (v1)');
 const after = m('after: encode the values once') + m('after: log frame around them') + m('after: wire frame around them, keyed');
 console.log(`  agent's encoding per record: before ${before.toFixed(0)} ns, after ${after.toFixed(0)} ns (${(after / before).toFixed(2)}×)`);
+const bytes = (frames: Uint8Array[]) => frames.reduce((n, f) => n + f.byteLength, 0) / frames.length;
+console.log(`  keyed wire frame: v2 ${bytes(wireV2).toFixed(0)} bytes, v3 ${bytes(wireV3).toFixed(0)} bytes; sender v2 ${m('after: wire frame around them, keyed').toFixed(0)} ns → v3 ${m('v3: wire frame around them, keyed').toFixed(0)} ns, receiver with the count by key v2 ${m('receiver: decode v2, count by key').toFixed(0)} ns → v3 ${m('receiver: decode v3, count by key').toFixed(0)} ns per record`);

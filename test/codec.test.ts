@@ -167,7 +167,7 @@ test('cbor-x failures are wrapped with their cause', (t) => {
 });
 
 test('another version is FRAME_VERSION, naming the version seen and the one supported', (t) => {
-  throwsFrameError(t, () => decodeFrame(rawFrame([3, 'app', 0, 0, 0, 0, []])), ErrorCodes.FRAME_VERSION, /version 3\b.*version 2\b.*version 1\b/);
+  throwsFrameError(t, () => decodeFrame(rawFrame([4, 'app', 0, 0, 0, 0, []])), ErrorCodes.FRAME_VERSION, /version 4\b.*versions 1 to 3\b/);
   throwsFrameError(t, () => decodeFrame(rawFrame([0, 'app', 0, 0, 0, 0, []])), ErrorCodes.FRAME_VERSION, /version 0\b/);
   // a future layout: more fields, and bytes this version cannot make sense of
   const future = Buffer.concat([rawFrame([7, 'app', { new: 'field' }, 0, 0, 0, 0, [], 9]), Buffer.from([0xff, 0x1c])]);
@@ -276,7 +276,7 @@ test('peekFrameHeader reads the header of an encoded frame', (t) => {
 });
 
 test('peekFrameHeader throws the same codes for bad headers', (t) => {
-  throwsFrameError(t, () => peekFrameHeader(rawFrame([3, 'app', 0, 0, 0, 0, []])), ErrorCodes.FRAME_VERSION);
+  throwsFrameError(t, () => peekFrameHeader(rawFrame([4, 'app', 0, 0, 0, 0, []])), ErrorCodes.FRAME_VERSION);
   throwsFrameError(t, () => peekFrameHeader(rawFrame([1, '', 0, 0, 0, 0, []])), ErrorCodes.FRAME_INVALID, /^app/);
   throwsFrameError(t, () => peekFrameHeader(rawFrame([1, 'app', -1, 0, 0, 0, []])), ErrorCodes.FRAME_INVALID, /^epoch/);
   throwsFrameError(t, () => peekFrameHeader(rawFrame([1, 'app', 0, 0, 0, [0], []])), ErrorCodes.FRAME_INVALID, /clock/);
@@ -425,7 +425,7 @@ function corpus(): Uint8Array[] {
     frameOf([{ ts: -1, key: { a: [1, 2] }, value: { t: 21.5, h: 40, ok: true, tags: ['x', 'y'] } }], { clock: Infinity }),
     frameOf([{ ts: 7, value: Buffer.from([1, 2, 3, 4]) }, { ts: 8, value: [null, undefined, false, 2 ** 40, -3.25] }], { clock: -Infinity }),
     frameOf(Array.from({ length: 20 }, (_, i) => ({ ts: T0 + i, key: `dev-${i % 3}`, value: { n: i, s: 'é'.repeat(i) } }))),
-  ].flatMap((frame) => [new Uint8Array(encodeFrame(frame)), new Uint8Array(encodeFrameV1(frame))]);
+  ].flatMap((frame) => [new Uint8Array(encodeFrame(frame)), new Uint8Array(encodeFrame(frame, undefined, null, false)), new Uint8Array(encodeFrameV1(frame))]);
 }
 
 /** Checked independently of the codec's own validation. */

@@ -32,16 +32,23 @@ function frameOf(messages: Message[]): Frame {
 const readings = (n: number, keyed = false): Message[] =>
   Array.from({ length: n }, (_, i) => ({ ts: T0 + i, ...(keyed ? { key: `d${i % 3}` } : {}), value: { device: `d${i % 3}`, t: 20 + i / 10, seq: i } }));
 
-test('nodes send version 2; it round-trips with and without keys', (t) => {
-  t.is(FRAME_VERSION, 2);
-  for (const messages of [[], readings(5), readings(5, true), [{ ts: 1, value: null }, { ts: -2, key: null, value: [1, 'a'] }, { ts: 3, key: 0, value: 1.5 }]]) {
-    const bytes = encodeFrame(frameOf(messages));
-    t.is(bytes[0], 0x89, 'a CBOR array of nine');
-    t.is(bytes[1], 0x02, 'version 2');
-    t.deepEqual(decodeFrame(bytes), frameOf(messages));
-    const { messages: _, ...header } = frameOf(messages);
-    t.deepEqual(peekFrameHeader(bytes), header);
+test('nodes send version 2 without keys (version 3 is only for keys that repeat); it round-trips with and without keys', (t) => {
+  t.is(FRAME_VERSION, 3);
+  const distinct = (n: number): Message[] => Array.from({ length: n }, (_, i) => ({ ts: T0 + i, key: `k${i}`, value: i }));
+  for (const messages of [[], readings(5), distinct(40), [{ ts: 1, value: null }, { ts: -2, key: null, value: [1, 'a'] }, { ts: 3, key: 0, value: 1.5 }]]) {
+    for (const dictionary of [true, false]) {
+      if (dictionary && messages.some((m) => m.key !== undefined) && messages.length < 40) continue;
+      const bytes = encodeFrame(frameOf(messages), undefined, null, dictionary);
+      t.is(bytes[0], 0x89, 'a CBOR array of nine');
+      t.is(bytes[1], 0x02, 'version 2');
+      t.deepEqual(decodeFrame(bytes), frameOf(messages));
+      const { messages: _, ...header } = frameOf(messages);
+      t.deepEqual(peekFrameHeader(bytes), header);
+    }
   }
+  // keys that repeat go out as version 3, unless the caller asks for version 2 (the replay log)
+  t.is(encodeFrame(frameOf(readings(5, true)))[1], 0x03);
+  t.is(encodeFrame(frameOf(readings(5, true)), undefined, null, false)[1], 0x02);
 });
 
 test('version 1 frames still decode: bytes written by the previous release, and encodeFrameV1', (t) => {
@@ -156,6 +163,6 @@ test('frameMessageCount reads the count of a version 2 frame from its event-time
     t.is(frameMessageCount(encodeFrame(frameOf(readings(n, n % 2 === 0)))), n);
     t.is(frameMessageCount(encodeFrameV1(frameOf(readings(n)))), n);
   }
-  t.throws(() => frameMessageCount(Buffer.from([0x89, 0x03])), { instanceOf: FrameError, code: ErrorCodes.FRAME_VERSION });
+  t.throws(() => frameMessageCount(Buffer.from([0x89, 0x04])), { instanceOf: FrameError, code: ErrorCodes.FRAME_VERSION });
   t.throws(() => frameMessageCount(Buffer.from([0x89, 0x02, 0x61])), { instanceOf: FrameError });
 });

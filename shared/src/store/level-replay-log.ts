@@ -42,7 +42,8 @@ export const REPLAY_LOG_FORMAT = 1;
 
 /**
  * ReplayLog on LevelDB. Per source:
- *   b!<source>!<firstSeq>        -> the batch as one encoded frame (the wire format: its values
+ *   b!<source>!<firstSeq>        -> the batch as one encoded frame (the wire format, version 2
+ *                                   even when keyed, so that older agents read it; its values
  *                                   section is what a remote channel sends on, not re-encoded)
  *   t!<source>!<maxTsAfter>!<seq> -> index: newest timestamp seen once this batch was appended
  *   p!<source>                   -> the source's read position after the last batch (CBOR)
@@ -102,7 +103,7 @@ export class LevelReplayLog implements ReplayLog {
     const s = await this.state(source);
     const firstSeq = s.nextSeq;
     for (const r of records) if (r.ts > s.maxTs) s.maxTs = r.ts;
-    const frame = encodeFrame({ app: source, epoch: 0, sender: 0, firstSeq, clock, messages: records as Message[] }, undefined, values);
+    const frame = encodeFrame({ app: source, epoch: 0, sender: 0, firstSeq, clock, messages: records as Message[] }, undefined, values, false);
     const batch = this.db.batch().put(`b!${source}!${num(firstSeq)}`, frame);
     if (position !== undefined) batch.put(`p!${source}`, cborEncoder.encode(position));
     if (records.length > 0) batch.put(`t!${source}!${num(s.maxTs)}!${num(firstSeq)}`, new Uint8Array(0));

@@ -52,12 +52,11 @@ let scratch = Buffer.allocUnsafeSlow(8 * 1024);
 let scratchView = new DataView(scratch.buffer);
 
 /**
- * The sections before the values: event times and keys, validated as encodeFrame promises
- * (every ts a safe integer). Throws TypeError. Both results are only valid until the next call
- * (event times: a shared scratch buffer; keys: a view into cbor-x's output, see encodeValues):
- * encodeFrame encodes them into its header right away.
+ * The event-time section, validated as encodeFrame promises (every ts a safe integer), and whether
+ * any message has a key. Throws TypeError. `ts` is only valid until the next call (a shared
+ * scratch buffer): encodeFrame encodes it into its header right away.
  */
-export function timesAndKeys(messages: readonly Message[]): { ts: Buffer; keys: Buffer | null } {
+export function eventTimes(messages: readonly Message[]): { ts: Buffer; keyed: boolean } {
   const n = messages.length;
   if (8 * n > scratch.length) {
     scratch = Buffer.allocUnsafeSlow(8 * n);
@@ -65,16 +64,25 @@ export function timesAndKeys(messages: readonly Message[]): { ts: Buffer; keys: 
   }
   const ts = scratch.subarray(0, 8 * n);
   const view = scratchView;
-  let keys: unknown[] | null = null;
+  let keyed = false;
   for (let i = 0; i < n; i++) {
     const m = messages[i];
     if (typeof m !== 'object' || m === null) throw new TypeError(`encodeFrame: messages[${i}] must be a message object`);
     if (!isEventTime(m.ts)) throw new TypeError(`encodeFrame: messages[${i}].ts must be a safe integer, got ${describe(m.ts)}`);
     view.setFloat64(8 * i, m.ts, true);
-    if (m.key !== undefined) (keys ??= new Array<unknown>(n))[i] = m.key;
+    if (m.key !== undefined) keyed = true;
   }
-  // holes read as undefined and are written as CBOR undefined: no key
-  return { ts, keys: keys === null ? null : asBuffer(cbor(keys)) };
+  return { ts, keyed };
+}
+
+/**
+ * The version 2 keys section: the CBOR array of every message's key (undefined for none). Only
+ * valid until the next encode (a view into cbor-x's output, see encodeValues). Throws TypeError.
+ */
+export function keyList(messages: readonly Message[]): Buffer {
+  const keys = new Array<unknown>(messages.length);
+  for (let i = 0; i < messages.length; i++) keys[i] = messages[i].key;
+  return asBuffer(cbor(keys));
 }
 
 /** The values of messages, as one array for one encode. */
@@ -86,22 +94,29 @@ export function valuesOf(messages: readonly Message[]): unknown[] {
 
 /** The messages of a decoded v2 frame (fields 6, 7, 8). Throws FrameError. */
 export function v2Messages(raw: unknown[], maxMessages: number): Message[] {
-  const ts: unknown = raw[6];
-  const keyBytes: unknown = raw[7];
-  const values: unknown = raw[8];
+  return sectionMessages(raw[6], raw[8], maxMessages, (n) => {
+    const keyBytes: unknown = raw[7];
+    if (keyBytes === null) return null;
+    if (!(keyBytes instanceof Uint8Array)) throw invalid(`keys must be null or a byte string, got ${describe(keyBytes)}`);
+    const decoded = decodeCbor(keyBytes, 'keys');
+    if (!Array.isArray(decoded) || decoded.length !== n) throw invalid(`keys must be an array of ${n}, got ${describe(decoded)}`);
+    return decoded;
+  });
+}
+
+/**
+ * Messages from the sections of a version 2 or 3 frame: the values array, the event-time bytes
+ * and the keys (`keysOf(n)`: one per message, undefined for none, or null for no keys at all),
+ * checked in that order. Throws FrameError.
+ */
+export function sectionMessages(ts: unknown, values: unknown, maxMessages: number, keysOf: (n: number) => unknown[] | null): Message[] {
   if (!Array.isArray(values)) throw invalid(`values must be an array, got ${describe(values)}`);
   const n = values.length;
   if (n > maxMessages) throw invalid(`frame holds ${n} messages, more than the limit of ${maxMessages}`);
   if (!(ts instanceof Uint8Array) || ts.byteLength !== 8 * n) {
     throw invalid(`ts must be a byte string of 8 bytes per message (${8 * n}), got ${ts instanceof Uint8Array ? `${ts.byteLength} bytes` : describe(ts)}`);
   }
-  let keys: unknown[] | null = null;
-  if (keyBytes !== null) {
-    if (!(keyBytes instanceof Uint8Array)) throw invalid(`keys must be null or a byte string, got ${describe(keyBytes)}`);
-    const decoded = decodeCbor(keyBytes, 'keys');
-    if (!Array.isArray(decoded) || decoded.length !== n) throw invalid(`keys must be an array of ${n}, got ${describe(decoded)}`);
-    keys = decoded;
-  }
+  const keys = keysOf(n);
   const view = new DataView(ts.buffer, ts.byteOffset, ts.byteLength);
   const messages = new Array<Message>(n);
   for (let i = 0; i < n; i++) {

@@ -4,13 +4,16 @@ import { isClockValue, isEventTime, type Message } from '../api/message.js';
 import { MAX_CBOR_ITEMS, cborEncoder } from './cbor.js';
 import { checkBytes, decodeCbor, describe, invalid, messageOf, readHead, scalarEnd } from './frame-bytes.js';
 import { FRAME_V1, V1_FIELDS, v1Items, v1Messages } from './frame-v1.js';
-import { FRAME_V2, V2_FIELDS, encodeValues, sameValues, timesAndKeys, v2Messages, valuesOf, type EncodedValues } from './frame-v2.js';
+import { FRAME_V2, V2_FIELDS, encodeValues, eventTimes, keyList, sameValues, sectionMessages, v2Messages, valuesOf, type EncodedValues } from './frame-v2.js';
+import { FRAME_V3, V3_FIELDS, dictionaryKeys, v3Keys } from './frame-v3.js';
 
 /**
  * The wire format between Tributary processes: one frame is a batch of messages from one sender
  * task to one receiver task. Nodes send version 2 (frame-v2.ts: event times, keys and values in
- * three sections, the values encoded once per batch and reused from the replay log) and decode
- * versions 1 (frame-v1.ts) and 2. Both are one CBOR array that starts with the same six fields:
+ * three sections, the values encoded once per batch and reused from the replay log) or, when its
+ * messages' keys repeat, version 3 (frame-v3.ts: the same with the keys as a dictionary and an
+ * index), and decode versions 1 (frame-v1.ts), 2 and 3. All are one CBOR array that starts with
+ * the same six fields:
  *
  *   [version, app, epoch, sender, firstSeq, clock, ...]
  *
@@ -19,7 +22,8 @@ import { FRAME_V2, V2_FIELDS, encodeValues, sameValues, timesAndKeys, v2Messages
  * never another exception. Wrong arguments from our own code are TypeErrors / RangeErrors.
  */
 
-export const FRAME_VERSION = FRAME_V2;
+/** The newest version this node sends (and so the newest it reads). */
+export const FRAME_VERSION = FRAME_V3;
 
 export interface FrameHeader {
   /** Application id: non-empty, at most MAX_APP_LENGTH characters. */
@@ -58,7 +62,7 @@ export const MAX_APP_LENGTH = 256;
 
 const HEADER_FIELDS = 6;
 const FIELD_NAMES = ['version', 'app', 'epoch', 'sender', 'firstSeq', 'clock'] as const;
-const FIELDS: Record<number, number> = { [FRAME_V1]: V1_FIELDS, [FRAME_V2]: V2_FIELDS };
+const FIELDS: Record<number, number> = { [FRAME_V1]: V1_FIELDS, [FRAME_V2]: V2_FIELDS, [FRAME_V3]: V3_FIELDS };
 
 /**
  * Called by a sending channel per batch and by the replay log per appended batch. `values`, when
@@ -66,19 +70,27 @@ const FIELDS: Record<number, number> = { [FRAME_V1]: V1_FIELDS, [FRAME_V2]: V2_F
  * it is instead of encoding the values again. Validation is cheap (header fields and each ts, not
  * the values): it only stops frames the peer would certainly refuse. The result has its own
  * ArrayBuffer (it can be transferred to another thread, and holding it pins nothing else).
+ *
+ * Keyed messages go out as version 3 when their keys repeat enough for a dictionary to pay, else
+ * as version 2; `keyDictionary: false` always writes version 2 (the replay log, so that an agent
+ * rolled back to a release before version 3 still reads its log).
  */
-export function encodeFrame(frame: Frame, limits?: Partial<FrameLimits>, values?: EncodedValues | null): Uint8Array {
+export function encodeFrame(frame: Frame, limits?: Partial<FrameLimits>, values?: EncodedValues | null, keyDictionary = true): Uint8Array {
   const { maxFrameBytes, maxMessages } = checkFrame(frame, limits);
   const { messages } = frame;
-  const { ts, keys } = timesAndKeys(messages);
+  const { ts, keyed } = eventTimes(messages);
+  const dictionary = keyed && keyDictionary ? dictionaryKeys(messages) : null;
   const body = values != null && sameValues(messages, values) ? values.bytes : encodeValues(valuesOf(messages)).bytes;
-  // The header and the two sections as an array of eight, then the values appended as the ninth.
-  const head = encodeCbor([FRAME_V2, frame.app, frame.epoch, frame.sender, frame.firstSeq, frame.clock, ts, keys]);
+  // The header and the sections before the values as one array, then the values appended as its last item.
+  const { app, epoch, sender, firstSeq, clock } = frame;
+  const head = dictionary !== null
+    ? encodeCbor([FRAME_V3, app, epoch, sender, firstSeq, clock, ts, dictionary.dict, dictionary.index])
+    : encodeCbor([FRAME_V2, app, epoch, sender, firstSeq, clock, ts, keyed ? keyList(messages) : null]);
   const size = head.length + body.length;
   if (size > maxFrameBytes) throw new RangeError(`encodeFrame: frame is ${size} bytes, more than the limit of ${maxFrameBytes}`);
   const bytes = Buffer.allocUnsafeSlow(size);
   bytes.set(head, 0);
-  bytes[0] = 0x80 | V2_FIELDS;
+  bytes[0] = 0x80 | (dictionary !== null ? V3_FIELDS : V2_FIELDS);
   bytes.set(body, head.length);
   return bytes;
 }
@@ -122,7 +134,7 @@ export function decodeFrame(bytes: Uint8Array, limits?: Partial<FrameLimits>): F
 }
 
 /**
- * As decodeFrame, and for a version 2 frame its values section as EncodedValues (a view into
+ * As decodeFrame, and for a version 2 or 3 frame its values section as EncodedValues (a view into
  * `bytes`): the replay log hands it on with the batch, so sending it on needs no encode.
  */
 export function decodeFrameWithValues(bytes: Uint8Array, limits?: Partial<FrameLimits>): { frame: Frame; values: EncodedValues | null } {
@@ -140,21 +152,24 @@ export function decodeFrameWithValues(bytes: Uint8Array, limits?: Partial<FrameL
   }
   const header = toHeader(raw);
   if (version === FRAME_V1) return { frame: { ...header, messages: v1Messages(raw[6], maxMessages) }, values: null };
-  const messages = v2Messages(raw, maxMessages);
-  const at = valuesOffset(bytes);
-  const values = at === undefined ? null : { values: raw[8] as unknown[], bytes: bytes.subarray(at) };
+  const messages = version === FRAME_V2
+    ? v2Messages(raw, maxMessages)
+    : sectionMessages(raw[6], raw[9], maxMessages, (n) => v3Keys(raw[7], raw[8], n));
+  const last = FIELDS[version] - 1;
+  const at = valuesOffset(bytes, last);
+  const values = at === undefined ? null : { values: raw[last] as unknown[], bytes: bytes.subarray(at) };
   return { frame: { ...header, messages }, values };
 }
 
 /**
  * The number of messages in a frame this node wrote (the replay log counting its batches when it
- * opens): for version 2 read from the length of the event-time section, without decoding the
- * values; version 1 is decoded. Throws FrameError for bytes that are not a frame.
+ * opens): for versions 2 and 3 read from the length of the event-time section, without decoding
+ * the values; version 1 is decoded. Throws FrameError for bytes that are not a frame.
  */
 export function frameMessageCount(bytes: Uint8Array): number {
   checkBytes(bytes, 'frameMessageCount');
   checkLeadingVersion(bytes);
-  if (bytes[0] === (0x80 | V2_FIELDS) && bytes[1] === FRAME_V2) {
+  if ((bytes[0] === (0x80 | V2_FIELDS) && bytes[1] === FRAME_V2) || (bytes[0] === (0x80 | V3_FIELDS) && bytes[1] === FRAME_V3)) {
     let at: number | undefined = 1;
     for (let field = 0; field < HEADER_FIELDS && at !== undefined; field++) at = scalarEnd(bytes, at, bytes.length);
     const ts = at === undefined ? undefined : readHead(bytes, at);
@@ -163,11 +178,11 @@ export function frameMessageCount(bytes: Uint8Array): number {
   return decodeFrame(bytes).messages.length;
 }
 
-/** Where a well-formed v2 frame's values section starts: after the header and two sections. */
-function valuesOffset(bytes: Uint8Array): number | undefined {
+/** Where a well-formed v2 or v3 frame's values section (item `last`) starts: after the header and sections. */
+function valuesOffset(bytes: Uint8Array, last: number): number | undefined {
   const array = readHead(bytes, 0);
   let at: number | undefined = array?.next;
-  for (let field = 0; field < V2_FIELDS - 1 && at !== undefined; field++) at = scalarEnd(bytes, at, bytes.length);
+  for (let field = 0; field < last && at !== undefined; field++) at = scalarEnd(bytes, at, bytes.length);
   return at;
 }
 
@@ -224,11 +239,11 @@ function checkLeadingVersion(bytes: Uint8Array): void {
 }
 
 function checkVersion(version: unknown): number {
-  if (version === FRAME_V2 || version === FRAME_V1) return version;
+  if (version === FRAME_V3 || version === FRAME_V2 || version === FRAME_V1) return version;
   if (typeof version === 'number' && Number.isInteger(version) && version >= 0) {
     throw new FrameError(
       ErrorCodes.FRAME_VERSION,
-      `frame version ${version} is not supported: this node speaks version ${FRAME_VERSION} and reads version ${FRAME_V1}`,
+      `frame version ${version} is not supported: this node reads versions ${FRAME_V1} to ${FRAME_VERSION}`,
     );
   }
   throw invalid(`frame version must be an unsigned integer, got ${describe(version)}`);
