@@ -191,3 +191,53 @@ test('a new submission on the same node starts with an empty replay log, never t
     await second.close();
   }
 });
+
+test('leveldb: replay starts and trims answered from memory agree with the memory log, live and after a restart, through empty batches, late records and trims', async (t) => {
+  const { log, reopen } = await level(t);
+  const mem = new MemoryReplayLog();
+  // A deterministic walk: batches of 0-4 records, timestamps that sometimes go back, a trim every
+  // few batches below a replay start, as checkpoints do.
+  let ts = 100;
+  let x = 7;
+  const next = () => (x = (x * 1103515245 + 12345) % 2147483648) % 1000;
+  const queries = (top: number) => Array.from({ length: top + 3 }, (_, i) => 95 + i);
+  const compare = async (l: ReplayLog, label: string) => {
+    for (const q of queries(ts)) t.deepEqual(await l.replayStart('s', q), await mem.replayStart('s', q), `${label}: replayStart(${q})`);
+    // On disk an empty batch (a clock step) shares its key with the next batch: not counted apart after a restart.
+    const { records, firstSeq, nextSeq } = await mem.stats('s');
+    t.like(await l.stats('s'), { records, firstSeq, nextSeq }, `${label}: stats`);
+    const nonEmpty = async (from: ReplayLog) => (await all(from, 's', 0)).filter((b) => b.ts.length > 0);
+    t.deepEqual(await nonEmpty(l), await nonEmpty(mem), `${label}: every record still there`);
+  };
+  let checked = 0;
+  let current: ReplayLog = log;
+  for (let round = 0; round < 60; round++) {
+    const n = next() % 5;
+    const records = Array.from({ length: n }, () => rec(next() % 4 === 0 ? ts - 3 : (ts += 1 + (next() % 3))));
+    t.is(await current.append('s', records, ts), await mem.append('s', records, ts));
+    if (round % 7 === 6) {
+      const { seq } = await mem.replayStart('s', ts - 6);
+      t.is(await current.trim('s', seq), await mem.trim('s', seq), 'the same records trimmed');
+    }
+    if (round % 10 === 9) {
+      await compare(current, `round ${round}`);
+      current = await reopen!();
+      await compare(current, `round ${round}, reopened`);
+      checked++;
+    }
+  }
+  t.is(checked, 6);
+});
+
+test('leveldb: trimming up to a batch that follows an empty one (a clock step at the same sequence number) keeps that batch', async (t) => {
+  const { log, reopen } = await level(t);
+  await log.append('s', batch(1, 2), 2);
+  await log.append('s', [], 3);
+  await log.append('s', batch(4, 5), 5);
+  const { seq } = await log.replayStart('s', 4);
+  t.is(seq, 2);
+  t.is(await log.trim('s', seq), 2, 'the first batch goes');
+  t.deepEqual((await all(log, 's', 0)).filter((b) => b.ts.length > 0), [{ firstSeq: 2, ts: [4, 5] }]);
+  const again = await reopen!();
+  t.deepEqual((await all(again, 's', 0)).filter((b) => b.ts.length > 0), [{ firstSeq: 2, ts: [4, 5] }], 'and it is still on disk');
+});
