@@ -137,7 +137,7 @@ export class LevelReplayLog implements ReplayLog {
   async replayStart(source: string, ts: number): Promise<{ seq: number; maxTsBefore: number }> {
     const s = await this.state(source);
     const i = firstIndexedFrom(s, ts);
-    const seq = i < s.list.length ? s.list[i].seq : s.nextSeq;
+    const seq = seqAt(s, i);
     // The newest-timestamp-so-far grows with the sequence: the indexed batch just before the
     // replay start holds the newest timestamp before it (none left: the newest trimmed one).
     for (let j = i - 1; j >= s.head; j--) if (s.list[j].n > 0) return { seq, maxTsBefore: s.list[j].maxTs };
@@ -159,8 +159,7 @@ export class LevelReplayLog implements ReplayLog {
 
   async seqForTimestamp(source: string, ts: number): Promise<number> {
     const s = await this.state(source);
-    const i = firstIndexedFrom(s, ts);
-    return i < s.list.length ? s.list[i].seq : s.nextSeq;
+    return seqAt(s, firstIndexedFrom(s, ts));
   }
 
   /**
@@ -187,17 +186,16 @@ export class LevelReplayLog implements ReplayLog {
     for (; i < s.list.length; i++) {
       const b = s.list[i];
       if (b.seq + b.n > belowSeq) break;
-      const seqKey = num(b.seq);
       removed += b.n;
       removedBytes += b.bytes;
-      // An empty batch (a clock step) shares its key with the batch after it, which overwrote it
-      // on disk: that key goes when that batch does.
-      if (b.n > 0 || i + 1 >= s.list.length || s.list[i + 1].seq !== b.seq) ops.del(`b!${source}!${seqKey}`);
-      // The index entry of a removed batch goes with it (its key is known, nothing is read).
-      if (b.n > 0) {
-        ops.del(`t!${source}!${num(b.maxTs)}!${seqKey}`);
-        trimmedMaxTs = b.maxTs;
-      }
+      // An empty batch (a clock step) takes no sequence numbers, so its key is the key of the next
+      // batch appended, which overwrites it (perhaps being appended now): only batches with records
+      // own their key. Their index entries go with them (the keys are known, nothing is read).
+      if (b.n === 0) continue;
+      const seqKey = num(b.seq);
+      ops.del(`b!${source}!${seqKey}`);
+      ops.del(`t!${source}!${num(b.maxTs)}!${seqKey}`);
+      trimmedMaxTs = b.maxTs;
     }
     if (trimmedMaxTs !== s.trimmedMaxTs) ops.put(`m!${source}`, cborEncoder.encode(trimmedMaxTs));
     if (ops.length > 0) await ops.write();
@@ -236,4 +234,9 @@ function firstIndexedFrom(s: SourceState, ts: number): number {
   }
   while (lo < list.length && list[lo].n === 0) lo++;
   return lo;
+}
+
+/** The first sequence number of the batch at `i` in the list (its end: the next one appended). */
+function seqAt(s: SourceState, i: number): number {
+  return i < s.list.length ? s.list[i].seq : s.nextSeq;
 }

@@ -128,7 +128,8 @@ export function sectionMessages(ts: unknown, values: unknown, maxMessages: numbe
   return messages;
 }
 
-function cbor(value: readonly unknown[], encoder = cborEncoder): Uint8Array {
+/** One CBOR encode of a frame section; a value without a CBOR form is a TypeError. */
+export function cbor(value: readonly unknown[], encoder = cborEncoder): Uint8Array {
   try {
     return encoder.encode(value);
   } catch (err) {
@@ -137,6 +138,6 @@ function cbor(value: readonly unknown[], encoder = cborEncoder): Uint8Array {
 }
 
 /** cbor-x's output is a Buffer under Node (encoded as a byte string, not a tagged Uint8Array). */
-function asBuffer(bytes: Uint8Array): Buffer {
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

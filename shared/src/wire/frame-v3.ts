@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type { Message } from '../api/message.js';
-import { cborEncoder } from './cbor.js';
-import { decodeCbor, describe, invalid, messageOf } from './frame-bytes.js';
+import { decodeCbor, describe, invalid } from './frame-bytes.js';
+import { asBuffer, cbor } from './frame-v2.js';
 
 /**
  * Version 3 of the wire format (issue 14): version 2 with its keys as a dictionary. One CBOR array
@@ -46,54 +46,48 @@ let packed = Buffer.allocUnsafeSlow(2 * 1024);
  */
 export function dictionaryKeys(messages: readonly Message[]): { dict: Buffer; index: Buffer } | null {
   const n = messages.length;
-  const limit = dictionaryLimit(n);
-  const probe = n >= 256 ? n >> 2 : -1;
   if (n > indices.length) indices = new Uint16Array(n);
-  lookup.clear();
-  dict.length = 0;
-  for (let i = 0; i < n; i++) {
-    const key = messages[i].key;
-    let at = typeof key === 'object' && key !== null ? undefined : lookup.get(key);
-    if (at === undefined) {
-      at = dict.length;
-      if (at === limit) {
-        lookup.clear();
-        dict.length = 0;
-        return null;
-      }
-      dict.push(key);
-      if (typeof key !== 'object' || key === null) lookup.set(key, at);
-    }
-    indices[i] = at;
-    // Keys that all differ in the first quarter (a large fleet, round robin) will not pay for the
-    // lookups of the rest either: give up there rather than after half the batch.
-    if (i === probe && 10 * dict.length > 9 * probe) {
-      lookup.clear();
-      dict.length = 0;
-      return null;
-    }
-  }
-  const wide = dict.length > 256;
-  const size = wide ? 2 * n : n;
-  if (size > packed.length) packed = Buffer.allocUnsafeSlow(size);
-  if (wide) {
-    for (let i = 0; i < n; i++) {
-      packed[2 * i] = indices[i] & 0xff;
-      packed[2 * i + 1] = indices[i] >> 8;
-    }
-  } else {
-    for (let i = 0; i < n; i++) packed[i] = indices[i];
-  }
-  let bytes: Uint8Array;
   try {
-    bytes = cborEncoder.encode(dict);
-  } catch (err) {
-    throw new TypeError(`encodeFrame: a message cannot be encoded as CBOR: ${messageOf(err)}`, { cause: err });
+    if (!lookUp(messages)) return null;
+    const wide = dict.length > 256;
+    const size = wide ? 2 * n : n;
+    if (size > packed.length) packed = Buffer.allocUnsafeSlow(size);
+    if (wide) {
+      for (let i = 0; i < n; i++) {
+        packed[2 * i] = indices[i] & 0xff;
+        packed[2 * i + 1] = indices[i] >> 8;
+      }
+    } else {
+      for (let i = 0; i < n; i++) packed[i] = indices[i];
+    }
+    return { dict: asBuffer(cbor(dict)), index: packed.subarray(0, size) };
   } finally {
     lookup.clear();
     dict.length = 0;
   }
-  return { dict: asBuffer(bytes), index: packed.subarray(0, size) };
+}
+
+/** Fills `dict` and `indices` for `messages`; false when the dictionary would not pay. */
+function lookUp(messages: readonly Message[]): boolean {
+  const n = messages.length;
+  const limit = dictionaryLimit(n);
+  // Keys that all differ in the first quarter (a large fleet, round robin) will not pay for the
+  // lookups of the rest either: give up there rather than after half the batch.
+  const probe = n >= 256 ? n >> 2 : -1;
+  for (let i = 0; i < n; i++) {
+    const key = messages[i].key;
+    const primitive = typeof key !== 'object' || key === null;
+    let at = primitive ? lookup.get(key) : undefined;
+    if (at === undefined) {
+      at = dict.length;
+      if (at === limit) return false;
+      dict.push(key);
+      if (primitive) lookup.set(key, at);
+    }
+    indices[i] = at;
+    if (i === probe && 10 * dict.length > 9 * probe) return false;
+  }
+  return true;
 }
 
 /**
@@ -117,9 +111,4 @@ export function v3Keys(dictBytes: unknown, index: unknown, n: number): unknown[]
     keys[i] = entries[at];
   }
   return keys;
-}
-
-/** cbor-x's output is a Buffer under Node (encoded as a byte string, not a tagged Uint8Array). */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
