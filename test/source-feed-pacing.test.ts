@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import type { Message } from '../shared/src/api/message.js';
-import { SourceFeed, PACE_WAIT_MS } from '../shared/src/runtime/source-feed.js';
+import { SourceFeed, PACE_WAIT_MS, FIRST_READ_RECORDS, TARGET_BATCH_BYTES } from '../shared/src/runtime/source-feed.js';
 import { MemoryReplayLog } from '../shared/src/store/memory-replay-log.js';
 import { FakeClock } from './helpers/fake-clock.js';
 
@@ -35,7 +35,8 @@ const batch = (b: number): Message[] => Array.from({ length: 10 }, (_, i) => ({ 
 
 async function feedOf(pace: boolean, clock = new FakeClock(0)) {
   const log = new CountingLog();
-  const feed = new SourceFeed({ log, name: 'src', quotaBytes: 0, policy: 'block' }, clock, pace);
+  // 64 batches of 10 records in memory.
+  const feed = new SourceFeed({ log, name: 'src', quotaBytes: 0, policy: 'block' }, clock, pace, 640);
   await feed.open();
   return { log, feed, clock };
 }
@@ -121,4 +122,55 @@ test('after a stall, batches the emitter reads back from the log count as progre
   t.deepEqual(seen, Array.from({ length: total * 10 }, (_, i) => i));
   // Read back: what was logged during the stall (36 batches), and not everything after it.
   t.true(log.batchesRead <= 40, `${log.batchesRead} batches read back from the log`);
+});
+
+test('readSize: the first reads take FIRST_READ_RECORDS; then as many records as make TARGET_BATCH_BYTES at the size seen, within [1, max]', async (t) => {
+  const { feed } = await feedOf(false);
+  t.is(feed.readSize(4096), FIRST_READ_RECORDS, 'nothing encoded yet');
+  t.is(feed.readSize(100), 100, 'never more than max');
+  // Small records (a number each: a few bytes encoded): the read grows to max.
+  await feed.push(Array.from({ length: 2048 }, (_, i) => ({ ts: i, value: i })), 0, null);
+  t.is(feed.readSize(4096), 4096);
+  // Records of ~4 KB: a batch of 2,048 replaces the estimate, reads shrink to ~TARGET_BATCH_BYTES / 4 KB.
+  const big = 'x'.repeat(4 * 1024);
+  await feed.push(Array.from({ length: 2048 }, (_, i) => ({ ts: 4096 + i, value: big })), 0, null);
+  const n = feed.readSize(4096);
+  t.true(n >= 60 && n <= 64, `${n} records of 4 KB per read`);
+  // A single small record moves the estimate little.
+  await feed.push([{ ts: 10_000, value: 1 }], 0, null);
+  t.true(Math.abs(feed.readSize(4096) - n) <= 1);
+  // Without a replay log nothing is encoded here: always FIRST_READ_RECORDS.
+  const plain = new SourceFeed(null);
+  await plain.push(Array.from({ length: 10 }, (_, i) => ({ ts: i, value: i })), 0, null);
+  t.is(plain.readSize(4096), FIRST_READ_RECORDS);
+  t.is(TARGET_BATCH_BYTES, 256 * 1024);
+});
+
+test('memory holds records, not batches: a paced reader of big batches waits once the records in memory reach the bound', async (t) => {
+  const log = new CountingLog();
+  const feed = new SourceFeed({ log, name: 'src', quotaBytes: 0, policy: 'block' }, new FakeClock(0), true, 1000);
+  let pushed = 0;
+  const reading = (async () => {
+    for (let b = 0; b < 5; b++) {
+      await feed.push(Array.from({ length: 400 }, (_, i) => ({ ts: b * 400 + i, value: i })), b * 400, { at: b });
+      pushed++;
+    }
+    feed.end();
+  })();
+  // 400 + 400 < 1000, + 400 = 1,200: the third batch is kept, the fourth waits for room.
+  await settle(() => pushed === 3);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  t.is(pushed, 3, 'the reader waits with 1,200 records in memory');
+  const first = await feed.next(0);
+  t.is(first?.records.length, 400);
+  await settle(() => pushed === 4);
+  let seq = 400;
+  for (;;) {
+    const b = await feed.next(seq);
+    if (b === null) break;
+    seq = b.firstSeq + b.records.length;
+  }
+  await reading;
+  t.is(seq, 2000);
+  t.is(log.reads, 0, 'everything from memory');
 });

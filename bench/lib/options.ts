@@ -60,6 +60,7 @@ export const USAGE = (names: string[]) => `usage: npm run bench -- [options]
   --latency-seconds <n>   measured seconds per latency load, after the warm-up (default 10, quick 2)
   --checkpoint-ms <n>     checkpoint interval of the exactly-once runs (default 1000)
   --event-rate <n>        unpaced runs: records per second of event time, whole fleet (default 100,000)
+  --devices <list>        device counts of the throughput scenario, comma-separated (default 1,10,1000)
   --agents <n>            light agents for the control-plane scenario (default 1000)
   --kills <n>             SIGKILLs per kind (worker, agent, master) in the recovery scenario (default 20, quick 2)
   --recovery-kinds <list> kinds the recovery scenario kills, comma-separated (default worker,agent,master)
@@ -83,6 +84,7 @@ export function parseOptions(argv: string[], names: string[]): BenchOptions | 'h
       'latency-seconds': { type: 'string' },
       'checkpoint-ms': { type: 'string' },
       'event-rate': { type: 'string' },
+      devices: { type: 'string' },
       agents: { type: 'string' },
       kills: { type: 'string' },
       'recovery-kinds': { type: 'string' },
@@ -116,7 +118,7 @@ export function parseOptions(argv: string[], names: string[]): BenchOptions | 'h
     transportRecords: n('transport-records', values['transport-records'], q ? 500_000 : 5_000_000, 1000),
     nodeRedRecords: n('node-red-records', values['node-red-records'], q ? 10_000 : 200_000, 100),
     eventRate: n('event-rate', values['event-rate'], 100_000),
-    devices: [1, 10, 1000],
+    devices: devicesOf(values.devices),
     latencyRates: [1_000, 10_000, 100_000],
     latencyWarmupSec: q ? 1 : 2,
     latencySeconds: n('latency-seconds', values['latency-seconds'], q ? 2 : 10),
@@ -137,6 +139,13 @@ export function parseOptions(argv: string[], names: string[]): BenchOptions | 'h
     runTimeoutMs: q ? 60_000 : 300_000,
     deadlineMs: q ? 10 * 60_000 : 60 * 60_000,
   };
+}
+
+function devicesOf(raw: string | undefined): number[] {
+  if (raw === undefined) return [1, 10, 1000];
+  const counts = raw.split(/[\s,]+/).filter((d) => d.length > 0).map(Number);
+  if (counts.length === 0 || counts.some((d) => !Number.isSafeInteger(d) || d < 1)) throw new Error(`--devices expects device counts >= 1, comma-separated, got ${JSON.stringify(raw)}`);
+  return counts;
 }
 
 function kindsOf(raw: string | undefined): BenchOptions['recoveryKinds'] {

@@ -3,9 +3,9 @@ import type { BatchReceiver, OutChannel } from './channel.js';
 import { CreditGate } from './credit-gate.js';
 
 /**
- * Default credit per in-process channel, in batches. With batches of up to 1,024 messages, 16
- * batches in flight keep the receiver busy while the sender works, and bound a slow consumer's
- * queue to ~16k messages per channel.
+ * Default credit per in-process channel, in batches. 16 batches in flight keep the receiver busy
+ * while the sender works, and bound a slow consumer's queue to 16 batches per channel (of up to
+ * 4,096 messages; local mode's sources read 1,024 at a time, router.ts).
  */
 export const DEFAULT_LOCAL_CREDITS = 16;
 

@@ -14,7 +14,7 @@ import type { TaskCounters } from './task-metrics.js';
 
 export interface LocalRuntimeOptions {
   log?: Logger;
-  /** Messages per batch (default 1,024). */
+  /** Messages per batch and records per source read, fixed (default: reads of 1,024, batches of up to 4,096; router.ts). */
   batchSize?: number;
   /** Batches in flight per channel (default 16). */
   credits?: number;

@@ -6,8 +6,8 @@ import { CreditGate } from './credit-gate.js';
 
 /**
  * Frames in flight per remote channel. A credit makes a round trip receiver -> broker -> sender,
- * crossing each node's app thread and main thread: ~10-30 ms on a busy 2-core box. 32 frames of up
- * to 1,024 messages (~2 MB of ~70-byte records) keep that pipe full at ~1 M messages/s, and bound
+ * crossing each node's app thread and main thread: ~10-30 ms on a busy 2-core box. 32 frames (of up
+ * to 4,096 messages; a source's batches aim at 256 KiB, so ~8 MB at most) keep that pipe full, and bound
  * what one slow receiver can make the broker and the sender hold. The broker is never trusted to do
  * flow control (Mosquitto drops QoS 1 to slow subscribers at its defaults).
  */

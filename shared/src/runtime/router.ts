@@ -3,8 +3,15 @@ import { ALL_TASKS, type Partitioner } from '../api/partitioner/partitioner.js';
 import type { EncodedValues } from '../wire/frame-v2.js';
 import type { OutChannel } from './channel.js';
 
-/** Messages per batch before a channel is flushed mid-batch; also the unit of credit. */
-export const DEFAULT_BATCH_SIZE = 1024;
+/**
+ * Most messages per batch: a channel is flushed mid-batch when it has this many (a frame, the
+ * unit of credit), and a source reads at most this many at a time. Sources with a replay log size
+ * their reads by bytes below it (SourceFeed.readSize): under load a batch grows towards
+ * TARGET_BATCH_BYTES, so the costs paid per batch (a log write, a frame, its ack and credit,
+ * a wake-up of each process on the way) are spread over more records; an idle source still
+ * hands over whatever it has at once.
+ */
+export const DEFAULT_BATCH_SIZE = 4096;
 
 export interface RouteInit {
   readonly partitioner: Partitioner;

@@ -31,8 +31,16 @@ export interface FeedStats {
   blocked: boolean;
 }
 
-/** Batches kept in memory for the emitter; beyond this they are read back from the log. */
-const MEMORY_BATCHES = 64;
+/** Records kept in memory for the emitter (whole batches); beyond this they are read back from the log. */
+export const MEMORY_RECORDS = 65_536;
+/**
+ * What a source's read aims at, in encoded bytes (sources with a replay log; readSize). 4,096
+ * fleet records of ~55 bytes: large enough that per-batch costs are small per record, far below
+ * the frame limit (16 MiB), and a batch of big records stays small in records.
+ */
+export const TARGET_BATCH_BYTES = 256 * 1024;
+/** Reads before anything is known about the records' size (and always without a replay log): the batch size of earlier releases. */
+export const FIRST_READ_RECORDS = 1024;
 /** A paced reader waits this long for the emitter to take a batch before it goes on alone. */
 export const PACE_WAIT_MS = 100;
 
@@ -66,10 +74,19 @@ export class SourceFeed {
   private logIt: AsyncIterator<FeedBatch> | null = null;
   private logItNext = -1;
   private bytesPerRecord = 64;
+  /** Encoded bytes per record of recent batches (readSize); unknown until a batch was encoded. */
+  private encodedPerRecord = 0;
+  private queuedRecords = 0;
   /** Pacing: the emitter took nothing for PACE_WAIT_MS; the reader runs alone until it does. */
   private emitterStalled = false;
 
-  constructor(private readonly replay: ReplayOptions | null, private readonly clock: Clock = systemClock, private readonly pace = false) {}
+  constructor(
+    private readonly replay: ReplayOptions | null,
+    private readonly clock: Clock = systemClock,
+    private readonly pace = false,
+    /** Records kept in memory for the emitter (whole batches; default MEMORY_RECORDS). */
+    private readonly memoryRecords = MEMORY_RECORDS,
+  ) {}
 
   /** Opens the log side; returns where the source should resume reading (its stored position). */
   async open(): Promise<unknown> {
@@ -89,11 +106,22 @@ export class SourceFeed {
     return this.replay.log.replayStart(this.replay.name, from);
   }
 
+  /**
+   * Reader side: how many records the next read should take at most. With a replay log, as many
+   * as make TARGET_BATCH_BYTES at the encoded size per record seen so far (within [1, max]); the
+   * first reads, and every read without a log (nothing encodes the records here), take
+   * FIRST_READ_RECORDS.
+   */
+  readSize(max: number): number {
+    const n = this.encodedPerRecord > 0 ? Math.floor(TARGET_BATCH_BYTES / this.encodedPerRecord) : FIRST_READ_RECORDS;
+    return Math.max(1, Math.min(max, n));
+  }
+
   /** Reader side: records one batch. Resolves once it is durable (and there is room, if blocking). */
   async push(records: readonly Message[], clock: number, position: unknown): Promise<void> {
     if (!this.replay) {
-      while (this.queue.length >= MEMORY_BATCHES) await new Promise<void>((r) => (this.space = r));
-      this.queue.push({ firstSeq: this.appended, records });
+      while (this.queuedRecords >= this.memoryRecords) await new Promise<void>((r) => (this.space = r));
+      this.enqueue({ firstSeq: this.appended, records });
       this.appended += records.length;
       return this.signal();
     }
@@ -102,12 +130,13 @@ export class SourceFeed {
     const { log, name } = this.replay;
     // Encode once: the log stores these bytes, and the task's remote channel sends them on.
     const values = encodeValues(valuesOf(records));
+    this.noteEncoded(values.bytes.length, records.length);
     const firstSeq = await log.append(name, records, clock, position, values);
     this.appended = firstSeq + records.length;
     this.stats.backlogRecords += records.length;
     // Estimated between trims (each trim re-reads the exact size from the log).
     this.stats.bytes += records.length * this.bytesPerRecord;
-    if (this.queue.length < MEMORY_BATCHES) this.queue.push({ firstSeq, records, values });
+    if (this.queuedRecords < this.memoryRecords) this.enqueue({ firstSeq, records, values });
     this.signal();
   }
 
@@ -209,7 +238,7 @@ export class SourceFeed {
    * that counted only memory would time out again and again and never be paced again.
    */
   private async roomAhead(): Promise<void> {
-    while (!this.emitterStalled && this.queue.length >= MEMORY_BATCHES) {
+    while (!this.emitterStalled && this.queuedRecords >= this.memoryRecords) {
       const progressed = await new Promise<boolean>((resolve) => {
         const timer = this.clock.setTimeout(() => {
           this.space = null;
@@ -232,8 +261,29 @@ export class SourceFeed {
     s?.();
   }
 
+  /**
+   * Size per record of a batch just encoded, averaged over recent batches by records (a batch of
+   * 1 record moves the average little, one of thousands replaces most of it).
+   */
+  private noteEncoded(bytes: number, records: number): void {
+    if (records === 0) return;
+    const perRecord = bytes / records;
+    if (this.encodedPerRecord === 0) {
+      this.encodedPerRecord = perRecord;
+      return;
+    }
+    const w = Math.min(1, records / FIRST_READ_RECORDS / 2);
+    this.encodedPerRecord += (perRecord - this.encodedPerRecord) * w;
+  }
+
+  private enqueue(b: FeedBatch): void {
+    this.queue.push(b);
+    this.queuedRecords += b.records.length;
+  }
+
   private dequeue(): FeedBatch {
     const b = this.queue.shift()!;
+    this.queuedRecords -= b.records.length;
     this.tookBatch();
     return b;
   }

@@ -12,6 +12,10 @@ import { SourceFeed, type ReplayOptions } from './source-feed.js';
 import { SourceClock } from './source-clock.js';
 
 export interface SourceRunnerOptions {
+  /**
+   * Records per read, fixed. Absent: sized by the feed (SourceFeed.readSize: by bytes, up to
+   * DEFAULT_BATCH_SIZE, with a replay log).
+   */
   batchSize?: number;
   nodeId?: string;
   nodeLabels?: Record<string, string>;
@@ -45,7 +49,8 @@ export class SourceTaskRunner extends TaskHost {
   private sourceClosed: Promise<void> | null = null;
   private readonly source: Source;
   private readonly watermark: SourceClock;
-  private readonly batchSize: number;
+  /** An explicit batch size (reads of exactly up to it), or null: the feed sizes each read. */
+  private readonly batchSize: number | null;
   private stopRequested = false;
   readonly feed: SourceFeed;
   /** Sequence number of the next record the task gets (everything before went downstream). */
@@ -69,7 +74,7 @@ export class SourceTaskRunner extends TaskHost {
     if (!spec.source) throw new TypeError(`processor ${spec.name} has no source`);
     this.source = createSource(spec.source, events.connectors);
     this.watermark = new SourceClock(spec.source.watermark, options.idleTimeoutMs ?? 0, events.checkpointIntervalMs ?? 0);
-    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    this.batchSize = options.batchSize ?? null;
     // A source that can resume from a position keeps what it has not handed over: it may be paced.
     this.feed = new SourceFeed(options.replay ?? null, this.clock, typeof this.source.position === 'function');
   }
@@ -139,7 +144,7 @@ export class SourceTaskRunner extends TaskHost {
     let batches = 0;
     try {
       while (!this.stopRequested && !this.stopped) {
-        const records = await this.source.read(this.batchSize);
+        const records = await this.source.read(this.batchSize ?? this.feed.readSize(DEFAULT_BATCH_SIZE));
         if (records === null || this.stopped) break;
         if (records.length > 0) {
           this.noteRead(records.length);

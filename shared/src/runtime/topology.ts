@@ -25,7 +25,7 @@ export interface TopologyOptions {
   nodeId?: string;
   log: Logger;
   events: HostEvents;
-  /** Messages per batch (default 1,024). */
+  /** Messages per batch, and records per source read, fixed (default: up to 4,096, sources sized by bytes: router.ts). */
   batchSize?: number;
   /** Batches in flight per in-process channel (default 16). */
   localCredits?: number;
@@ -92,7 +92,7 @@ export function buildTopology(options: TopologyOptions): Topology {
       const router = new Router(batchSize);
       let host: TaskHost;
       if (p.source) {
-        const s = new SourceTaskRunner(spec, position, router, taskLog, events, { batchSize, idleTimeoutMs: graph.idleTimeoutMs, ...options.sourceOptions?.(p, t.index) });
+        const s = new SourceTaskRunner(spec, position, router, taskLog, events, { batchSize: options.batchSize, idleTimeoutMs: graph.idleTimeoutMs, ...options.sourceOptions?.(p, t.index) });
         sources.push(s);
         host = s;
       } else {
