@@ -125,12 +125,14 @@ test.serial('the same cluster against Mosquitto (--broker): every window right',
   await submitAndCheck(t, c, 'plant/windows');
 });
 
-test.serial('launched nodes start with their role\'s V8 flags: the master a small young generation, workers and agents the defaults', async (t) => {
+test.serial('launched nodes start with their role\'s V8 flags: the master a small young generation and a floor under its old generation, workers and agents the defaults', async (t) => {
   const c = await startCluster(t);
   const nodeArgs = async (p: Proc) => (await readFile(`/proc/${p.child.pid}/cmdline`, 'utf8')).split('\0');
-  t.true((await nodeArgs(c.master.proc)).includes('--max-semi-space-size=2'));
+  const masterArgs = await nodeArgs(c.master.proc);
+  t.true(masterArgs.includes('--max-semi-space-size=2'));
+  t.true(masterArgs.includes('--initial-old-space-size=64'));
   t.is(c.nodes.length, WORKERS.length + Object.keys(AGENTS).length);
-  for (const node of c.nodes) t.false((await nodeArgs(node)).some((a) => a.startsWith('--max-semi-space-size')), node.name);
+  for (const node of c.nodes) t.false((await nodeArgs(node)).some((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--initial-old-space-size')), node.name);
 });
 
 test.serial('the master API answers 404 for unknown apps and 400 for bad submissions', async (t) => {

@@ -82,20 +82,26 @@ export class ChildNode {
 }
 
 /**
- * V8 flags a node starts with, by role (the subcommand). The master gets a young generation of
- * 2 MB semi-spaces (V8's default grows to 16 MB): its embedded broker allocates about two bytes of
- * ArrayBuffers per byte of data frames it passes on (socket reads, then mqtt-packet's copy of every
- * payload that spans two reads), ~90 MB/s at 500 k records/s, against ~20 MB/s of JS objects. With
- * 16 MB semi-spaces scavenges are rare, those bytes pile up between collections, and V8 runs a full
- * mark-compact of the master's whole heap each time they use up its old-generation headroom: 23-36
- * in a throughput run, in about half the master processes. With 2 MB the young buffers die in
- * small scavenges: 1 full collection, ~45 % less master CPU per record, ~35 MB less resident
- * memory (bench/README.md, session 9). Workers and agents keep V8's default: small semi-spaces
- * made them slower (more objects promoted). V8 fixes the young generation's size when the process
- * starts, so a master started by hand needs `NODE_OPTIONS=--max-semi-space-size=2` (README, "Run
- * it on a cluster").
+ * V8 flags a node starts with, by role (the subcommand). Both are for the master's embedded broker,
+ * which allocates about two bytes of ArrayBuffers per byte of data frames it passes on (socket
+ * reads, then mqtt-packet's copy of every payload that spans two reads: every frame over 64 KB),
+ * ~90 MB/s at 500 k records/s, against ~20 MB/s of JS objects. V8 counts ArrayBuffer bytes
+ * allocated since the last full collection against the old generation's headroom, and starts a
+ * mark-compact of the whole heap whenever they use it up.
+ *  - `--max-semi-space-size=2` (V8's default grows to 16 MB): young buffers die in small, frequent
+ *    scavenges instead of piling up between rare ones (session 9: 23-36 full collections in a
+ *    throughput run down to 1, ~45 % less master CPU per record, ~35 MB less resident memory).
+ *  - `--initial-old-space-size=64`: V8 sizes a small heap's old-generation limit at ~1.4 times
+ *    what is live (~24 MB live: ~10 MB of headroom). With frames of 256 KiB (session 11), all of
+ *    them copied, that headroom ran out every ~8 MB of frames: 15-22 full collections a run again,
+ *    and their concurrent marking threads took about as much CPU again. A limit of at least 64 MB:
+ *    0-1 full collections, ~45 % less master CPU per record, placement on 10,000 light agents
+ *    5.7 -> 3.5 s, peak RSS the same or lower (bench/README.md, session 11).
+ * Workers and agents keep V8's defaults: small semi-spaces made them slower (more objects
+ * promoted). V8 sizes its heap when the process starts, so a master started by hand needs the same
+ * flags on node's command line (README, "Run it on a cluster"; NODE_OPTIONS refuses the second).
  */
-const ROLE_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = { master: ['--max-semi-space-size=2'] };
+const ROLE_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = { master: ['--max-semi-space-size=2', '--initial-old-space-size=64'] };
 
 /**
  * Opt-in profiling (benchmarks, investigations), off by default:
