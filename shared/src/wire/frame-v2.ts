@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { isEventTime, type Message } from '../api/message.js';
 import { cborEncoder, valuesEncoder } from './cbor.js';
+import { encodeFlatRecords } from './flat-records.js';
 import { decodeCbor, describe, invalid, messageOf } from './frame-bytes.js';
 
 /**
@@ -32,11 +33,12 @@ export interface EncodedValues {
 
 /**
  * Called by the source feed (before its replay-log append) and by encodeFrame. The bytes are a
- * view into cbor-x's output buffer, which later encodes never overwrite (it moves on, or on to a
- * new buffer); holding them pins at most that buffer. Throws TypeError if a value has no CBOR form.
+ * view into cbor-x's output buffer or the fast path's slab (flat-records.ts), which later encodes
+ * never overwrite (they move on, or on to a new buffer); holding them pins at most that buffer. Throws TypeError if a value has no CBOR form.
  */
 export function encodeValues(values: readonly unknown[]): EncodedValues {
-  return { values, bytes: cbor(values, valuesEncoder) };
+  // A batch of flat records of one shape (most sources' batches) takes the fast path: the same bytes.
+  return { values, bytes: encodeFlatRecords(values) ?? cbor(values, valuesEncoder) };
 }
 
 /** True when `encoded` holds exactly these messages' values (the same objects, in order). */
