@@ -17,9 +17,16 @@ import { compareWithReference as compare, plantApp as app, plantCluster as clust
 // Read by the master this file's cluster spawns (children inherit the environment): 10 minutes.
 process.env.TRIBUTARY_NODE_TIMEOUT_MS = '600000';
 
+/**
+ * The input: 60,000 readings per sensor per agent, paced at 100 event-time ms per wall-clock ms
+ * (~6 s of data). Unpaced, a fast build got through all of it around the first complete
+ * checkpoint, and a worker killed after its tasks had finished set off no recovery to wait for.
+ */
+const PACED = { count: '60000', startTs: '0', intervalMs: '10', windowMs: '1000', seed: '9', paced: 'true', speed: '100' };
+
 test.serial('a worker killed for good: its tasks move to the other worker on its last will, and the results are exact', async (t) => {
   const c = await cluster(t);
-  const p = { count: '60000', startTs: '0', intervalMs: '10', windowMs: '1000', seed: '9', output: join(c.dir, 'windows.jsonl') };
+  const p = { ...PACED, output: join(c.dir, 'windows.jsonl') };
   await submit(c, p);
   const running = await until('a complete checkpoint', async () => {
     const a = await app(c);
@@ -54,7 +61,7 @@ const takesOverInStandby = test.macro({
     // A third worker: the application's cloud tasks spread over w-1 and w-2 (windows, late sink), w-3 hosts none.
     c.nodes.set('w-3', await startNode('worker', 'w-3', c.master.brokerUrl, c.dir, {}, ['--isolation', isolation]));
     await waitForNodesOnline(c.master.httpUrl, ['w-3']);
-    const p = { count: '60000', startTs: '0', intervalMs: '10', windowMs: '1000', seed: '9', output: join(c.dir, 'windows.jsonl') };
+    const p = { ...PACED, output: join(c.dir, 'windows.jsonl') };
     await submit(c, p);
     const running = await until('a complete checkpoint', async () => {
       const a = await app(c);
