@@ -173,6 +173,7 @@ test.serial('x64: binary agents run plant-monitor inline, keep producing into th
   await compareWithReference(t, output, p);
   t.deepEqual(await readLines(`${output}.late`), [], 'no record arrived behind the clock');
   // Heartbeats queued during the outage show what each agent kept on disk meanwhile (~100 readings/s).
+  t.log(`largest replay-log backlog in the heartbeats since the outage began: ${AGENTS.map((id) => `${id} ${backlog.get(id)}`).join(', ')}`);
   for (const id of AGENTS) t.true((backlog.get(id) ?? 0) >= 500, `${id} kept producing into its replay log (backlog ${backlog.get(id)})`);
 });
 
