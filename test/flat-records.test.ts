@@ -73,6 +73,14 @@ test('the fleet\'s readings, batch after batch (the slab fills and is replaced):
   for (const { bytes, values } of kept) t.deepEqual(cborDecoder.decode(bytes), values, 'earlier batches are not overwritten');
 });
 
+test('a batch larger than the slab (1 MiB) moves to a bigger one and still takes the fast path', (t) => {
+  const values = Array.from({ length: 4096 }, (_, i) => ({ ts: i, note: `${i}:${'n'.repeat(400)}` }));
+  const fast = encodeFlatRecords(values);
+  t.not(fast, null);
+  t.true(fast!.length > 1024 * 1024);
+  t.true(Buffer.from(fast!).equals(cborx(values)));
+});
+
 test('anything else goes to cbor-x: null here, and encodeValues writes cbor-x\'s bytes', (t) => {
   const others: unknown[][] = [
     [],

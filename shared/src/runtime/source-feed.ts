@@ -32,7 +32,7 @@ export interface FeedStats {
 }
 
 /** Records kept in memory for the emitter (whole batches); beyond this they are read back from the log. */
-export const MEMORY_RECORDS = 65_536;
+const MEMORY_RECORDS = 65_536;
 /**
  * What a source's read aims at, in encoded bytes (sources with a replay log; readSize). 4,096
  * fleet records of ~55 bytes: large enough that per-batch costs are small per record, far below
@@ -41,6 +41,8 @@ export const MEMORY_RECORDS = 65_536;
 export const TARGET_BATCH_BYTES = 256 * 1024;
 /** Reads before anything is known about the records' size (and always without a replay log): the batch size of earlier releases. */
 export const FIRST_READ_RECORDS = 1024;
+/** A batch of this many records replaces readSize's estimate; smaller ones move it in proportion. */
+const ESTIMATE_RECORDS = 2048;
 /** A paced reader waits this long for the emitter to take a batch before it goes on alone. */
 export const PACE_WAIT_MS = 100;
 
@@ -272,7 +274,7 @@ export class SourceFeed {
       this.encodedPerRecord = perRecord;
       return;
     }
-    const w = Math.min(1, records / FIRST_READ_RECORDS / 2);
+    const w = Math.min(1, records / ESTIMATE_RECORDS);
     this.encodedPerRecord += (perRecord - this.encodedPerRecord) * w;
   }
 

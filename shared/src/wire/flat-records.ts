@@ -68,6 +68,16 @@ function newSlab(bytes: number): void {
   slabPos = 0;
 }
 
+/** CBOR major types, as the high bits of a head's first byte. */
+const UINT = 0x00;
+const NEGINT = 0x20;
+const TEXT = 0x60;
+const ARRAY = 0x80;
+const TAG = 0xc0;
+/** cbor-x's record tags: a definition (0xdfff), and the first record id it assigns in an encode (0xe000). */
+const RECORD_DEFINITION = 0xdfff;
+const FIRST_RECORD_ID = 0xe000;
+
 /**
  * Writes the batch at `start`; returns the end, NOT_FLAT, or -(bytes wanted) (< -1) when the
  * slab ran out.
@@ -77,36 +87,29 @@ function write(values: readonly unknown[], keys: readonly string[], start: numbe
   const cap = buf.length;
   const k = keys.length;
   const n = values.length;
-  let p = start;
-  // Room for the array header, the definition's header and keys.
-  let need = 5 + 8 + k * 5;
+  // Room for the array's head, the definition (heads and keys) and the first record's values
+  // without their strings; later records check their own.
+  let need = 5 + 8 + 3 * k + 9 * k;
   for (let i = 0; i < k; i++) need += keys[i].length;
-  if (p + need > cap) return wanted(need, 1, n, 9 * k);
-  p = arrayHeader(buf, p, n);
+  if (start + need > cap) return wanted(need, 1, n, 0);
+  let p = head(buf, start, ARRAY, n);
   for (let r = 0; r < n; r++) {
     const o = values[r];
     if (!isPlain(o)) return NOT_FLAT;
-    // Worst case of a record without its strings: tag 3 + header 1 + 9 per value.
-    if (p + 4 + 9 * k > cap) return wanted(p - start, r, n, 4 + 9 * k);
     if (r === 0) {
-      buf[p++] = 0xd9;
-      buf[p++] = 0xdf;
-      buf[p++] = 0xff;
-      buf[p++] = 0x80 | (k + 2);
-      buf[p++] = 0x19;
-      buf[p++] = 0xe0;
-      buf[p++] = 0x00;
-      buf[p++] = 0x80 | k;
+      p = head(buf, p, TAG, RECORD_DEFINITION);
+      p = head(buf, p, ARRAY, k + 2);
+      p = head(buf, p, UINT, FIRST_RECORD_ID);
+      p = head(buf, p, ARRAY, k);
       for (let i = 0; i < k; i++) {
         p = asciiString(buf, p, keys[i]);
         if (p < 0) return NOT_FLAT;
       }
-      if (p + 9 * k > cap) return wanted(p - start, r, n, 9 * k);
     } else {
-      buf[p++] = 0xd9;
-      buf[p++] = 0xe0;
-      buf[p++] = 0x00;
-      buf[p++] = 0x80 | k;
+      // Worst case of a record without its strings: tag 3 + head 1 + 9 per value.
+      if (p + 4 + 9 * k > cap) return wanted(p - start, r, n, 4 + 9 * k);
+      p = head(buf, p, TAG, FIRST_RECORD_ID);
+      p = head(buf, p, ARRAY, k);
     }
     let j = 0;
     for (const key in o) {
@@ -140,94 +143,48 @@ function wanted(written: number, r: number, n: number, extra: number): number {
   return -Math.ceil(((written + extra) * n) / Math.max(1, r) + 64);
 }
 
-function arrayHeader(buf: Buffer, p: number, length: number): number {
-  if (length < 0x18) {
-    buf[p++] = 0x80 | length;
-  } else if (length < 0x100) {
-    buf[p++] = 0x98;
-    buf[p++] = length;
-  } else if (length < 0x10000) {
-    buf[p++] = 0x99;
-    buf[p++] = length >> 8;
-    buf[p++] = length & 0xff;
+/** A CBOR head: the major type and its argument (0 <= arg < 2^32) in the fewest bytes, as cbor-x writes them. At most 5 bytes. */
+function head(buf: Buffer, p: number, major: number, arg: number): number {
+  if (arg < 0x18) {
+    buf[p++] = major | arg;
+  } else if (arg < 0x100) {
+    buf[p++] = major | 0x18;
+    buf[p++] = arg;
+  } else if (arg < 0x10000) {
+    buf[p++] = major | 0x19;
+    buf[p++] = arg >> 8;
+    buf[p++] = arg & 0xff;
   } else {
-    buf[p++] = 0x9a;
-    view.setUint32(p, length);
+    buf[p++] = major | 0x1a;
+    view.setUint32(p, arg);
     p += 4;
   }
   return p;
 }
 
-/** cbor-x's number encoding without useFloat32 (the valuesEncoder's). At most 9 bytes. */
+/**
+ * cbor-x's number encoding without useFloat32 (the valuesEncoder's): integers from -2^32 to
+ * 2^32 - 1 in the fewest bytes (-0 as 0: `-0 >>> 0 === -0`), every other number as a float64.
+ * At most 9 bytes.
+ */
 function number(buf: Buffer, p: number, value: number): number {
-  if (value >>> 0 === value) {
-    if (value < 0x18) {
-      buf[p++] = value;
-    } else if (value < 0x100) {
-      buf[p++] = 0x18;
-      buf[p++] = value;
-    } else if (value < 0x10000) {
-      buf[p++] = 0x19;
-      buf[p++] = value >> 8;
-      buf[p++] = value & 0xff;
-    } else {
-      buf[p++] = 0x1a;
-      view.setUint32(p, value);
-      p += 4;
-    }
-  } else if (value >> 0 === value) {
-    if (value >= -0x18) {
-      buf[p++] = 0x1f - value;
-    } else if (value >= -0x100) {
-      buf[p++] = 0x38;
-      buf[p++] = ~value;
-    } else if (value >= -0x10000) {
-      buf[p++] = 0x39;
-      view.setUint16(p, ~value);
-      p += 2;
-    } else {
-      buf[p++] = 0x3a;
-      view.setUint32(p, ~value);
-      p += 4;
-    }
-  } else if (value < 0 && value >= -0x100000000 && Math.floor(value) === value) {
-    buf[p++] = 0x3a;
-    view.setUint32(p, -1 - value);
-    p += 4;
-  } else {
-    buf[p++] = 0xfb;
-    view.setFloat64(p, value);
-    p += 8;
-  }
-  return p;
+  if (value >>> 0 === value) return head(buf, p, UINT, value);
+  if (value < 0 && value >= -0x1_0000_0000 && Math.floor(value) === value) return head(buf, p, NEGINT, -1 - value);
+  buf[p++] = 0xfb;
+  view.setFloat64(p, value);
+  return p + 8;
 }
 
-/** An ASCII string with the shortest length header (the caller made room: 5 + length); -1 for any other string. */
+/** An ASCII string with the shortest length head (the caller made room: 5 + length); -1 for any other string. */
 function asciiString(buf: Buffer, p: number, s: string): number {
   const length = s.length;
   if (length >= 0x10000) return -1;
-  let q: number;
-  if (length < 0x18) {
-    q = p + 1;
-  } else if (length < 0x100) {
-    q = p + 2;
-  } else {
-    q = p + 3;
-  }
+  // ASCII: as many bytes as characters, so the head goes first; a non-ASCII character abandons the batch.
+  p = head(buf, p, TEXT, length);
   for (let i = 0; i < length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x80) return -1;
-    buf[q + i] = c;
+    buf[p + i] = c;
   }
-  if (length < 0x18) {
-    buf[p] = 0x60 | length;
-  } else if (length < 0x100) {
-    buf[p] = 0x78;
-    buf[p + 1] = length;
-  } else {
-    buf[p] = 0x79;
-    buf[p + 1] = length >> 8;
-    buf[p + 2] = length & 0xff;
-  }
-  return q + length;
+  return p + length;
 }
