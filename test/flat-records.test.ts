@@ -4,10 +4,9 @@
  * batch it leaves to cbor-x (null), and encodeValues' output is always cbor-x's.
  */
 import test from 'ava';
-import { valuesEncoder } from '../shared/src/wire/cbor.js';
+import { cborDecoder, valuesEncoder } from '../shared/src/wire/cbor.js';
 import { encodeFlatRecords, MAX_KEYS } from '../shared/src/wire/flat-records.js';
 import { encodeValues } from '../shared/src/wire/frame-v2.js';
-import { cborDecoder } from '../shared/src/wire/cbor.js';
 
 const cborx = (values: unknown[]) => Buffer.from(valuesEncoder.encode(values));
 

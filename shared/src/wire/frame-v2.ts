@@ -34,7 +34,8 @@ export interface EncodedValues {
 /**
  * Called by the source feed (before its replay-log append) and by encodeFrame. The bytes are a
  * view into cbor-x's output buffer or the fast path's slab (flat-records.ts), which later encodes
- * never overwrite (they move on, or on to a new buffer); holding them pins at most that buffer. Throws TypeError if a value has no CBOR form.
+ * never overwrite (they move on, or on to a new buffer); holding them pins at most that buffer.
+ * Throws TypeError if a value has no CBOR form.
  */
 export function encodeValues(values: readonly unknown[]): EncodedValues {
   // A batch of flat records of one shape (most sources' batches) takes the fast path: the same bytes.
